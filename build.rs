@@ -1,0 +1,37 @@
+//! Compiles the protobuf contract with protox (pure Rust, no protoc) and generates the tonic
+//! client and server code. The encoded descriptor set is kept in OUT_DIR for server reflection.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from("proto");
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(proto_root.join("pipeline/v1"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
+        .collect();
+    files.sort();
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    let relative: Vec<PathBuf> = files
+        .iter()
+        .map(|f| f.strip_prefix(&proto_root).map(PathBuf::from))
+        .collect::<Result<_, _>>()?;
+
+    let descriptors = protox::compile(&relative, [&proto_root])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("pipeline_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Schema migrations of the pipeline service. The same migrations serve SQLite and PostgreSQL.
+//! A migration is never edited once it has landed on `main`; changes come as new files.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_project_library;
+
+/// Runs every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_project_library::Migration)]
+    }
+}

@@ -1,0 +1,76 @@
+//! The gRPC API: one module per service. Every handler has the same shape: parse the request
+//! into domain types (collecting every bad field), call the store, convert the result back.
+
+pub mod error;
+pub mod filter;
+pub mod pagination;
+pub mod projects;
+
+use prost::Message;
+use tonic::{Request, Status};
+
+use crate::domain::{Error, clock::Clock};
+use crate::store::idempotency::RequestKey;
+use crate::store::{Outcome, Store, WriteContext};
+pub use error::to_status;
+
+/// The metadata entry in which a caller names itself; recorded as the actor of its changes.
+pub const ACTOR_METADATA: &str = "pipeline-actor";
+
+/// What every service needs: the store and the clock.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub store: Store,
+    pub clock: Clock,
+}
+
+impl Services {
+    /// Who is writing, and when.
+    pub fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, Status> {
+        let actor = match request.metadata().get(ACTOR_METADATA) {
+            None => "anonymous".to_string(),
+            Some(value) => {
+                let text = value.to_str().ok().map(str::trim).unwrap_or_default();
+                if text.is_empty() || text.len() > 128 {
+                    return Err(to_status(Error::invalid(
+                        format!("metadata {ACTOR_METADATA}"),
+                        "must be 1 to 128 visible ASCII characters",
+                    )));
+                }
+                text.to_string()
+            }
+        };
+        Ok(WriteContext {
+            actor,
+            now_us: self.clock.now_micros(),
+            today: self.clock.today(),
+        })
+    }
+}
+
+/// The idempotency key of a request: its method, request id and the request without the id.
+pub fn request_key<M: Message + Clone>(
+    method: &'static str,
+    request_id: Option<String>,
+    request: &M,
+    clear_id: impl FnOnce(&mut M),
+) -> Option<RequestKey> {
+    request_id.map(|id| {
+        let mut stripped = request.clone();
+        clear_id(&mut stripped);
+        RequestKey::new(method, id, &stripped.encode_to_vec())
+    })
+}
+
+/// The response of a call with a request id: fresh, or the stored first response.
+pub fn respond<T, M: Message + Default>(
+    outcome: Outcome<T>,
+    convert: impl FnOnce(T) -> M,
+) -> Result<M, Status> {
+    match outcome {
+        Outcome::Done(value) => Ok(convert(value)),
+        Outcome::Replayed(bytes) => {
+            M::decode(bytes.as_slice()).map_err(|err| to_status(Error::internal(err)))
+        }
+    }
+}

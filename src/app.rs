@@ -1,0 +1,152 @@
+//! Builds the server from configuration. `run(listener, services, shutdown)` is the seam the
+//! binary and the integration tests share.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::{Level, info, warn};
+
+use crate::api::Services;
+use crate::api::projects::ProjectApi;
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::domain::clock::Clock;
+use crate::proto::v1::project_service_server::ProjectServiceServer;
+use crate::store::Store;
+
+/// Largest request or response message accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Connects to the configured database and brings its schema up to date.
+pub async fn open_store(database: &DatabaseConfig) -> anyhow::Result<Store> {
+    let url = database.resolve_url().with_context(|| {
+        format!(
+            "creating the data directory {}",
+            database.data_dir.display()
+        )
+    })?;
+    let store = Store::connect(&url)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("running migrations")?;
+    Ok(store)
+}
+
+/// `pipeline migrate`.
+pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
+    let store = open_store(database).await?;
+    info!(backend = ?store.backend(), "migrations are up to date");
+    store.close().await?;
+    Ok(())
+}
+
+/// `pipeline serve`: binds, serves until SIGINT or SIGTERM, then drains.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let store = open_store(&config.database).await?;
+    let services = Services {
+        store,
+        clock: Clock::new(config.time_zone, config.today),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let backend = match &config.database.database_url {
+        Some(_) => "postgres".to_string(),
+        None => format!("sqlite in {}", config.database.data_dir.display()),
+    };
+    info!(address = %listener.local_addr()?, database = %backend, today = %services.clock.today(), "pipeline is listening");
+    run(listener, services, shutdown_signal(), config.shutdown_grace).await
+}
+
+/// Serves every service on `listener` until `shutdown` completes, then lets in-flight calls
+/// finish for at most `grace`.
+pub async fn run(
+    listener: TcpListener,
+    services: Services,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ProjectServiceServer<ProjectApi>>()
+        .await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let projects = ProjectServiceServer::new(ProjectApi::new(services.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    let stopping = CancellationToken::new();
+    let server_stop = stopping.clone();
+    let health_on_stop = health.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutting down: refusing new calls, draining in-flight ones");
+        health_on_stop
+            .set_not_serving::<ProjectServiceServer<ProjectApi>>()
+            .await;
+        health_on_stop
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        server_stop.cancel();
+    });
+
+    let signal = stopping.clone();
+    let server = tonic::transport::Server::builder()
+        .layer(
+            TraceLayer::new_for_grpc()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(projects)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            signal.cancelled().await
+        });
+
+    let drain_limit = async {
+        stopping.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("serving gRPC")?,
+        _ = drain_limit => warn!(?grace, "drain time limit reached; closing remaining calls"),
+    }
+    services.store.close().await.ok();
+    info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
+}

@@ -1,0 +1,114 @@
+//! Typed configuration, read once: command-line flags with `PIPELINE_*` environment fallbacks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pipeline",
+    version,
+    about = "County investment project pipeline service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format.
+    #[arg(long, env = "PIPELINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run migrations, then serve gRPC until SIGINT or SIGTERM.
+    Serve(ServeConfig),
+    /// Run the database migrations and exit.
+    Migrate(DatabaseConfig),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// Directory for the embedded SQLite database (created if missing). Ignored when
+    /// --database-url is given.
+    #[arg(long, env = "PIPELINE_DATA_DIR", default_value = "pipeline-data")]
+    pub data_dir: PathBuf,
+    /// Database URL, e.g. postgres://user@host:5432/pipeline. Default: SQLite in --data-dir.
+    #[arg(long, env = "PIPELINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseConfig {
+    /// The URL to connect to, creating the data directory for SQLite.
+    pub fn resolve_url(&self) -> std::io::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                Ok(crate::store::Store::sqlite_url(&self.data_dir))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// Address to listen on.
+    #[arg(long, env = "PIPELINE_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// The jurisdiction's time zone (IANA name); "today" is taken in it.
+    #[arg(long, env = "PIPELINE_TIME_ZONE", default_value = "Asia/Shanghai")]
+    pub time_zone: Tz,
+    /// Fix today's date (YYYY-MM-DD) for demos and tests instead of reading the clock.
+    #[arg(long, env = "PIPELINE_TODAY")]
+    pub today: Option<NaiveDate>,
+    /// How long shutdown waits for in-flight calls before closing them.
+    #[arg(long, env = "PIPELINE_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// Parses `500ms`, `10s`, `5m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 5m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("{text:?} is not a duration like 500ms, 10s or 5m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+}

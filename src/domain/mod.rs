@@ -1,0 +1,11 @@
+//! The domain: types, lifecycle rules, validation of values and the clock. Nothing here knows
+//! about tonic or sea-orm; the API layer parses requests into these types once, at the edge.
+
+pub mod clock;
+pub mod error;
+pub mod names;
+pub mod prerequisite;
+pub mod project;
+pub mod values;
+
+pub use error::{Error, FieldViolation};

@@ -1,0 +1,346 @@
+//! Projects of the reserve library and their lifecycle.
+
+use chrono::NaiveDate;
+
+/// Declares a C-like enum with its storage names (the API value names without their prefix).
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The storage and filter name, e.g. `CONSTRUCTION`.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
+named_enum!(
+    /// Where a project is in its lifecycle.
+    Stage {
+        Concept => "CONCEPT",
+        Reserve => "RESERVE",
+        Preparation => "PREPARATION",
+        Construction => "CONSTRUCTION",
+        TrialProduction => "TRIAL_PRODUCTION",
+        Operation => "OPERATION",
+        Suspended => "SUSPENDED",
+        Cancelled => "CANCELLED",
+    }
+);
+
+named_enum!(
+    /// The sector a project belongs to.
+    Category {
+        Transport => "TRANSPORT",
+        Water => "WATER",
+        Energy => "ENERGY",
+        Industry => "INDUSTRY",
+        Urban => "URBAN",
+        Agriculture => "AGRICULTURE",
+        Social => "SOCIAL",
+        Ecology => "ECOLOGY",
+        Other => "OTHER",
+    }
+);
+
+named_enum!(
+    /// Who puts the money in.
+    InvestmentType {
+        Government => "GOVERNMENT",
+        Enterprise => "ENTERPRISE",
+    }
+);
+
+impl Stage {
+    /// Position on the forward path; None for SUSPENDED and CANCELLED.
+    fn rank(self) -> Option<u8> {
+        match self {
+            Stage::Concept => Some(0),
+            Stage::Reserve => Some(1),
+            Stage::Preparation => Some(2),
+            Stage::Construction => Some(3),
+            Stage::TrialProduction => Some(4),
+            Stage::Operation => Some(5),
+            Stage::Suspended | Stage::Cancelled => None,
+        }
+    }
+
+    /// A stage a project may be created in.
+    pub fn is_initial(self) -> bool {
+        self.rank().is_some()
+    }
+}
+
+/// The outcome of a legal stage change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageTransition {
+    pub from: Stage,
+    pub to: Stage,
+    /// The stage to return to while suspended; None otherwise.
+    pub suspended_from: Option<Stage>,
+}
+
+/// Why a stage change is not allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the project is already {}", .0.as_str())]
+    Unchanged(Stage),
+    #[error("the project is CANCELLED, which is final")]
+    FromCancelled,
+    #[error("a suspended project returns only to the stage it left ({}) or is cancelled", .left.as_str())]
+    ResumeElsewhere { left: Stage },
+    #[error("the project is {}; stages never move backwards to {}", .from.as_str(), .to.as_str())]
+    Backwards { from: Stage, to: Stage },
+}
+
+/// The lifecycle: forward along CONCEPT -> ... -> OPERATION (skipping allowed), SUSPENDED
+/// from any live stage and back to the stage it left, CANCELLED from anywhere but itself.
+pub fn transition(
+    current: Stage,
+    suspended_from: Option<Stage>,
+    target: Stage,
+) -> Result<StageTransition, TransitionError> {
+    if current == target {
+        return Err(TransitionError::Unchanged(current));
+    }
+    let ok = |suspended_from| StageTransition {
+        from: current,
+        to: target,
+        suspended_from,
+    };
+    match (current, target) {
+        (Stage::Cancelled, _) => Err(TransitionError::FromCancelled),
+        (_, Stage::Cancelled) => Ok(ok(None)),
+        (Stage::Suspended, to) => {
+            let left = suspended_from.unwrap_or(Stage::Concept);
+            if to == left {
+                Ok(ok(None))
+            } else {
+                Err(TransitionError::ResumeElsewhere { left })
+            }
+        }
+        (from, Stage::Suspended) => Ok(ok(Some(from))),
+        (from, to) => {
+            if to.rank() > from.rank() {
+                Ok(ok(None))
+            } else {
+                Err(TransitionError::Backwards { from, to })
+            }
+        }
+    }
+}
+
+/// The descriptive fields of a project: everything a client may set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFields {
+    pub display_name: String,
+    pub description: String,
+    pub project_code: Option<String>,
+    pub category: Category,
+    pub investment_type: InvestmentType,
+    pub township: String,
+    pub department: String,
+    pub owner: String,
+    pub leader: String,
+    pub total_investment_yuan: i64,
+    pub annual_planned_investment_yuan: i64,
+    pub completed_investment_yuan: i64,
+}
+
+/// A project as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub uid: String,
+    pub fields: ProjectFields,
+    pub stage: Stage,
+    pub suspended_from_stage: Option<Stage>,
+    pub stage_changed_at_us: i64,
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
+    pub version: i64,
+}
+
+impl Project {
+    pub fn name(&self) -> String {
+        super::names::project_name(&self.id)
+    }
+
+    pub fn etag(&self) -> String {
+        super::names::etag(self.version)
+    }
+}
+
+/// A validated partial update: each Some field replaces the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectPatch {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub project_code: Option<Option<String>>,
+    pub category: Option<Category>,
+    pub investment_type: Option<InvestmentType>,
+    pub township: Option<String>,
+    pub department: Option<String>,
+    pub owner: Option<String>,
+    pub leader: Option<String>,
+    pub total_investment_yuan: Option<i64>,
+    pub annual_planned_investment_yuan: Option<i64>,
+    pub completed_investment_yuan: Option<i64>,
+}
+
+impl ProjectPatch {
+    /// Applies the patch and returns the names of the fields whose values changed.
+    pub fn apply(self, fields: &mut ProjectFields) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        fn set<T: PartialEq>(
+            slot: &mut T,
+            value: Option<T>,
+            name: &'static str,
+            changed: &mut Vec<&'static str>,
+        ) {
+            if let Some(value) = value
+                && *slot != value
+            {
+                *slot = value;
+                changed.push(name);
+            }
+        }
+        set(
+            &mut fields.display_name,
+            self.display_name,
+            "display_name",
+            &mut changed,
+        );
+        set(
+            &mut fields.description,
+            self.description,
+            "description",
+            &mut changed,
+        );
+        set(
+            &mut fields.project_code,
+            self.project_code,
+            "project_code",
+            &mut changed,
+        );
+        set(
+            &mut fields.category,
+            self.category,
+            "category",
+            &mut changed,
+        );
+        set(
+            &mut fields.investment_type,
+            self.investment_type,
+            "investment_type",
+            &mut changed,
+        );
+        set(
+            &mut fields.township,
+            self.township,
+            "township",
+            &mut changed,
+        );
+        set(
+            &mut fields.department,
+            self.department,
+            "department",
+            &mut changed,
+        );
+        set(&mut fields.owner, self.owner, "owner", &mut changed);
+        set(&mut fields.leader, self.leader, "leader", &mut changed);
+        set(
+            &mut fields.total_investment_yuan,
+            self.total_investment_yuan,
+            "total_investment_yuan",
+            &mut changed,
+        );
+        set(
+            &mut fields.annual_planned_investment_yuan,
+            self.annual_planned_investment_yuan,
+            "annual_planned_investment_yuan",
+            &mut changed,
+        );
+        set(
+            &mut fields.completed_investment_yuan,
+            self.completed_investment_yuan,
+            "completed_investment_yuan",
+            &mut changed,
+        );
+        changed
+    }
+}
+
+/// A stage change as requested, after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageChangeRequest {
+    pub target: Stage,
+    pub reason: String,
+    pub effective_date: NaiveDate,
+    pub etag: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stage::*;
+    use super::*;
+
+    #[test]
+    fn forward_and_skip() {
+        assert!(transition(Concept, None, Reserve).is_ok());
+        assert!(transition(Concept, None, Construction).is_ok());
+        assert!(transition(TrialProduction, None, Operation).is_ok());
+        assert_eq!(
+            transition(Construction, None, Preparation),
+            Err(TransitionError::Backwards {
+                from: Construction,
+                to: Preparation
+            })
+        );
+        assert_eq!(
+            transition(Reserve, None, Reserve),
+            Err(TransitionError::Unchanged(Reserve))
+        );
+    }
+
+    #[test]
+    fn suspend_resume_cancel() {
+        let suspended = transition(Preparation, None, Suspended).unwrap();
+        assert_eq!(suspended.suspended_from, Some(Preparation));
+        assert!(transition(Suspended, Some(Preparation), Preparation).is_ok());
+        assert_eq!(
+            transition(Suspended, Some(Preparation), Construction),
+            Err(TransitionError::ResumeElsewhere { left: Preparation })
+        );
+        assert!(transition(Suspended, Some(Preparation), Cancelled).is_ok());
+        assert!(transition(Operation, None, Cancelled).is_ok());
+        assert_eq!(
+            transition(Cancelled, None, Concept),
+            Err(TransitionError::FromCancelled)
+        );
+        assert_eq!(
+            transition(Cancelled, None, Suspended),
+            Err(TransitionError::FromCancelled)
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for stage in Stage::ALL {
+            assert_eq!(Stage::parse(stage.as_str()), Some(*stage));
+        }
+        assert!(!Suspended.is_initial());
+        assert!(Construction.is_initial());
+    }
+}

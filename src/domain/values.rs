@@ -1,0 +1,127 @@
+//! Checks for plain values shared by every resource: text lengths, money, dates, request ids.
+
+use chrono::{Datelike, NaiveDate};
+
+/// Earliest and latest years a date may carry; anything else is a typo.
+pub const MIN_YEAR: i32 = 1900;
+pub const MAX_YEAR: i32 = 2200;
+
+/// Trims surrounding white space and checks the length in characters (not bytes).
+pub fn text(value: &str, required: bool, max_chars: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if required && trimmed.is_empty() {
+        return Err("is required".into());
+    }
+    let chars = trimmed.chars().count();
+    if chars > max_chars {
+        return Err(format!(
+            "must be at most {max_chars} characters, got {chars}"
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err("must not contain control characters".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+/// An amount of money in yuan: never negative.
+pub fn yuan(value: i64) -> Result<i64, String> {
+    if value < 0 {
+        Err(format!("must not be negative, got {value}"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A national project code (项目代码): ASCII letters, digits and hyphens, at most 64.
+pub fn project_code(value: &str) -> Result<Option<String>, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.len() > 64
+        || !trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err("must be at most 64 ASCII letters, digits and hyphens".into());
+    }
+    Ok(Some(trimmed.to_string()))
+}
+
+/// A civil date from its parts; rejects dates that do not exist and absurd years.
+pub fn civil_date(year: i32, month: i32, day: i32) -> Result<NaiveDate, String> {
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return Err(format!(
+            "year must be between {MIN_YEAR} and {MAX_YEAR}, got {year}"
+        ));
+    }
+    let date = u32::try_from(month)
+        .ok()
+        .zip(u32::try_from(day).ok())
+        .and_then(|(m, d)| NaiveDate::from_ymd_opt(year, m, d));
+    date.ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a calendar date"))
+}
+
+/// Days since 1970-01-01, the storage form of a civil date.
+pub fn day_number(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+pub fn from_day_number(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64)
+}
+
+/// (year, month, day) of a date, for the API.
+pub fn date_parts(date: NaiveDate) -> (i32, i32, i32) {
+    (date.year(), date.month() as i32, date.day() as i32)
+}
+
+/// An idempotency key: 1 to 128 printable ASCII characters, or empty for none.
+pub fn request_id(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.len() > 128 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be 1 to 128 printable ASCII characters".into());
+    }
+    Ok(Some(value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert!(civil_date(2026, 2, 29).is_err());
+        assert!(civil_date(2028, 2, 29).is_ok());
+        assert!(civil_date(2026, 13, 1).is_err());
+        assert!(civil_date(2026, 0, 1).is_err());
+        assert!(civil_date(2026, 4, 31).is_err());
+        assert!(civil_date(1899, 1, 1).is_err());
+        assert!(civil_date(2026, -1, 1).is_err());
+        let date = civil_date(2026, 10, 31).unwrap();
+        assert_eq!(from_day_number(day_number(date)), date);
+        assert_eq!(day_number(civil_date(1970, 1, 2).unwrap()), 1);
+    }
+
+    #[test]
+    fn texts() {
+        assert_eq!(text("  县水网  ", true, 5).unwrap(), "县水网");
+        assert!(text("   ", true, 5).is_err());
+        assert!(text("一二三四五六", true, 5).is_err());
+        assert!(text("a\u{0}b", false, 5).is_err());
+        assert!(yuan(-1).is_err());
+        assert_eq!(
+            project_code(" 2209-510922-04-01-123456 ").unwrap().unwrap(),
+            "2209-510922-04-01-123456"
+        );
+        assert!(project_code("代码").is_err());
+        assert!(request_id("a b").is_err());
+        assert_eq!(request_id("").unwrap(), None);
+    }
+}

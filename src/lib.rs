@@ -1,0 +1,12 @@
+//! pipeline: the county's investment project pipeline over gRPC.
+//!
+//! `app::run` is the seam: it serves on a given listener until a shutdown signal, which is
+//! what `main` and the integration tests both use.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod proto;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,154 @@
+//! The generated protobuf and gRPC code of `pipeline.v1`, and the conversions from domain
+//! types to messages (the reverse direction, which validates, lives in `api`).
+
+#![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+
+pub mod v1 {
+    tonic::include_proto!("pipeline.v1");
+}
+
+/// The encoded FileDescriptorSet of every proto file, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/pipeline_descriptor.bin"));
+
+use crate::domain::prerequisite::{Prerequisite, PrerequisiteKind, PrerequisiteState};
+use crate::domain::project::{Category, InvestmentType, Project, Stage};
+use crate::domain::values;
+
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+pub fn date(date: chrono::NaiveDate) -> v1::Date {
+    let (year, month, day) = values::date_parts(date);
+    v1::Date { year, month, day }
+}
+
+impl From<Stage> for v1::ProjectStage {
+    fn from(stage: Stage) -> Self {
+        match stage {
+            Stage::Concept => Self::Concept,
+            Stage::Reserve => Self::Reserve,
+            Stage::Preparation => Self::Preparation,
+            Stage::Construction => Self::Construction,
+            Stage::TrialProduction => Self::TrialProduction,
+            Stage::Operation => Self::Operation,
+            Stage::Suspended => Self::Suspended,
+            Stage::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl From<Category> for v1::ProjectCategory {
+    fn from(category: Category) -> Self {
+        match category {
+            Category::Transport => Self::Transport,
+            Category::Water => Self::Water,
+            Category::Energy => Self::Energy,
+            Category::Industry => Self::Industry,
+            Category::Urban => Self::Urban,
+            Category::Agriculture => Self::Agriculture,
+            Category::Social => Self::Social,
+            Category::Ecology => Self::Ecology,
+            Category::Other => Self::Other,
+        }
+    }
+}
+
+impl From<InvestmentType> for v1::InvestmentType {
+    fn from(value: InvestmentType) -> Self {
+        match value {
+            InvestmentType::Government => Self::Government,
+            InvestmentType::Enterprise => Self::Enterprise,
+        }
+    }
+}
+
+impl From<PrerequisiteKind> for v1::PrerequisiteKind {
+    fn from(kind: PrerequisiteKind) -> Self {
+        match kind {
+            PrerequisiteKind::Land => Self::Land,
+            PrerequisiteKind::PlanningPermit => Self::PlanningPermit,
+            PrerequisiteKind::EnvironmentalAssessment => Self::EnvironmentalAssessment,
+            PrerequisiteKind::EnergyAssessment => Self::EnergyAssessment,
+            PrerequisiteKind::ConstructionPermit => Self::ConstructionPermit,
+            PrerequisiteKind::FundingClosed => Self::FundingClosed,
+            PrerequisiteKind::Other => Self::Other,
+        }
+    }
+}
+
+impl From<PrerequisiteState> for v1::PrerequisiteState {
+    fn from(state: PrerequisiteState) -> Self {
+        match state {
+            PrerequisiteState::NotStarted => Self::NotStarted,
+            PrerequisiteState::InProgress => Self::InProgress,
+            PrerequisiteState::Done => Self::Done,
+            PrerequisiteState::Waived => Self::Waived,
+        }
+    }
+}
+
+impl From<&Project> for v1::Project {
+    fn from(project: &Project) -> Self {
+        let f = &project.fields;
+        v1::Project {
+            name: project.name(),
+            uid: project.uid.clone(),
+            display_name: f.display_name.clone(),
+            description: f.description.clone(),
+            project_code: f.project_code.clone().unwrap_or_default(),
+            category: v1::ProjectCategory::from(f.category) as i32,
+            investment_type: v1::InvestmentType::from(f.investment_type) as i32,
+            township: f.township.clone(),
+            department: f.department.clone(),
+            owner: f.owner.clone(),
+            leader: f.leader.clone(),
+            total_investment_yuan: f.total_investment_yuan,
+            annual_planned_investment_yuan: f.annual_planned_investment_yuan,
+            completed_investment_yuan: f.completed_investment_yuan,
+            stage: v1::ProjectStage::from(project.stage) as i32,
+            suspended_from_stage: project
+                .suspended_from_stage
+                .map(|s| v1::ProjectStage::from(s) as i32)
+                .unwrap_or_default(),
+            stage_change_time: Some(timestamp(project.stage_changed_at_us)),
+            create_time: Some(timestamp(project.created_at_us)),
+            update_time: Some(timestamp(project.updated_at_us)),
+            etag: project.etag(),
+        }
+    }
+}
+
+impl From<&Prerequisite> for v1::Prerequisite {
+    fn from(p: &Prerequisite) -> Self {
+        v1::Prerequisite {
+            name: p.name(),
+            uid: p.uid.clone(),
+            kind: v1::PrerequisiteKind::from(p.fields.kind) as i32,
+            title: p.fields.title.clone(),
+            state: v1::PrerequisiteState::from(p.fields.state) as i32,
+            due_date: p.fields.due_date.map(date),
+            note: p.fields.note.clone(),
+            create_time: Some(timestamp(p.created_at_us)),
+            update_time: Some(timestamp(p.updated_at_us)),
+            etag: p.etag(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_before_and_after_epoch() {
+        let t = timestamp(1_500_000);
+        assert_eq!((t.seconds, t.nanos), (1, 500_000_000));
+        let t = timestamp(-1);
+        assert_eq!((t.seconds, t.nanos), (-1, 999_999_000));
+    }
+}

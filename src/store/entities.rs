@@ -1,0 +1,135 @@
+//! sea-orm entities, one module per table. See the first migration for the storage
+//! conventions (microsecond instants, day-number dates, enum names as text).
+
+pub mod project {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "projects")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_id: String,
+        pub uid: String,
+        pub display_name: String,
+        pub description: String,
+        pub project_code: Option<String>,
+        pub category: String,
+        pub investment_type: String,
+        pub township: String,
+        pub department: String,
+        pub owner: String,
+        pub leader: String,
+        pub total_investment_yuan: i64,
+        pub annual_planned_investment_yuan: i64,
+        pub completed_investment_yuan: i64,
+        pub stage: String,
+        pub suspended_from_stage: Option<String>,
+        pub stage_changed_at_us: i64,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod prerequisite {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "prerequisites")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub prerequisite_id: String,
+        pub uid: String,
+        pub kind: String,
+        pub title: String,
+        pub state: String,
+        pub due_date: Option<i32>,
+        pub note: String,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stage_change {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stage_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub from_stage: String,
+        pub to_stage: String,
+        pub reason: String,
+        pub actor: String,
+        pub effective_date: i32,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub transaction_end_seq: i64,
+        pub kind: String,
+        pub project_id: String,
+        pub resource: String,
+        pub township: String,
+        pub department: String,
+        pub leader: String,
+        pub actor: String,
+        pub created_at_us: i64,
+        pub payload: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod request_id {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "request_ids")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub method: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub fingerprint: String,
+        pub response: Vec<u8>,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,143 @@
+//! The event log (transactional outbox). Events are appended inside the transaction of the
+//! change they describe. Their sequence numbers come from one counter row that is bumped as
+//! the last step of the transaction: the row lock serialises writers from that point to
+//! commit, so numbers are handed out in commit order and a rolled-back transaction returns
+//! its numbers with it. No gaps, on SQLite and PostgreSQL alike.
+
+use prost::Message;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryOrder, Set, Statement,
+};
+
+use super::db_error;
+use super::entities::event;
+use crate::domain::Error;
+use crate::domain::project::Project;
+use crate::proto::v1;
+
+/// An event about to be appended; sequence numbers are filled in by `append`.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub event: v1::Event,
+    pub project_id: String,
+    pub township: String,
+    pub department: String,
+    pub leader: String,
+}
+
+impl EventDraft {
+    /// An event about `project` (or one of its children, named by `resource`).
+    pub fn about(
+        kind: v1::EventKind,
+        project: &Project,
+        resource: String,
+        detail: Option<v1::event::Detail>,
+        changed_fields: Vec<&'static str>,
+    ) -> Self {
+        Self {
+            event: v1::Event {
+                kind: kind as i32,
+                project: project.name(),
+                resource,
+                changed_fields: changed_fields.into_iter().map(String::from).collect(),
+                detail,
+                ..Default::default()
+            },
+            project_id: project.id.clone(),
+            township: project.fields.township.clone(),
+            department: project.fields.department.clone(),
+            leader: project.fields.leader.clone(),
+        }
+    }
+}
+
+/// Appends the events of one transaction. Call it as the last statement before commit.
+pub async fn append(
+    tx: &DatabaseTransaction,
+    actor: &str,
+    now_us: i64,
+    drafts: Vec<EventDraft>,
+) -> Result<(), Error> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let count = drafts.len() as i64;
+    let backend = tx.get_database_backend();
+    let row = tx
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("UPDATE event_counter SET last_seq = last_seq + {count} WHERE id = 1 RETURNING last_seq"),
+        ))
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| Error::internal("the event counter row is missing"))?;
+    let end: i64 = row.try_get("", "last_seq").map_err(db_error)?;
+    let first = end - count + 1;
+    let created = crate::proto::timestamp(now_us);
+    let mut rows = Vec::with_capacity(drafts.len());
+    for (offset, draft) in drafts.into_iter().enumerate() {
+        let seq = first + offset as i64;
+        let mut event = draft.event;
+        event.sequence = seq;
+        event.transaction_end_sequence = end;
+        event.actor = actor.to_string();
+        event.create_time = Some(created);
+        rows.push(event::ActiveModel {
+            seq: Set(seq),
+            transaction_end_seq: Set(end),
+            kind: Set(event_kind_name(event.kind)),
+            project_id: Set(draft.project_id),
+            resource: Set(event.resource.clone()),
+            township: Set(draft.township),
+            department: Set(draft.department),
+            leader: Set(draft.leader),
+            actor: Set(actor.to_string()),
+            created_at_us: Set(now_us),
+            payload: Set(event.encode_to_vec()),
+        });
+    }
+    if rows.len() == 1 {
+        rows.pop()
+            .expect("one row")
+            .insert(tx)
+            .await
+            .map_err(db_error)?;
+    } else {
+        event::Entity::insert_many(rows)
+            .exec(tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// The storage name of an event kind: the enum value name without its prefix.
+fn event_kind_name(kind: i32) -> String {
+    v1::EventKind::try_from(kind)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("EVENT_KIND_")
+                .to_string()
+        })
+        .unwrap_or_else(|_| kind.to_string())
+}
+
+/// Reads the log after `after_seq`, oldest first, at most `limit` events. Used by tests and
+/// operators; streaming arrives with the event service.
+pub async fn read_after(
+    conn: &impl ConnectionTrait,
+    after_seq: i64,
+    limit: u64,
+) -> Result<Vec<v1::Event>, Error> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let rows = event::Entity::find()
+        .filter(event::Column::Seq.gt(after_seq))
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(conn)
+        .await
+        .map_err(db_error)?;
+    rows.into_iter()
+        .map(|row| v1::Event::decode(row.payload.as_slice()).map_err(Error::internal))
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! Storage: the sea-orm connection, transactions, and the queries of each resource. Every
+//! mutation runs in one write transaction that also appends its events to the log.
+
+pub mod entities;
+pub mod events;
+pub mod idempotency;
+pub mod prerequisites;
+pub mod projects;
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::domain::Error;
+
+/// Who writes and when: recorded on every change and event.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    pub actor: String,
+    pub now_us: i64,
+    pub today: chrono::NaiveDate,
+}
+
+/// The result of a call that carries a `request_id`: either done now, or the encoded response
+/// of the first call with that id.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Done(T),
+    Replayed(Vec<u8>),
+}
+
+/// A position in an ordered listing: the sort key of the last row returned and its id (the
+/// resource id, unique, breaks ties).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: SortKey,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+/// The database behind the service.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `postgres://…` or `sqlite://…` URLs. SQLite runs in WAL mode with a busy
+    /// timeout, foreign keys on and NORMAL synchronous (durable at checkpoints, safe in WAL).
+    pub async fn connect(url: &str) -> Result<Self, DbErr> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(16)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(options).await?;
+        Ok(Self { db })
+    }
+
+    /// The SQLite URL of the database file inside `data_dir`.
+    pub fn sqlite_url(data_dir: &Path) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("pipeline.db").display()
+        )
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.db, None).await
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so writers queue on the
+    /// busy timeout at the start instead of failing when a read lock would have to be upgraded.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, Error> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+            .map_err(db_error)
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.db.close().await
+    }
+}
+
+/// A database failure the caller cannot fix: logged by the API layer, shown as INTERNAL.
+pub(crate) fn db_error(err: DbErr) -> Error {
+    Error::internal(err)
+}
+
+/// The message of a unique violation, if `err` is one.
+pub(crate) fn unique_violation(err: &DbErr) -> Option<String> {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => Some(message),
+        _ => None,
+    }
+}

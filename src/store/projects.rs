@@ -1,0 +1,528 @@
+//! Projects: create, read, list, update, delete and stage changes, each write in one
+//! transaction with its events.
+
+use prost::Message;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::entities::{prerequisite, project, stage_change};
+use super::events::{self, EventDraft};
+use super::idempotency::{self, RequestKey};
+use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use crate::domain::Error;
+use crate::domain::names;
+use crate::domain::project::{
+    Category, InvestmentType, Project, ProjectFields, ProjectPatch, Stage, StageChangeRequest,
+    transition,
+};
+use crate::domain::values;
+use crate::proto::v1;
+
+/// Filters of ListProjects; every Some condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFilter {
+    pub stage: Option<Stage>,
+    pub category: Option<Category>,
+    pub investment_type: Option<InvestmentType>,
+    pub township: Option<String>,
+    pub department: Option<String>,
+    pub leader: Option<String>,
+    pub display_name_contains: Option<String>,
+}
+
+/// Orderings of ListProjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProjectOrder {
+    #[default]
+    CreateTime,
+    DisplayName,
+    TotalInvestment,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectQuery {
+    pub filter: ProjectFilter,
+    pub order: ProjectOrder,
+    pub descending: bool,
+    pub after: Option<Cursor>,
+    pub limit: u64,
+}
+
+impl ProjectOrder {
+    fn column(self) -> project::Column {
+        match self {
+            ProjectOrder::CreateTime => project::Column::CreatedAtUs,
+            ProjectOrder::DisplayName => project::Column::DisplayName,
+            ProjectOrder::TotalInvestment => project::Column::TotalInvestmentYuan,
+        }
+    }
+
+    fn key_of(self, project: &Project) -> SortKey {
+        match self {
+            ProjectOrder::CreateTime => SortKey::Int(project.created_at_us),
+            ProjectOrder::DisplayName => SortKey::Text(project.fields.display_name.clone()),
+            ProjectOrder::TotalInvestment => SortKey::Int(project.fields.total_investment_yuan),
+        }
+    }
+}
+
+pub(crate) fn to_domain(row: project::Model) -> Result<Project, Error> {
+    let bad =
+        |what: &str, value: &str| Error::internal(format!("stored {what} {value:?} is unknown"));
+    let stage = Stage::parse(&row.stage).ok_or_else(|| bad("stage", &row.stage))?;
+    let suspended_from_stage = match &row.suspended_from_stage {
+        Some(s) => Some(Stage::parse(s).ok_or_else(|| bad("stage", s))?),
+        None => None,
+    };
+    Ok(Project {
+        fields: ProjectFields {
+            category: Category::parse(&row.category)
+                .ok_or_else(|| bad("category", &row.category))?,
+            investment_type: InvestmentType::parse(&row.investment_type)
+                .ok_or_else(|| bad("investment type", &row.investment_type))?,
+            display_name: row.display_name,
+            description: row.description,
+            project_code: row.project_code,
+            township: row.township,
+            department: row.department,
+            owner: row.owner,
+            leader: row.leader,
+            total_investment_yuan: row.total_investment_yuan,
+            annual_planned_investment_yuan: row.annual_planned_investment_yuan,
+            completed_investment_yuan: row.completed_investment_yuan,
+        },
+        id: row.project_id,
+        uid: row.uid,
+        stage,
+        suspended_from_stage,
+        stage_changed_at_us: row.stage_changed_at_us,
+        created_at_us: row.created_at_us,
+        updated_at_us: row.updated_at_us,
+        version: row.version,
+    })
+}
+
+fn write_fields(model: &mut project::ActiveModel, f: &ProjectFields) {
+    model.display_name = Set(f.display_name.clone());
+    model.description = Set(f.description.clone());
+    model.project_code = Set(f.project_code.clone());
+    model.category = Set(f.category.as_str().to_string());
+    model.investment_type = Set(f.investment_type.as_str().to_string());
+    model.township = Set(f.township.clone());
+    model.department = Set(f.department.clone());
+    model.owner = Set(f.owner.clone());
+    model.leader = Set(f.leader.clone());
+    model.total_investment_yuan = Set(f.total_investment_yuan);
+    model.annual_planned_investment_yuan = Set(f.annual_planned_investment_yuan);
+    model.completed_investment_yuan = Set(f.completed_investment_yuan);
+}
+
+/// Maps a unique violation on the projects table to the field that clashed.
+fn project_unique_error(err: sea_orm::DbErr, id: &str, fields: &ProjectFields) -> Error {
+    match unique_violation(&err) {
+        Some(message) if message.contains("project_code") => Error::AlreadyExists {
+            resource: format!(
+                "a project with project_code {:?}",
+                fields.project_code.as_deref().unwrap_or_default()
+            ),
+            field: "project.project_code".into(),
+        },
+        Some(message) if message.contains("project_id") => Error::AlreadyExists {
+            resource: names::project_name(id),
+            field: "project_id".into(),
+        },
+        _ => db_error(err),
+    }
+}
+
+/// Loads a project row inside a write transaction, locking it against concurrent writers.
+pub(crate) async fn load_for_update(
+    tx: &DatabaseTransaction,
+    project_id: &str,
+) -> Result<(i64, Project), Error> {
+    let row = project::Entity::find()
+        .filter(project::Column::ProjectId.eq(project_id))
+        .lock_exclusive()
+        .one(tx)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
+    let pk = row.id;
+    Ok((pk, to_domain(row)?))
+}
+
+pub(crate) fn check_etag(
+    given: Option<&str>,
+    resource: String,
+    current: String,
+) -> Result<(), Error> {
+    match given {
+        Some(etag) if etag != current => Err(Error::EtagMismatch {
+            resource,
+            current_etag: current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Keeps the encoded response of a request id and commits; when a concurrent call with the
+/// same id won the race, returns its response instead.
+pub(crate) async fn commit_with_key<T>(
+    store: &Store,
+    tx: DatabaseTransaction,
+    key: Option<&RequestKey>,
+    response: impl FnOnce() -> Vec<u8>,
+    now_us: i64,
+    value: T,
+) -> Result<Outcome<T>, Error> {
+    if let Some(key) = key {
+        match idempotency::record(&tx, key, response(), now_us).await {
+            Ok(()) => {}
+            Err(Some(err)) => return Err(err),
+            Err(None) => {
+                drop(tx);
+                return idempotency::lookup(store.connection(), key)
+                    .await?
+                    .map(Outcome::Replayed)
+                    .ok_or_else(|| Error::internal("request id vanished after a conflict"));
+            }
+        }
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(Outcome::Done(value))
+}
+
+impl Store {
+    pub async fn create_project(
+        &self,
+        ctx: &WriteContext,
+        project_id: Option<String>,
+        fields: ProjectFields,
+        initial_stage: Stage,
+        key: Option<&RequestKey>,
+    ) -> Result<Outcome<Project>, Error> {
+        let tx = self.begin_write().await?;
+        if let Some(key) = key
+            && let Some(response) = idempotency::lookup(&tx, key).await?
+        {
+            return Ok(Outcome::Replayed(response));
+        }
+        let id = project_id.unwrap_or_else(names::generate_id);
+        let mut model = project::ActiveModel {
+            project_id: Set(id.clone()),
+            uid: Set(uuid::Uuid::new_v4().to_string()),
+            stage: Set(initial_stage.as_str().to_string()),
+            suspended_from_stage: Set(None),
+            stage_changed_at_us: Set(ctx.now_us),
+            created_at_us: Set(ctx.now_us),
+            updated_at_us: Set(ctx.now_us),
+            version: Set(1),
+            ..Default::default()
+        };
+        write_fields(&mut model, &fields);
+        let row = model
+            .insert(&tx)
+            .await
+            .map_err(|err| project_unique_error(err, &id, &fields))?;
+        let project = to_domain(row)?;
+        let message = v1::Project::from(&project);
+        let draft = EventDraft::about(
+            v1::EventKind::ProjectCreated,
+            &project,
+            project.name(),
+            Some(v1::event::Detail::ProjectAfter(message.clone())),
+            Vec::new(),
+        );
+        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
+        commit_with_key(
+            self,
+            tx,
+            key,
+            || message.encode_to_vec(),
+            ctx.now_us,
+            project,
+        )
+        .await
+    }
+
+    pub async fn get_project(&self, project_id: &str) -> Result<Project, Error> {
+        let row = project::Entity::find()
+            .filter(project::Column::ProjectId.eq(project_id))
+            .one(self.connection())
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
+        to_domain(row)
+    }
+
+    /// One page of projects and, when more may follow, the cursor after its last row.
+    pub async fn list_projects(
+        &self,
+        query: &ProjectQuery,
+    ) -> Result<(Vec<Project>, Option<Cursor>), Error> {
+        let f = &query.filter;
+        let mut condition = Condition::all();
+        if let Some(stage) = f.stage {
+            condition = condition.add(project::Column::Stage.eq(stage.as_str()));
+        }
+        if let Some(category) = f.category {
+            condition = condition.add(project::Column::Category.eq(category.as_str()));
+        }
+        if let Some(kind) = f.investment_type {
+            condition = condition.add(project::Column::InvestmentType.eq(kind.as_str()));
+        }
+        for (column, value) in [
+            (project::Column::Township, &f.township),
+            (project::Column::Department, &f.department),
+            (project::Column::Leader, &f.leader),
+        ] {
+            if let Some(value) = value {
+                condition = condition.add(column.eq(value.as_str()));
+            }
+        }
+        if let Some(part) = &f.display_name_contains {
+            let escaped = part
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            condition = condition.add(
+                Expr::col(project::Column::DisplayName)
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
+        let column = query.order.column();
+        if let Some(after) = &query.after {
+            let key = match &after.key {
+                SortKey::Int(v) => sea_orm::Value::from(*v),
+                SortKey::Text(v) => sea_orm::Value::from(v.clone()),
+            };
+            let id = after.id.clone();
+            let beyond = if query.descending {
+                Condition::any().add(column.lt(key.clone())).add(
+                    Condition::all()
+                        .add(column.eq(key))
+                        .add(project::Column::ProjectId.lt(id)),
+                )
+            } else {
+                Condition::any().add(column.gt(key.clone())).add(
+                    Condition::all()
+                        .add(column.eq(key))
+                        .add(project::Column::ProjectId.gt(id)),
+                )
+            };
+            condition = condition.add(beyond);
+        }
+        let order = if query.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let rows = project::Entity::find()
+            .filter(condition)
+            .order_by(column, order.clone())
+            .order_by(project::Column::ProjectId, order)
+            .limit(query.limit + 1)
+            .all(self.connection())
+            .await
+            .map_err(db_error)?;
+        let more = rows.len() as u64 > query.limit;
+        let projects = rows
+            .into_iter()
+            .take(query.limit as usize)
+            .map(to_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        let cursor = match projects.last() {
+            Some(last) if more => Some(Cursor {
+                key: query.order.key_of(last),
+                id: last.id.clone(),
+            }),
+            _ => None,
+        };
+        Ok((projects, cursor))
+    }
+
+    pub async fn update_project(
+        &self,
+        ctx: &WriteContext,
+        project_id: &str,
+        patch: ProjectPatch,
+        etag: Option<&str>,
+    ) -> Result<Project, Error> {
+        let tx = self.begin_write().await?;
+        let (pk, mut project) = load_for_update(&tx, project_id).await?;
+        check_etag(etag, project.name(), project.etag())?;
+        let changed = patch.apply(&mut project.fields);
+        if changed.is_empty() {
+            return Ok(project);
+        }
+        project.version += 1;
+        project.updated_at_us = ctx.now_us;
+        let mut model = project::ActiveModel {
+            id: sea_orm::Unchanged(pk),
+            version: Set(project.version),
+            updated_at_us: Set(ctx.now_us),
+            ..Default::default()
+        };
+        write_fields(&mut model, &project.fields);
+        model
+            .update(&tx)
+            .await
+            .map_err(|err| project_unique_error(err, project_id, &project.fields))?;
+        let draft = EventDraft::about(
+            v1::EventKind::ProjectUpdated,
+            &project,
+            project.name(),
+            Some(v1::event::Detail::ProjectAfter(v1::Project::from(&project))),
+            changed,
+        );
+        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(project)
+    }
+
+    pub async fn delete_project(
+        &self,
+        ctx: &WriteContext,
+        project_id: &str,
+        etag: Option<&str>,
+        force: bool,
+    ) -> Result<(), Error> {
+        let tx = self.begin_write().await?;
+        let (pk, project) = load_for_update(&tx, project_id).await?;
+        check_etag(etag, project.name(), project.etag())?;
+        let prerequisites = prerequisite::Entity::find()
+            .filter(prerequisite::Column::ProjectPk.eq(pk))
+            .count(&tx)
+            .await
+            .map_err(db_error)?;
+        if prerequisites > 0 && !force {
+            return Err(Error::FailedPrecondition {
+                reason: "PROJECT_HAS_CHILDREN",
+                message: format!(
+                    "{} still has {prerequisites} prerequisite(s); delete them first or set force",
+                    project.name()
+                ),
+                violations: vec![(
+                    format!("{}/prerequisites", project.name()),
+                    format!("{prerequisites} prerequisite(s)"),
+                )],
+            });
+        }
+        delete_children(&tx, pk).await?;
+        project::Entity::delete_by_id(pk)
+            .exec(&tx)
+            .await
+            .map_err(db_error)?;
+        let draft = EventDraft::about(
+            v1::EventKind::ProjectDeleted,
+            &project,
+            project.name(),
+            None,
+            Vec::new(),
+        );
+        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub async fn change_project_stage(
+        &self,
+        ctx: &WriteContext,
+        project_id: &str,
+        change: StageChangeRequest,
+        key: Option<&RequestKey>,
+    ) -> Result<Outcome<Project>, Error> {
+        let tx = self.begin_write().await?;
+        if let Some(key) = key
+            && let Some(response) = idempotency::lookup(&tx, key).await?
+        {
+            return Ok(Outcome::Replayed(response));
+        }
+        let (pk, mut project) = load_for_update(&tx, project_id).await?;
+        check_etag(change.etag.as_deref(), project.name(), project.etag())?;
+        let step = transition(project.stage, project.suspended_from_stage, change.target).map_err(
+            |err| Error::FailedPrecondition {
+                reason: "ILLEGAL_STAGE_TRANSITION",
+                message: format!("{err} (current stage: {})", project.stage.as_str()),
+                violations: vec![(
+                    project.name(),
+                    format!(
+                        "current stage is {}; cannot change to {}",
+                        project.stage.as_str(),
+                        change.target.as_str()
+                    ),
+                )],
+            },
+        )?;
+        project.stage = step.to;
+        project.suspended_from_stage = step.suspended_from;
+        project.stage_changed_at_us = ctx.now_us;
+        project.updated_at_us = ctx.now_us;
+        project.version += 1;
+        project::ActiveModel {
+            id: sea_orm::Unchanged(pk),
+            stage: Set(step.to.as_str().to_string()),
+            suspended_from_stage: Set(step.suspended_from.map(|s| s.as_str().to_string())),
+            stage_changed_at_us: Set(ctx.now_us),
+            updated_at_us: Set(ctx.now_us),
+            version: Set(project.version),
+            ..Default::default()
+        }
+        .update(&tx)
+        .await
+        .map_err(db_error)?;
+        stage_change::ActiveModel {
+            project_pk: Set(pk),
+            from_stage: Set(step.from.as_str().to_string()),
+            to_stage: Set(step.to.as_str().to_string()),
+            reason: Set(change.reason.clone()),
+            actor: Set(ctx.actor.clone()),
+            effective_date: Set(values::day_number(change.effective_date)),
+            created_at_us: Set(ctx.now_us),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await
+        .map_err(db_error)?;
+        let message = v1::Project::from(&project);
+        let draft = EventDraft::about(
+            v1::EventKind::ProjectStageChanged,
+            &project,
+            project.name(),
+            Some(v1::event::Detail::StageChange(v1::StageChange {
+                from_stage: v1::ProjectStage::from(step.from) as i32,
+                to_stage: v1::ProjectStage::from(step.to) as i32,
+                reason: change.reason,
+                effective_date: Some(crate::proto::date(change.effective_date)),
+            })),
+            Vec::new(),
+        );
+        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
+        commit_with_key(
+            self,
+            tx,
+            key,
+            || message.encode_to_vec(),
+            ctx.now_us,
+            project,
+        )
+        .await
+    }
+}
+
+/// Deletes everything that hangs off a project row.
+async fn delete_children(tx: &impl ConnectionTrait, project_pk: i64) -> Result<(), Error> {
+    prerequisite::Entity::delete_many()
+        .filter(prerequisite::Column::ProjectPk.eq(project_pk))
+        .exec(tx)
+        .await
+        .map_err(db_error)?;
+    stage_change::Entity::delete_many()
+        .filter(stage_change::Column::ProjectPk.eq(project_pk))
+        .exec(tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Test harness: starts the real server on 127.0.0.1:0 over a fresh database, once per backend,
+//! and hands out generated clients.
+//!
+//! PostgreSQL tests need `PIPELINE_TEST_DATABASE_URL` (any database on the server; each test
+//! creates and drops its own). Without it they print why and pass, except under `CI=true`,
+//! where a missing URL is a failure.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use pipeline::api::Services;
+use pipeline::domain::clock::Clock;
+use pipeline::proto::v1::project_service_client::ProjectServiceClient;
+use pipeline::store::Store;
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+pub const PG_URL_ENV: &str = "PIPELINE_TEST_DATABASE_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub store: Store,
+    pub backend: Backend,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _data_dir: Option<tempfile::TempDir>,
+    pg_database: Option<(String, String)>,
+}
+
+/// A fixed "today" so tests do not depend on the calendar.
+pub fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 9, 15).unwrap()
+}
+
+impl TestServer {
+    /// Starts a server, or returns None when the backend is not configured (PostgreSQL
+    /// without a URL outside CI).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        let (url, data_dir, pg_database) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                (Store::sqlite_url(dir.path()), Some(dir), None)
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var(PG_URL_ENV) else {
+                    if std::env::var("CI").is_ok_and(|v| v == "true") {
+                        panic!(
+                            "CI=true but {PG_URL_ENV} is not set: the PostgreSQL tests cannot be skipped in CI"
+                        );
+                    }
+                    eprintln!(
+                        "skipping the PostgreSQL variant: set {PG_URL_ENV}=postgres://user@host:port/db to run it"
+                    );
+                    return None;
+                };
+                let name = format!("pipeline_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let url = match admin_url.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("{PG_URL_ENV} must end with /database"),
+                };
+                (url, None, Some((admin_url, name)))
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let services = Services {
+            store: store.clone(),
+            clock: Clock::new(chrono_tz::Asia::Shanghai, Some(today())),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(pipeline::app::run(
+            listener,
+            services,
+            async move {
+                rx.await.ok();
+            },
+            Duration::from_secs(5),
+        ));
+        Some(TestServer {
+            addr,
+            store,
+            backend,
+            shutdown: Some(tx),
+            task: Some(task),
+            _data_dir: data_dir,
+            pg_database,
+        })
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the test server")
+    }
+
+    pub async fn projects(&self) -> ProjectServiceClient<Channel> {
+        ProjectServiceClient::new(self.channel().await)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some((admin_url, name)) = self.pg_database.take() {
+            // Drop runs outside async context; a small runtime on its own thread does the
+            // cleanup so no test database is left behind.
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await
+                            .ok();
+                        admin.close().await.ok();
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Runs each named test function once per backend: `mod sqlite` and `mod postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(server) = $crate::common::TestServer::start($crate::common::Backend::Sqlite).await {
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(server) = $crate::common::TestServer::start($crate::common::Backend::Postgres).await {
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
