@@ -12,10 +12,14 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::{Level, info, warn};
 
 use crate::api::Services;
+use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::domain::clock::Clock;
+use crate::domain::milestone::Policy;
+use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
+use crate::scanner;
 use crate::store::Store;
 
 /// Largest request or response message accepted, in bytes.
@@ -50,6 +54,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let services = Services {
         store,
         clock: Clock::new(config.time_zone, config.today),
+        policy: Policy {
+            warning_horizon_days: config.warning_horizon_days,
+            tolerance_days: config.tolerance_days,
+        },
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -59,20 +67,54 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         None => format!("sqlite in {}", config.database.data_dir.display()),
     };
     info!(address = %listener.local_addr()?, database = %backend, today = %services.clock.today(), "pipeline is listening");
-    run(listener, services, shutdown_signal(), config.shutdown_grace).await
+    let options = RunOptions {
+        shutdown_grace: config.shutdown_grace,
+        scan_interval: config.scan_interval,
+    };
+    run(listener, services, shutdown_signal(), options).await
+}
+
+/// Timings of a running server.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// How long in-flight calls may take to finish after the shutdown signal.
+    pub shutdown_grace: Duration,
+    /// How often the scanner checks whether the date changed.
+    pub scan_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: Duration::from_secs(10),
+            scan_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Serves every service on `listener` until `shutdown` completes, then lets in-flight calls
-/// finish for at most `grace`.
+/// finish for at most the grace period. The scanner makes its start-up pass before the first
+/// call is served.
 pub async fn run(
     listener: TcpListener,
     services: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    options: RunOptions,
 ) -> anyhow::Result<()> {
+    let grace = options.shutdown_grace;
+    let scanned_on = match scanner::scan_once(&services).await {
+        Ok(_) => Some(services.clock.today()),
+        Err(err) => {
+            warn!(error = %err, "the start-up scan failed; the scanner retries shortly");
+            None
+        }
+    };
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ProjectServiceServer<ProjectApi>>()
+        .await;
+    health
+        .set_serving::<MilestoneServiceServer<MilestoneApi>>()
         .await;
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -91,7 +133,17 @@ pub async fn run(
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
+    let milestones = MilestoneServiceServer::new(MilestoneApi::new(services.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
     let stopping = CancellationToken::new();
+    let scanner_task = tokio::spawn(scanner::run(
+        services.clone(),
+        stopping.clone(),
+        options.scan_interval,
+        scanned_on,
+    ));
     let server_stop = stopping.clone();
     let health_on_stop = health.clone();
     tokio::spawn(async move {
@@ -99,6 +151,9 @@ pub async fn run(
         info!("shutting down: refusing new calls, draining in-flight ones");
         health_on_stop
             .set_not_serving::<ProjectServiceServer<ProjectApi>>()
+            .await;
+        health_on_stop
+            .set_not_serving::<MilestoneServiceServer<MilestoneApi>>()
             .await;
         health_on_stop
             .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -117,6 +172,7 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(projects)
+        .add_service(milestones)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             signal.cancelled().await
         });
@@ -129,6 +185,8 @@ pub async fn run(
         result = server => result.context("serving gRPC")?,
         _ = drain_limit => warn!(?grace, "drain time limit reached; closing remaining calls"),
     }
+    stopping.cancel();
+    scanner_task.await.ok();
     services.store.close().await.ok();
     info!("stopped");
     Ok(())

@@ -76,6 +76,15 @@ pub struct ServeConfig {
     /// Fix today's date (YYYY-MM-DD) for demos and tests instead of reading the clock.
     #[arg(long, env = "PIPELINE_TODAY")]
     pub today: Option<NaiveDate>,
+    /// A CONSTRUCTION_START this many days ahead (inclusive) with open prerequisites is AT_RISK.
+    #[arg(long, env = "PIPELINE_WARNING_HORIZON_DAYS", default_value_t = 14, value_parser = clap::value_parser!(i32).range(0..=366))]
+    pub warning_horizon_days: i32,
+    /// A milestone whose variance exceeds this many days is RED.
+    #[arg(long, env = "PIPELINE_TOLERANCE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i32).range(0..=3660))]
+    pub tolerance_days: i32,
+    /// How often the scanner checks whether the date changed.
+    #[arg(long, env = "PIPELINE_SCAN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub scan_interval: Duration,
     /// How long shutdown waits for in-flight calls before closing them.
     #[arg(long, env = "PIPELINE_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,

@@ -8,5 +8,6 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod proto;
+pub mod scanner;
 pub mod store;
 pub mod telemetry;

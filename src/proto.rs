@@ -152,3 +152,96 @@ mod tests {
         assert_eq!((t.seconds, t.nanos), (-1, 999_999_000));
     }
 }
+
+mod milestones {
+    use super::{date, timestamp, v1};
+    use crate::domain::milestone::{
+        AssessedMilestone, Light, MilestoneKind, MilestoneStatus, Revision, RevisionField,
+    };
+
+    impl From<MilestoneKind> for v1::MilestoneKind {
+        fn from(kind: MilestoneKind) -> Self {
+            match kind {
+                MilestoneKind::ContractSigning => Self::ContractSigning,
+                MilestoneKind::ConstructionStart => Self::ConstructionStart,
+                MilestoneKind::TrialProduction => Self::TrialProduction,
+                MilestoneKind::Completion => Self::Completion,
+                MilestoneKind::Custom => Self::Custom,
+            }
+        }
+    }
+
+    impl From<MilestoneStatus> for v1::MilestoneStatus {
+        fn from(status: MilestoneStatus) -> Self {
+            match status {
+                MilestoneStatus::Achieved => Self::Achieved,
+                MilestoneStatus::Overdue => Self::Overdue,
+                MilestoneStatus::Slipped => Self::Slipped,
+                MilestoneStatus::AtRisk => Self::AtRisk,
+                MilestoneStatus::OnTrack => Self::OnTrack,
+            }
+        }
+    }
+
+    impl From<Light> for v1::AlertLight {
+        fn from(light: Light) -> Self {
+            match light {
+                Light::Green => Self::Green,
+                Light::Yellow => Self::Yellow,
+                Light::Red => Self::Red,
+            }
+        }
+    }
+
+    impl From<RevisionField> for v1::RevisionField {
+        fn from(field: RevisionField) -> Self {
+            match field {
+                RevisionField::Baseline => Self::Baseline,
+                RevisionField::Forecast => Self::Forecast,
+                RevisionField::Actual => Self::Actual,
+            }
+        }
+    }
+
+    impl From<&AssessedMilestone> for v1::Milestone {
+        fn from(assessed: &AssessedMilestone) -> Self {
+            let m = &assessed.milestone;
+            let a = &assessed.assessment;
+            v1::Milestone {
+                name: m.name(),
+                uid: m.uid.clone(),
+                kind: v1::MilestoneKind::from(m.kind) as i32,
+                title: m.title.clone(),
+                description: m.description.clone(),
+                baseline_date: Some(date(m.dates.baseline)),
+                forecast_date: Some(date(m.dates.forecast)),
+                actual_date: m.dates.actual.map(date),
+                status_date: Some(date(a.status_date)),
+                projected_date: Some(date(a.projected)),
+                variance_days: a.variance_days,
+                status: v1::MilestoneStatus::from(a.status) as i32,
+                light: v1::AlertLight::from(a.light) as i32,
+                slip_count: m.totals.slip_count,
+                days_slipped: m.totals.days_slipped,
+                create_time: Some(timestamp(m.created_at_us)),
+                update_time: Some(timestamp(m.updated_at_us)),
+                etag: m.etag(),
+            }
+        }
+    }
+
+    impl From<&Revision> for v1::MilestoneRevision {
+        fn from(r: &Revision) -> Self {
+            v1::MilestoneRevision {
+                field: v1::RevisionField::from(r.field) as i32,
+                old_date: r.old_date.map(date),
+                new_date: Some(date(r.new_date)),
+                delta_days: r.delta_days(),
+                reason: r.reason.clone(),
+                actor: r.actor.clone(),
+                create_time: Some(timestamp(r.created_at_us)),
+                recorded_date: Some(date(r.recorded_on)),
+            }
+        }
+    }
+}

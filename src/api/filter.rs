@@ -1,12 +1,29 @@
-//! The documented subset of AIP-160 filters: conditions `field = value` or `field : value`
-//! joined by `AND`. Values are bare words or double-quoted strings (with `\"` and `\\`
+//! The documented subset of AIP-160 filters: conditions `field = value`, `field : value` or a
+//! comparison (`<`, `<=`, `>`, `>=`) joined by `AND`. Values are bare words or double-quoted strings (with `\"` and `\\`
 //! escapes). Each List method says which fields and operators it accepts.
 
-/// A comparison: `=` exact, `:` has (substring for text).
+/// A comparison: `=` exact, `:` has (substring for text), and the orderings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Equals,
     Has,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Equals => "=",
+            Op::Has => ":",
+            Op::Less => "<",
+            Op::LessOrEqual => "<=",
+            Op::Greater => ">",
+            Op::GreaterOrEqual => ">=",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,22 +55,28 @@ pub fn parse(filter: &str, allowed: &[(&str, Op)]) -> Result<Vec<Term>, String> 
             _ => return Err("expected a condition of the form `field = value`".into()),
         };
         rest = &rest[3..];
-        match allowed.iter().find(|(name, _)| *name == field) {
-            None => {
-                let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-                return Err(format!(
-                    "unknown field {field:?}; filterable fields are {}",
-                    names.join(", ")
-                ));
-            }
-            Some((_, expected)) if *expected != op => {
-                let symbol = if *expected == Op::Equals { "=" } else { ":" };
-                return Err(format!("field {field:?} takes the {symbol} operator"));
-            }
-            Some(_) => {}
+        let known: Vec<Op> = allowed
+            .iter()
+            .filter(|(name, _)| *name == field)
+            .map(|(_, op)| *op)
+            .collect();
+        if known.is_empty() {
+            let mut names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+            names.dedup();
+            return Err(format!(
+                "unknown field {field:?}; filterable fields are {}",
+                names.join(", ")
+            ));
         }
-        if terms.iter().any(|t: &Term| t.field == field) {
-            return Err(format!("field {field:?} appears more than once"));
+        if !known.contains(&op) {
+            let symbols: Vec<&str> = known.iter().map(|op| op.symbol()).collect();
+            return Err(format!("field {field:?} takes {}", symbols.join(" or ")));
+        }
+        if terms.iter().any(|t: &Term| t.field == field && t.op == op) {
+            return Err(format!(
+                "field {field:?} appears more than once with {}",
+                op.symbol()
+            ));
         }
         terms.push(Term { field, op, value });
     }
@@ -79,6 +102,19 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
                 chars.next();
                 tokens.push(Token::Op(Op::Equals));
             }
+            '<' | '>' => {
+                chars.next();
+                let or_equal = chars.peek() == Some(&'=');
+                if or_equal {
+                    chars.next();
+                }
+                tokens.push(Token::Op(match (c, or_equal) {
+                    ('<', false) => Op::Less,
+                    ('<', true) => Op::LessOrEqual,
+                    ('>', false) => Op::Greater,
+                    _ => Op::GreaterOrEqual,
+                }));
+            }
             ':' => {
                 chars.next();
                 tokens.push(Token::Op(Op::Has));
@@ -102,7 +138,7 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || c == '=' || c == ':' || c == '"' {
+                    if c.is_whitespace() || matches!(c, '=' | ':' | '"' | '<' | '>') {
                         break;
                     }
                     word.push(c);
@@ -138,6 +174,22 @@ mod tests {
         assert_eq!(terms[2].op, Op::Has);
         assert!(parse("", FIELDS).unwrap().is_empty());
         assert!(parse("   ", FIELDS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn comparisons() {
+        let fields = &[
+            ("date", Op::GreaterOrEqual),
+            ("date", Op::LessOrEqual),
+            ("date", Op::Less),
+        ];
+        let terms = parse("date >= 2026-10-01 AND date<=2026-10-31", fields).unwrap();
+        assert_eq!(terms[0].op, Op::GreaterOrEqual);
+        assert_eq!(terms[1].op, Op::LessOrEqual);
+        assert_eq!(terms[1].value, "2026-10-31");
+        assert_eq!(parse("date < x", fields).unwrap()[0].op, Op::Less);
+        assert!(parse("date > x", fields).is_err());
+        assert!(parse("date >= a AND date >= b", fields).is_err());
     }
 
     #[test]

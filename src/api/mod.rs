@@ -3,12 +3,15 @@
 
 pub mod error;
 pub mod filter;
+pub mod milestones;
 pub mod pagination;
+pub mod parse;
 pub mod projects;
 
 use prost::Message;
 use tonic::{Request, Status};
 
+use crate::domain::milestone::Policy;
 use crate::domain::{Error, clock::Clock};
 use crate::store::idempotency::RequestKey;
 use crate::store::{Outcome, Store, WriteContext};
@@ -17,11 +20,12 @@ pub use error::to_status;
 /// The metadata entry in which a caller names itself; recorded as the actor of its changes.
 pub const ACTOR_METADATA: &str = "pipeline-actor";
 
-/// What every service needs: the store and the clock.
+/// What every service needs: the store, the clock and the slippage policy.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub store: Store,
     pub clock: Clock,
+    pub policy: Policy,
 }
 
 impl Services {

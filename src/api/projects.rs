@@ -1,10 +1,10 @@
 //! ProjectService: the project library and its prerequisites.
 
-use prost_types::FieldMask;
 use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
 use super::pagination;
+use super::parse::{date_value, enum_filter, enum_value, invalid, mask_paths, optional_etag};
 use super::{Services, request_key, respond, to_status};
 use crate::domain::error::Violations;
 use crate::domain::names;
@@ -58,65 +58,6 @@ const PROJECT_OUTPUT_ONLY: &[&str] = &[
 const PREREQUISITE_MUTABLE: &[&str] = &["kind", "title", "state", "due_date", "note"];
 const PREREQUISITE_OUTPUT_ONLY: &[&str] = &["name", "uid", "create_time", "update_time", "etag"];
 
-/// Resolves an update mask into the list of paths to apply (AIP-134).
-fn mask_paths(
-    mask: Option<&FieldMask>,
-    mutable: &'static [&'static str],
-    output_only: &[&str],
-    populated: impl Fn(&str) -> bool,
-    violations: &mut Violations,
-) -> Vec<&'static str> {
-    let Some(mask) = mask else {
-        return mutable.iter().copied().filter(|p| populated(p)).collect();
-    };
-    if mask.paths.iter().any(|p| p == "*") {
-        if mask.paths.len() > 1 {
-            violations.add("update_mask", "`*` cannot be combined with other paths");
-        }
-        return mutable.to_vec();
-    }
-    let mut paths = Vec::new();
-    for path in &mask.paths {
-        if let Some(known) = mutable.iter().find(|m| **m == path.as_str()) {
-            if !paths.contains(known) {
-                paths.push(*known);
-            }
-        } else if output_only.contains(&path.as_str()) {
-            violations.add("update_mask", format!("{path:?} is output only"));
-        } else {
-            violations.add("update_mask", format!("unknown field path {path:?}"));
-        }
-    }
-    if mask.paths.is_empty() {
-        violations.add(
-            "update_mask",
-            "names no field; omit it to update the populated fields",
-        );
-    }
-    paths
-}
-
-/// Parses an enum field: unknown numbers are always an error, 0 only when required.
-fn enum_value<T: Copy>(
-    violations: &mut Violations,
-    field: &str,
-    raw: i32,
-    required: bool,
-    convert: impl Fn(i32) -> Option<T>,
-) -> Option<T> {
-    if raw == 0 {
-        if required {
-            violations.add(field, "is required");
-        }
-        return None;
-    }
-    let value = convert(raw);
-    if value.is_none() {
-        violations.add(field, format!("unknown value {raw}"));
-    }
-    value
-}
-
 fn stage_from_proto(raw: i32) -> Option<Stage> {
     let name = v1::ProjectStage::try_from(raw).ok()?.as_str_name();
     Stage::parse(name.strip_prefix("PROJECT_STAGE_")?)
@@ -140,24 +81,6 @@ fn prerequisite_kind_from_proto(raw: i32) -> Option<PrerequisiteKind> {
 fn prerequisite_state_from_proto(raw: i32) -> Option<PrerequisiteState> {
     let name = v1::PrerequisiteState::try_from(raw).ok()?.as_str_name();
     PrerequisiteState::parse(name.strip_prefix("PREREQUISITE_STATE_")?)
-}
-
-/// A filter value naming an enum value, with or without its prefix.
-fn enum_filter<T>(
-    value: &str,
-    prefix: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<T, String> {
-    parse(value.strip_prefix(prefix).unwrap_or(value))
-        .ok_or_else(|| format!("unknown value {value:?}"))
-}
-
-fn date_value(
-    violations: &mut Violations,
-    field: &str,
-    date: &v1::Date,
-) -> Option<chrono::NaiveDate> {
-    violations.check(field, values::civil_date(date.year, date.month, date.day))
 }
 
 /// Reads the listed paths of `project` into a patch; every bad value is recorded.
@@ -294,14 +217,6 @@ fn prerequisite_populated(item: &v1::Prerequisite, path: &str) -> bool {
         "note" => !item.note.is_empty(),
         _ => false,
     }
-}
-
-fn optional_etag(etag: &str) -> Option<&str> {
-    (!etag.is_empty()).then_some(etag)
-}
-
-fn invalid(violations: Violations) -> Result<(), Status> {
-    violations.finish().map_err(to_status)
 }
 
 #[tonic::async_trait]

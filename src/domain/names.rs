@@ -33,6 +33,37 @@ pub fn prerequisite_name(project_id: &str, prerequisite_id: &str) -> String {
     format!("projects/{project_id}/prerequisites/{prerequisite_id}")
 }
 
+pub fn milestone_name(project_id: &str, milestone_id: &str) -> String {
+    format!("projects/{project_id}/milestones/{milestone_id}")
+}
+
+/// Parses `projects/{project}/milestones/{milestone}` into both ids.
+pub fn parse_milestone_name(name: &str) -> Result<(&str, &str), String> {
+    parse_child_name(name, "milestones").ok_or_else(|| {
+        format!("must be a milestone resource name, projects/{{project}}/milestones/{{milestone}}; got {name:?}")
+    })
+}
+
+/// Parses a milestone parent: `projects/{project}` or `projects/-` (every project, None).
+pub fn parse_milestone_parent(name: &str) -> Result<Option<&str>, String> {
+    if name == "projects/-" {
+        return Ok(None);
+    }
+    parse_project_name(name).map(Some)
+}
+
+fn parse_child_name<'a>(name: &'a str, collection: &str) -> Option<(&'a str, &'a str)> {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        ["projects", project, c, child]
+            if *c == collection && validate_id(project).is_ok() && validate_id(child).is_ok() =>
+        {
+            Some((project, child))
+        }
+        _ => None,
+    }
+}
+
 /// Parses `projects/{project}` into the project id.
 pub fn parse_project_name(name: &str) -> Result<&str, String> {
     match name.strip_prefix("projects/") {
@@ -45,17 +76,11 @@ pub fn parse_project_name(name: &str) -> Result<&str, String> {
 
 /// Parses `projects/{project}/prerequisites/{prerequisite}` into both ids.
 pub fn parse_prerequisite_name(name: &str) -> Result<(&str, &str), String> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["projects", project, "prerequisites", prerequisite]
-            if validate_id(project).is_ok() && validate_id(prerequisite).is_ok() =>
-        {
-            Ok((project, prerequisite))
-        }
-        _ => Err(format!(
+    parse_child_name(name, "prerequisites").ok_or_else(|| {
+        format!(
             "must be a prerequisite resource name, projects/{{project}}/prerequisites/{{prerequisite}}; got {name:?}"
-        )),
-    }
+        )
+    })
 }
 
 /// The etag of a row at `version`. Opaque to clients; compared as a string.

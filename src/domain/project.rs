@@ -76,6 +76,11 @@ impl Stage {
         }
     }
 
+    /// True when `self` is a live stage earlier on the forward path than `target`.
+    pub fn is_behind(self, target: Stage) -> bool {
+        matches!((self.rank(), target.rank()), (Some(a), Some(b)) if a < b)
+    }
+
     /// A stage a project may be created in.
     pub fn is_initial(self) -> bool {
         self.rank().is_some()

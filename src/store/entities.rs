@@ -105,6 +105,8 @@ pub mod event {
         pub actor: String,
         pub created_at_us: i64,
         pub payload: Vec<u8>,
+        pub light: Option<String>,
+        pub slip_days: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -125,6 +127,82 @@ pub mod request_id {
         pub request_id: String,
         pub fingerprint: String,
         pub response: Vec<u8>,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod milestone {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestones")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub milestone_id: String,
+        pub uid: String,
+        pub kind: String,
+        pub title: String,
+        pub description: String,
+        pub baseline_date: i32,
+        pub forecast_date: i32,
+        pub actual_date: Option<i32>,
+        pub slip_count: i32,
+        pub days_slipped: i32,
+        pub revision_count: i32,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod milestone_revision {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestone_revisions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub milestone_pk: i64,
+        pub number: i32,
+        pub field: String,
+        pub old_date: Option<i32>,
+        pub new_date: i32,
+        pub reason: String,
+        pub actor: String,
+        pub recorded_on: i32,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod milestone_alert {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestone_alerts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub milestone_pk: i64,
+        pub kind: String,
+        pub baseline_date: i32,
         pub created_at_us: i64,
     }
 

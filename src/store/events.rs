@@ -23,6 +23,10 @@ pub struct EventDraft {
     pub township: String,
     pub department: String,
     pub leader: String,
+    /// The milestone light after the change, for milestone events.
+    pub light: Option<String>,
+    /// Days a forecast moved later, for slip events.
+    pub slip_days: Option<i32>,
 }
 
 impl EventDraft {
@@ -47,6 +51,8 @@ impl EventDraft {
             township: project.fields.township.clone(),
             department: project.fields.department.clone(),
             leader: project.fields.leader.clone(),
+            light: None,
+            slip_days: None,
         }
     }
 }
@@ -94,6 +100,8 @@ pub async fn append(
             actor: Set(actor.to_string()),
             created_at_us: Set(now_us),
             payload: Set(event.encode_to_vec()),
+            light: Set(draft.light),
+            slip_days: Set(draft.slip_days),
         });
     }
     if rows.len() == 1 {

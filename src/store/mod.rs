@@ -4,8 +4,10 @@
 pub mod entities;
 pub mod events;
 pub mod idempotency;
+pub mod milestones;
 pub mod prerequisites;
 pub mod projects;
+pub mod sql;
 
 use std::path::Path;
 use std::time::Duration;

@@ -8,7 +8,7 @@ use sea_orm::{
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{prerequisite, project, stage_change};
+use super::entities::{milestone, prerequisite, project, stage_change};
 use super::events::{self, EventDraft};
 use super::idempotency::{self, RequestKey};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
@@ -16,7 +16,7 @@ use crate::domain::Error;
 use crate::domain::names;
 use crate::domain::project::{
     Category, InvestmentType, Project, ProjectFields, ProjectPatch, Stage, StageChangeRequest,
-    transition,
+    StageTransition, transition,
 };
 use crate::domain::values;
 use crate::proto::v1;
@@ -398,17 +398,29 @@ impl Store {
             .count(&tx)
             .await
             .map_err(db_error)?;
-        if prerequisites > 0 && !force {
+        let milestones = milestone::Entity::find()
+            .filter(milestone::Column::ProjectPk.eq(pk))
+            .count(&tx)
+            .await
+            .map_err(db_error)?;
+        if prerequisites + milestones > 0 && !force {
+            let violations = [("prerequisites", prerequisites), ("milestones", milestones)]
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(collection, count)| {
+                    (
+                        format!("{}/{collection}", project.name()),
+                        format!("{count} {collection}"),
+                    )
+                })
+                .collect();
             return Err(Error::FailedPrecondition {
                 reason: "PROJECT_HAS_CHILDREN",
                 message: format!(
-                    "{} still has {prerequisites} prerequisite(s); delete them first or set force",
+                    "{} still has {prerequisites} prerequisite(s) and {milestones} milestone(s); delete them first or set force",
                     project.name()
                 ),
-                violations: vec![(
-                    format!("{}/prerequisites", project.name()),
-                    format!("{prerequisites} prerequisite(s)"),
-                )],
+                violations,
             });
         }
         delete_children(&tx, pk).await?;
@@ -456,49 +468,17 @@ impl Store {
                 )],
             },
         )?;
-        project.stage = step.to;
-        project.suspended_from_stage = step.suspended_from;
-        project.stage_changed_at_us = ctx.now_us;
-        project.updated_at_us = ctx.now_us;
-        project.version += 1;
-        project::ActiveModel {
-            id: sea_orm::Unchanged(pk),
-            stage: Set(step.to.as_str().to_string()),
-            suspended_from_stage: Set(step.suspended_from.map(|s| s.as_str().to_string())),
-            stage_changed_at_us: Set(ctx.now_us),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(project.version),
-            ..Default::default()
-        }
-        .update(&tx)
-        .await
-        .map_err(db_error)?;
-        stage_change::ActiveModel {
-            project_pk: Set(pk),
-            from_stage: Set(step.from.as_str().to_string()),
-            to_stage: Set(step.to.as_str().to_string()),
-            reason: Set(change.reason.clone()),
-            actor: Set(ctx.actor.clone()),
-            effective_date: Set(values::day_number(change.effective_date)),
-            created_at_us: Set(ctx.now_us),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await
-        .map_err(db_error)?;
+        let draft = apply_stage_change(
+            &tx,
+            ctx,
+            pk,
+            &mut project,
+            step,
+            change.reason,
+            change.effective_date,
+        )
+        .await?;
         let message = v1::Project::from(&project);
-        let draft = EventDraft::about(
-            v1::EventKind::ProjectStageChanged,
-            &project,
-            project.name(),
-            Some(v1::event::Detail::StageChange(v1::StageChange {
-                from_stage: v1::ProjectStage::from(step.from) as i32,
-                to_stage: v1::ProjectStage::from(step.to) as i32,
-                reason: change.reason,
-                effective_date: Some(crate::proto::date(change.effective_date)),
-            })),
-            Vec::new(),
-        );
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
         commit_with_key(
             self,
@@ -512,8 +492,64 @@ impl Store {
     }
 }
 
+/// Writes a legal stage change of a locked project row: the row, the history, and the event
+/// (returned for the caller to append with the rest of its transaction's events).
+pub(crate) async fn apply_stage_change(
+    tx: &DatabaseTransaction,
+    ctx: &WriteContext,
+    pk: i64,
+    project: &mut Project,
+    step: StageTransition,
+    reason: String,
+    effective_date: chrono::NaiveDate,
+) -> Result<EventDraft, Error> {
+    project.stage = step.to;
+    project.suspended_from_stage = step.suspended_from;
+    project.stage_changed_at_us = ctx.now_us;
+    project.updated_at_us = ctx.now_us;
+    project.version += 1;
+    project::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        stage: Set(step.to.as_str().to_string()),
+        suspended_from_stage: Set(step.suspended_from.map(|s| s.as_str().to_string())),
+        stage_changed_at_us: Set(ctx.now_us),
+        updated_at_us: Set(ctx.now_us),
+        version: Set(project.version),
+        ..Default::default()
+    }
+    .update(tx)
+    .await
+    .map_err(db_error)?;
+    stage_change::ActiveModel {
+        project_pk: Set(pk),
+        from_stage: Set(step.from.as_str().to_string()),
+        to_stage: Set(step.to.as_str().to_string()),
+        reason: Set(reason.clone()),
+        actor: Set(ctx.actor.clone()),
+        effective_date: Set(values::day_number(effective_date)),
+        created_at_us: Set(ctx.now_us),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await
+    .map_err(db_error)?;
+    Ok(EventDraft::about(
+        v1::EventKind::ProjectStageChanged,
+        project,
+        project.name(),
+        Some(v1::event::Detail::StageChange(v1::StageChange {
+            from_stage: v1::ProjectStage::from(step.from) as i32,
+            to_stage: v1::ProjectStage::from(step.to) as i32,
+            reason,
+            effective_date: Some(crate::proto::date(effective_date)),
+        })),
+        Vec::new(),
+    ))
+}
+
 /// Deletes everything that hangs off a project row.
 async fn delete_children(tx: &impl ConnectionTrait, project_pk: i64) -> Result<(), Error> {
+    super::milestones::delete_for_project(tx, project_pk).await?;
     prerequisite::Entity::delete_many()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))
         .exec(tx)

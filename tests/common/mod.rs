@@ -10,7 +10,10 @@
 use std::time::Duration;
 
 use pipeline::api::Services;
+use pipeline::app::RunOptions;
 use pipeline::domain::clock::Clock;
+use pipeline::domain::milestone::Policy;
+use pipeline::proto::v1::milestone_service_client::MilestoneServiceClient;
 use pipeline::proto::v1::project_service_client::ProjectServiceClient;
 use pipeline::store::Store;
 use sea_orm::{ConnectionTrait, Database};
@@ -27,6 +30,8 @@ pub enum Backend {
 
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
+    pub url: String,
+    pub today: chrono::NaiveDate,
     pub store: Store,
     pub backend: Backend,
     shutdown: Option<oneshot::Sender<()>>,
@@ -44,6 +49,11 @@ impl TestServer {
     /// Starts a server, or returns None when the backend is not configured (PostgreSQL
     /// without a URL outside CI).
     pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_on(backend, today()).await
+    }
+
+    /// Starts a server whose clock reads `today`.
+    pub async fn start_on(backend: Backend, today: chrono::NaiveDate) -> Option<TestServer> {
         let (url, data_dir, pg_database) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -77,32 +87,68 @@ impl TestServer {
                 (url, None, Some((admin_url, name)))
             }
         };
-        let store = Store::connect(&url).await.expect("connect");
+        let (addr, store, shutdown, task) = Self::launch(&url, today).await;
+        Some(TestServer {
+            addr,
+            url,
+            today,
+            store,
+            backend,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            _data_dir: data_dir,
+            pg_database,
+        })
+    }
+
+    async fn launch(
+        url: &str,
+        today: chrono::NaiveDate,
+    ) -> (
+        std::net::SocketAddr,
+        Store,
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let store = Store::connect(url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let services = Services {
             store: store.clone(),
-            clock: Clock::new(chrono_tz::Asia::Shanghai, Some(today())),
+            clock: Clock::new(chrono_tz::Asia::Shanghai, Some(today)),
+            policy: Policy::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
+        let options = RunOptions {
+            shutdown_grace: Duration::from_secs(5),
+            scan_interval: Duration::from_secs(3600),
+        };
         let task = tokio::spawn(pipeline::app::run(
             listener,
             services,
             async move {
                 rx.await.ok();
             },
-            Duration::from_secs(5),
+            options,
         ));
-        Some(TestServer {
-            addr,
-            store,
-            backend,
-            shutdown: Some(tx),
-            task: Some(task),
-            _data_dir: data_dir,
-            pg_database,
-        })
+        (addr, store, tx, task)
+    }
+
+    /// Stops the server and starts a new one on the same database with the clock at `today`,
+    /// as an operator restarting with `serve --today` would.
+    pub async fn restart(&mut self, today: chrono::NaiveDate) {
+        self.stop().await;
+        let (addr, store, shutdown, task) = Self::launch(&self.url, today).await;
+        self.addr = addr;
+        self.store = store;
+        self.today = today;
+        self.shutdown = Some(shutdown);
+        self.task = Some(task);
+    }
+
+    pub async fn milestones(&self) -> MilestoneServiceClient<Channel> {
+        MilestoneServiceClient::new(self.channel().await)
     }
 
     pub async fn channel(&self) -> Channel {

@@ -1,0 +1,58 @@
+//! The scanner: time-driven alerts. It runs a pass at start-up and again whenever the
+//! jurisdiction's date changes. Each pass emits MILESTONE_OVERDUE and MILESTONE_AT_RISK events
+//! exactly once per milestone and baseline; the database's alert ledger, not memory, makes
+//! that hold across restarts and replicas.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::api::Services;
+use crate::domain::Error;
+use crate::store::WriteContext;
+
+/// The actor recorded on the scanner's events.
+pub const SCANNER_ACTOR: &str = "scanner";
+
+/// One pass for today; returns the number of alerts emitted.
+pub async fn scan_once(services: &Services) -> Result<usize, Error> {
+    let ctx = WriteContext {
+        actor: SCANNER_ACTOR.to_string(),
+        now_us: services.clock.now_micros(),
+        today: services.clock.today(),
+    };
+    let emitted = services
+        .store
+        .scan_milestone_alerts(&ctx, &services.policy)
+        .await?;
+    if emitted > 0 {
+        info!(today = %ctx.today, emitted, "scanner raised alerts");
+    }
+    Ok(emitted)
+}
+
+/// Checks every `interval` whether the date changed since `scanned_on`, and scans when it did,
+/// until `stop` is cancelled.
+pub async fn run(
+    services: Services,
+    stop: CancellationToken,
+    interval: Duration,
+    mut scanned_on: Option<NaiveDate>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let today = services.clock.today();
+        if scanned_on == Some(today) {
+            continue;
+        }
+        match scan_once(&services).await {
+            Ok(_) => scanned_on = Some(today),
+            Err(err) => warn!(error = %err, "scanner pass failed; retrying at the next tick"),
+        }
+    }
+}
