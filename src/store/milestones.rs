@@ -541,7 +541,7 @@ impl Store {
         let milestone_pk = row.id;
         let mut milestone = to_domain(project_id, row)?;
         if status_date < today {
-            let revisions = self.revisions(milestone_pk, 0, u64::MAX).await?;
+            let revisions = self.revisions(milestone_pk, 0, None).await?;
             let (dates, totals) =
                 dates_as_of(&revisions, status_date).ok_or_else(|| Error::FailedPrecondition {
                     reason: "MILESTONE_NOT_YET_SCHEDULED",
@@ -565,17 +565,21 @@ impl Store {
         })
     }
 
+    /// Revisions after number `after_number`, oldest first; all of them without a limit.
     async fn revisions(
         &self,
         milestone_pk: i64,
         after_number: i32,
-        limit: u64,
+        limit: Option<u64>,
     ) -> Result<Vec<Revision>, Error> {
-        milestone_revision::Entity::find()
+        let mut query = milestone_revision::Entity::find()
             .filter(milestone_revision::Column::MilestonePk.eq(milestone_pk))
             .filter(milestone_revision::Column::Number.gt(after_number))
-            .order_by_asc(milestone_revision::Column::Number)
-            .limit(limit)
+            .order_by_asc(milestone_revision::Column::Number);
+        if let Some(limit) = limit {
+            query = query.limit(limit);
+        }
+        query
             .all(self.connection())
             .await
             .map_err(db_error)?
@@ -603,7 +607,7 @@ impl Store {
             .map_err(db_error)?
             .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
         let row = find_milestone_row(conn, project_pk, project_id, milestone_id, false).await?;
-        let mut revisions = self.revisions(row.id, after, limit + 1).await?;
+        let mut revisions = self.revisions(row.id, after, Some(limit + 1)).await?;
         let more = revisions.len() as u64 > limit;
         revisions.truncate(limit as usize);
         Ok((revisions, more))

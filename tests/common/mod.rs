@@ -132,6 +132,7 @@ impl TestServer {
             },
             options,
         ));
+        wait_until_serving(addr).await;
         (addr, store, tx, task)
     }
 
@@ -230,4 +231,34 @@ macro_rules! both_backends {
             )*
         }
     };
+}
+
+/// Waits until the server answers health checks, which it does only after its start-up scan.
+async fn wait_until_serving(addr: std::net::SocketAddr) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = async {
+            let channel = Channel::from_shared(format!("http://{addr}"))
+                .ok()?
+                .connect()
+                .await
+                .ok()?;
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .ok()
+        }
+        .await;
+        if ready.is_some() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the test server did not start serving"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
