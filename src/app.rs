@@ -12,15 +12,23 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::{Level, info, warn};
 
 use crate::api::Services;
+use crate::api::events::EventApi;
 use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::domain::clock::Clock;
 use crate::domain::milestone::Policy;
+use crate::events::hub::LogHub;
+use crate::events::retention;
+use crate::events::stream::StreamSettings;
+use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::scanner;
 use crate::store::Store;
+
+/// Concurrent HTTP/2 streams (calls, including event streams) per client connection.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 
 /// Largest request or response message accepted, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -70,6 +78,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let options = RunOptions {
         shutdown_grace: config.shutdown_grace,
         scan_interval: config.scan_interval,
+        poll_interval: config.poll_interval,
+        streams: StreamSettings {
+            heartbeat: config.heartbeat_interval,
+            stall_limit: config.stall_limit,
+            ..StreamSettings::default()
+        },
+        event_retention: config.event_retention,
+        retention_interval: Duration::from_secs(3600),
     };
     run(listener, services, shutdown_signal(), options).await
 }
@@ -81,6 +97,14 @@ pub struct RunOptions {
     pub shutdown_grace: Duration,
     /// How often the scanner checks whether the date changed.
     pub scan_interval: Duration,
+    /// How often the log tailer polls the database when no wake-up arrives.
+    pub poll_interval: Duration,
+    /// Heartbeats, stall limit and buffers of event streams.
+    pub streams: StreamSettings,
+    /// Events older than this are pruned (subject to live subscriptions).
+    pub event_retention: Duration,
+    /// How often retention runs.
+    pub retention_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -88,6 +112,10 @@ impl Default for RunOptions {
         Self {
             shutdown_grace: Duration::from_secs(10),
             scan_interval: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            streams: StreamSettings::default(),
+            event_retention: Duration::from_secs(90 * 24 * 3600),
+            retention_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -116,6 +144,7 @@ pub async fn run(
     health
         .set_serving::<MilestoneServiceServer<MilestoneApi>>()
         .await;
+    health.set_serving::<EventServiceServer<EventApi>>().await;
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
@@ -138,6 +167,27 @@ pub async fn run(
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
     let stopping = CancellationToken::new();
+    let hub = LogHub::start(
+        services.store.clone(),
+        options.poll_interval,
+        stopping.clone(),
+    )
+    .await
+    .context("starting the event log tailer")?;
+    let events = EventServiceServer::new(EventApi::new(
+        services.clone(),
+        hub,
+        options.streams,
+        stopping.clone(),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    tokio::spawn(retention::run(
+        services.store.clone(),
+        options.event_retention,
+        options.retention_interval,
+        stopping.clone(),
+    ));
     let scanner_task = tokio::spawn(scanner::run(
         services.clone(),
         stopping.clone(),
@@ -156,13 +206,24 @@ pub async fn run(
             .set_not_serving::<MilestoneServiceServer<MilestoneApi>>()
             .await;
         health_on_stop
+            .set_not_serving::<EventServiceServer<EventApi>>()
+            .await;
+        health_on_stop
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         server_stop.cancel();
     });
 
     let signal = stopping.clone();
+    // Long-lived streams: keepalives find dead peers, a bounded connection age makes clients
+    // rebalance across replicas, and a stream limit bounds one connection's share.
     let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .max_connection_age(Duration::from_secs(30 * 60))
+        .max_connection_age_grace(Duration::from_secs(60))
         .layer(
             TraceLayer::new_for_grpc()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -173,6 +234,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(projects)
         .add_service(milestones)
+        .add_service(events)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             signal.cancelled().await
         });

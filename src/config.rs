@@ -85,12 +85,24 @@ pub struct ServeConfig {
     /// How often the scanner checks whether the date changed.
     #[arg(long, env = "PIPELINE_SCAN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub scan_interval: Duration,
+    /// How often the log tailer polls the database when no wake-up arrives (at most 1s).
+    #[arg(long, env = "PIPELINE_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// A stream with nothing to send gets a progress heartbeat after this long.
+    #[arg(long, env = "PIPELINE_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// A client that reads nothing for this long loses its stream (RESOURCE_EXHAUSTED).
+    #[arg(long, env = "PIPELINE_STALL_LIMIT", default_value = "60s", value_parser = parse_duration)]
+    pub stall_limit: Duration,
+    /// Events older than this are deleted, unless a live subscription still needs them.
+    #[arg(long, env = "PIPELINE_EVENT_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub event_retention: Duration,
     /// How long shutdown waits for in-flight calls before closing them.
     #[arg(long, env = "PIPELINE_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 }
 
-/// Parses `500ms`, `10s`, `5m` or a bare number of seconds.
+/// Parses `500ms`, `10s`, `5m`, `2h`, `90d` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = text
@@ -104,7 +116,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(value)),
         "s" => Ok(Duration::from_secs(value)),
         "m" => Ok(Duration::from_secs(value * 60)),
-        _ => Err(format!("{text:?} is not a duration like 500ms, 10s or 5m")),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        "d" => Ok(Duration::from_secs(value * 86_400)),
+        _ => Err(format!(
+            "{text:?} is not a duration like 500ms, 10s, 5m, 2h or 90d"
+        )),
     }
 }
 
@@ -118,6 +134,10 @@ mod tests {
         assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert_eq!(
+            parse_duration("90d").unwrap(),
+            Duration::from_secs(90 * 86_400)
+        );
+        assert!(parse_duration("5y").is_err());
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod proto;
 pub mod scanner;
 pub mod store;

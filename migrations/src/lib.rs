@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_project_library;
 mod m20261128_000002_milestones;
+mod m20261128_000003_subscriptions;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_project_library::Migration),
             Box::new(m20261128_000002_milestones::Migration),
+            Box::new(m20261128_000003_subscriptions::Migration),
         ]
     }
 }

@@ -71,6 +71,43 @@ pub fn to_status(err: Error) -> Status {
             }
             (Code::FailedPrecondition, message)
         }
+        Error::CursorExpired { oldest_cursor } => {
+            details.set_error_info(
+                "CURSOR_EXPIRED",
+                ERROR_DOMAIN,
+                HashMap::from([("oldest_cursor".to_string(), oldest_cursor.clone())]),
+            );
+            details.add_precondition_failure_violation(
+                "CURSOR_EXPIRED",
+                "cursor",
+                format!("older than the retained log; the oldest usable cursor is {oldest_cursor}"),
+            );
+            (
+                Code::FailedPrecondition,
+                "the cursor is older than the retained event log".to_string(),
+            )
+        }
+        Error::StreamEnded { stalled, cursor } => {
+            let (code, reason, message) = if stalled {
+                (
+                    Code::ResourceExhausted,
+                    "STREAM_STALLED",
+                    "the client stopped reading for longer than the stall limit",
+                )
+            } else {
+                (
+                    Code::Unavailable,
+                    "SHUTTING_DOWN",
+                    "the server is shutting down",
+                )
+            };
+            details.set_error_info(
+                reason,
+                ERROR_DOMAIN,
+                HashMap::from([("cursor".to_string(), cursor.clone())]),
+            );
+            (code, format!("{message}; resume from cursor {cursor}"))
+        }
         Error::Internal(cause) => {
             tracing::error!(error = %cause, source = ?cause.source(), "internal error");
             details.set_error_info("INTERNAL", ERROR_DOMAIN, HashMap::new());

@@ -2,6 +2,7 @@
 //! into domain types (collecting every bad field), call the store, convert the result back.
 
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod milestones;
 pub mod pagination;

@@ -45,6 +45,12 @@ pub enum Error {
         /// (subject, description) pairs for PreconditionFailure details.
         violations: Vec<(String, String)>,
     },
+    /// A stream cursor points before the oldest event still retained.
+    #[error("the cursor is older than the retained event log; resume from {oldest_cursor}")]
+    CursorExpired { oldest_cursor: String },
+    /// A stream ended early: the reader stalled, or the server is shutting down.
+    #[error("the stream ended; resume from cursor {cursor}")]
+    StreamEnded { stalled: bool, cursor: String },
     /// A failure inside the service or its database; never shown to clients in detail.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -211,3 +211,27 @@ pub mod milestone_alert {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod subscription {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "subscriptions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub subscription_id: String,
+        pub uid: String,
+        pub display_name: String,
+        pub filter: Vec<u8>,
+        pub acked_seq: i64,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -15,6 +15,9 @@ use crate::domain::Error;
 use crate::domain::project::Project;
 use crate::proto::v1;
 
+/// The PostgreSQL LISTEN/NOTIFY channel that announces new events.
+pub const LOG_CHANNEL: &str = "pipeline_events";
+
 /// An event about to be appended; sequence numbers are filled in by `append`.
 #[derive(Debug, Clone)]
 pub struct EventDraft {
@@ -103,6 +106,12 @@ pub async fn append(
             light: Set(draft.light),
             slip_days: Set(draft.slip_days),
         });
+    }
+    if backend == sea_orm::DbBackend::Postgres {
+        // A wake-up hint for the log tailers of every replica, delivered at commit.
+        tx.execute_unprepared(&format!("NOTIFY {LOG_CHANNEL}, '{end}'"))
+            .await
+            .map_err(db_error)?;
     }
     if rows.len() == 1 {
         rows.pop()

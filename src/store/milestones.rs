@@ -800,7 +800,7 @@ impl Store {
         );
         draft.event.changed_fields = changed.into_iter().map(String::from).collect();
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(assessed)
     }
 
@@ -826,7 +826,7 @@ impl Store {
             Vec::new(),
         );
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        tx.commit().await.map_err(db_error)
+        self.commit(tx).await
     }
 
     /// ForecastMilestone, AchieveMilestone and RebaselineMilestone: one date changes, with a
@@ -1095,7 +1095,7 @@ impl Store {
         }
         let count = drafts.len();
         events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(count)
     }
 }

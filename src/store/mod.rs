@@ -4,13 +4,17 @@
 pub mod entities;
 pub mod events;
 pub mod idempotency;
+pub mod log;
 pub mod milestones;
 pub mod prerequisites;
 pub mod projects;
 pub mod sql;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -55,6 +59,10 @@ pub enum SortKey {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    url: String,
+    /// Signalled after every commit that appended events, so the log tailer of this process
+    /// wakes at once instead of at its next poll.
+    commits: Arc<Notify>,
 }
 
 impl Store {
@@ -75,7 +83,11 @@ impl Store {
                     .foreign_keys(true)
             });
         let db = Database::connect(options).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            url: url.to_string(),
+            commits: Arc::new(Notify::new()),
+        })
     }
 
     /// The SQLite URL of the database file inside `data_dir`.
@@ -88,6 +100,23 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.db, None).await
+    }
+
+    /// The URL this store connected to (the log tailer opens its own LISTEN connection).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Woken after each local commit.
+    pub fn commit_signal(&self) -> Arc<Notify> {
+        self.commits.clone()
+    }
+
+    /// Commits a write transaction and wakes the local log tailer.
+    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), Error> {
+        tx.commit().await.map_err(db_error)?;
+        self.commits.notify_one();
+        Ok(())
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

@@ -231,7 +231,7 @@ impl Store {
             changed,
         );
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(item)
     }
 
@@ -260,7 +260,7 @@ impl Store {
             Vec::new(),
         );
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        tx.commit().await.map_err(db_error)
+        self.commit(tx).await
     }
 }
 

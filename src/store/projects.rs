@@ -191,7 +191,7 @@ pub(crate) async fn commit_with_key<T>(
             }
         }
     }
-    tx.commit().await.map_err(db_error)?;
+    store.commit(tx).await?;
     Ok(Outcome::Done(value))
 }
 
@@ -379,7 +379,7 @@ impl Store {
             changed,
         );
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        tx.commit().await.map_err(db_error)?;
+        self.commit(tx).await?;
         Ok(project)
     }
 
@@ -436,7 +436,7 @@ impl Store {
             Vec::new(),
         );
         events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        tx.commit().await.map_err(db_error)
+        self.commit(tx).await
     }
 
     pub async fn change_project_stage(

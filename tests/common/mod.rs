@@ -13,6 +13,8 @@ use pipeline::api::Services;
 use pipeline::app::RunOptions;
 use pipeline::domain::clock::Clock;
 use pipeline::domain::milestone::Policy;
+use pipeline::events::stream::StreamSettings;
+use pipeline::proto::v1::event_service_client::EventServiceClient;
 use pipeline::proto::v1::milestone_service_client::MilestoneServiceClient;
 use pipeline::proto::v1::project_service_client::ProjectServiceClient;
 use pipeline::store::Store;
@@ -123,6 +125,13 @@ impl TestServer {
         let options = RunOptions {
             shutdown_grace: Duration::from_secs(5),
             scan_interval: Duration::from_secs(3600),
+            streams: StreamSettings {
+                heartbeat: Duration::from_millis(300),
+                stall_limit: Duration::from_secs(2),
+                buffer: 4,
+                batch_events: 64,
+            },
+            ..RunOptions::default()
         };
         let task = tokio::spawn(pipeline::app::run(
             listener,
@@ -146,6 +155,10 @@ impl TestServer {
         self.today = today;
         self.shutdown = Some(shutdown);
         self.task = Some(task);
+    }
+
+    pub async fn events(&self) -> EventServiceClient<Channel> {
+        EventServiceClient::new(self.channel().await)
     }
 
     pub async fn milestones(&self) -> MilestoneServiceClient<Channel> {

@@ -1,0 +1,304 @@
+//! EventService: live and replayed event streams, and durable subscriptions.
+
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::pagination;
+use super::parse::{invalid, optional_etag};
+use super::{Services, request_key, respond, to_status};
+use crate::domain::error::Violations;
+use crate::domain::{Error, names, values};
+use crate::events::cursor;
+use crate::events::filter::{self, CompiledFilter};
+use crate::events::hub::LogHub;
+use crate::events::stream::{self, EventStream, StreamSettings};
+use crate::proto::v1::{self, event_service_server::EventService};
+use crate::store::log::{NewSubscription, StoredSubscription};
+use crate::store::{Cursor, SortKey};
+
+/// The gRPC face of the event log.
+#[derive(Clone, Debug)]
+pub struct EventApi {
+    services: Services,
+    hub: LogHub,
+    settings: StreamSettings,
+    stop: CancellationToken,
+}
+
+fn subscription_name(id: &str) -> String {
+    format!("subscriptions/{id}")
+}
+
+fn parse_subscription_name(name: &str) -> Result<&str, String> {
+    match name.strip_prefix("subscriptions/") {
+        Some(id) if names::validate_id(id).is_ok() => Ok(id),
+        _ => Err(format!(
+            "must be a subscription resource name, subscriptions/{{subscription}}; got {name:?}"
+        )),
+    }
+}
+
+impl EventApi {
+    pub fn new(
+        services: Services,
+        hub: LogHub,
+        settings: StreamSettings,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            services,
+            hub,
+            settings,
+            stop,
+        }
+    }
+
+    fn to_message(&self, s: &StoredSubscription) -> v1::Subscription {
+        v1::Subscription {
+            name: subscription_name(&s.id),
+            uid: s.uid.clone(),
+            display_name: s.display_name.clone(),
+            filter: Some(s.filter.clone()),
+            acknowledged_cursor: cursor::encode(self.hub.epoch(), s.acked_seq),
+            create_time: Some(crate::proto::timestamp(s.created_at_us)),
+            update_time: Some(crate::proto::timestamp(s.updated_at_us)),
+            etag: names::etag(s.version),
+        }
+    }
+
+    /// The sequence number of a client's cursor: from this database and not ahead of the log.
+    /// Empty means the head.
+    async fn position(
+        &self,
+        field: &str,
+        text: &str,
+        violations: &mut Violations,
+    ) -> Result<Option<i64>, Status> {
+        let head = self.services.store.log_head().await.map_err(to_status)?;
+        if text.is_empty() {
+            return Ok(Some(head));
+        }
+        let Some(seq) = violations.check(field, cursor::decode(text, self.hub.epoch())) else {
+            return Ok(None);
+        };
+        if seq > head {
+            violations.add(
+                field,
+                format!(
+                    "is ahead of the log (its head is {})",
+                    cursor::encode(self.hub.epoch(), head)
+                ),
+            );
+            return Ok(None);
+        }
+        Ok(Some(seq))
+    }
+
+    /// Opens a stream after `start`, refusing a position the retention already pruned.
+    async fn open(&self, filter: CompiledFilter, start: i64) -> Result<EventStream, Status> {
+        let pruned = self
+            .services
+            .store
+            .log_pruned_through()
+            .await
+            .map_err(to_status)?;
+        if start < pruned {
+            return Err(to_status(Error::CursorExpired {
+                oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
+            }));
+        }
+        Ok(stream::open(
+            self.hub.clone(),
+            filter,
+            start,
+            self.settings,
+            self.stop.clone(),
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl EventService for EventApi {
+    type WatchEventsStream = EventStream;
+    type StreamSubscriptionStream = EventStream;
+
+    async fn watch_events(
+        &self,
+        request: Request<v1::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let start = self
+            .position("cursor", &req.cursor, &mut violations)
+            .await?;
+        let compiled = filter::compile(&req.filter.unwrap_or_default(), "filter", &mut violations);
+        invalid(violations)?;
+        let stream = self.open(compiled, start.expect("validated")).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn create_subscription(
+        &self,
+        request: Request<v1::CreateSubscriptionRequest>,
+    ) -> Result<Response<v1::Subscription>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let sub = req.subscription.clone().unwrap_or_default();
+        if req.subscription.is_none() {
+            violations.add("subscription", "is required");
+        }
+        let display_name = violations.check(
+            "subscription.display_name",
+            values::text(&sub.display_name, true, 200),
+        );
+        let filter_message = sub.filter.clone().unwrap_or_default();
+        filter::compile(&filter_message, "subscription.filter", &mut violations);
+        let start = self
+            .position("start_cursor", &req.start_cursor, &mut violations)
+            .await?;
+        let subscription_id = if req.subscription_id.is_empty() {
+            None
+        } else {
+            violations
+                .check("subscription_id", names::validate_id(&req.subscription_id))
+                .map(|_| req.subscription_id.clone())
+        };
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("CreateSubscription", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let outcome = self
+            .services
+            .store
+            .create_subscription(
+                &ctx,
+                NewSubscription {
+                    id: subscription_id,
+                    display_name: display_name.expect("validated"),
+                    filter: filter_message,
+                    start_seq: start.expect("validated"),
+                },
+                key.as_ref(),
+                |s| prost::Message::encode_to_vec(&self.to_message(s)),
+            )
+            .await
+            .map_err(to_status)?;
+        respond(outcome, |s| self.to_message(&s)).map(Response::new)
+    }
+
+    async fn get_subscription(
+        &self,
+        request: Request<v1::GetSubscriptionRequest>,
+    ) -> Result<Response<v1::Subscription>, Status> {
+        let req = request.into_inner();
+        let id =
+            parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let sub = self
+            .services
+            .store
+            .get_subscription(id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.to_message(&sub)))
+    }
+
+    async fn list_subscriptions(
+        &self,
+        request: Request<v1::ListSubscriptionsRequest>,
+    ) -> Result<Response<v1::ListSubscriptionsResponse>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let limit = violations.check("page_size", pagination::page_size(req.page_size));
+        let print = pagination::fingerprint(&["subscriptions"]);
+        let after = violations
+            .check("page_token", pagination::decode(&req.page_token, &print))
+            .flatten();
+        invalid(violations)?;
+        let (items, more) = self
+            .services
+            .store
+            .list_subscriptions(
+                after.as_ref().map(|c| c.id.as_str()),
+                limit.expect("validated"),
+            )
+            .await
+            .map_err(to_status)?;
+        let next_page_token = match items.last() {
+            Some(last) if more => pagination::encode(
+                &print,
+                &Cursor {
+                    key: SortKey::Int(0),
+                    id: last.id.clone(),
+                },
+            ),
+            _ => String::new(),
+        };
+        Ok(Response::new(v1::ListSubscriptionsResponse {
+            subscriptions: items.iter().map(|s| self.to_message(s)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn delete_subscription(
+        &self,
+        request: Request<v1::DeleteSubscriptionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        let id =
+            parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        self.services
+            .store
+            .delete_subscription(id, optional_etag(&req.etag))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(()))
+    }
+
+    async fn stream_subscription(
+        &self,
+        request: Request<v1::StreamSubscriptionRequest>,
+    ) -> Result<Response<Self::StreamSubscriptionStream>, Status> {
+        let req = request.into_inner();
+        let id =
+            parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let sub = self
+            .services
+            .store
+            .get_subscription(id)
+            .await
+            .map_err(to_status)?;
+        let mut violations = Violations::new();
+        let compiled = filter::compile(&sub.filter, "filter", &mut violations);
+        violations.finish().map_err(to_status)?;
+        let stream = self.open(compiled, sub.acked_seq).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn acknowledge_subscription(
+        &self,
+        request: Request<v1::AcknowledgeSubscriptionRequest>,
+    ) -> Result<Response<v1::Subscription>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.check("name", parse_subscription_name(&req.name));
+        if req.cursor.is_empty() {
+            violations.add("cursor", "is required");
+        }
+        let seq = self
+            .position("cursor", &req.cursor, &mut violations)
+            .await?;
+        invalid(violations)?;
+        let sub = self
+            .services
+            .store
+            .acknowledge_subscription(&ctx, id.expect("validated"), seq.expect("validated"))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.to_message(&sub)))
+    }
+}

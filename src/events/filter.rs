@@ -1,0 +1,116 @@
+//! Stream filters, checked and compiled once per stream, then applied to every event.
+
+use std::collections::HashSet;
+
+use crate::domain::error::Violations;
+use crate::domain::milestone::Light;
+use crate::domain::names;
+use crate::proto::v1;
+use crate::store::log::LogEvent;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompiledFilter {
+    project_ids: HashSet<String>,
+    townships: HashSet<String>,
+    departments: HashSet<String>,
+    leader: Option<String>,
+    kinds: HashSet<i32>,
+    min_light: Option<u8>,
+    min_slip_days: Option<i32>,
+}
+
+fn light_rank(light: Light) -> u8 {
+    match light {
+        Light::Green => 1,
+        Light::Yellow => 2,
+        Light::Red => 3,
+    }
+}
+
+/// Checks every field of `filter` (paths under `prefix`) and compiles it.
+pub fn compile(
+    filter: &v1::EventFilter,
+    prefix: &str,
+    violations: &mut Violations,
+) -> CompiledFilter {
+    let field = |name: &str| format!("{prefix}.{name}");
+    let mut compiled = CompiledFilter::default();
+    for (i, project) in filter.projects.iter().enumerate() {
+        if let Some(id) = violations.check(
+            &field(&format!("projects[{i}]")),
+            names::parse_project_name(project),
+        ) {
+            compiled.project_ids.insert(id.to_string());
+        }
+    }
+    for (set, values, name) in [
+        (&mut compiled.townships, &filter.townships, "townships"),
+        (
+            &mut compiled.departments,
+            &filter.departments,
+            "departments",
+        ),
+    ] {
+        for (i, value) in values.iter().enumerate() {
+            if value.is_empty() || value.chars().count() > 100 {
+                violations.add(
+                    field(&format!("{name}[{i}]")),
+                    "must be 1 to 100 characters",
+                );
+            } else {
+                set.insert(value.clone());
+            }
+        }
+    }
+    if !filter.leader.is_empty() {
+        compiled.leader = Some(filter.leader.clone());
+    }
+    for (i, kind) in filter.kinds.iter().enumerate() {
+        match v1::EventKind::try_from(*kind) {
+            Ok(v1::EventKind::Unspecified) | Err(_) => violations.add(
+                field(&format!("kinds[{i}]")),
+                format!("unknown event kind {kind}"),
+            ),
+            Ok(_) => {
+                compiled.kinds.insert(*kind);
+            }
+        }
+    }
+    match v1::AlertLight::try_from(filter.min_light) {
+        Ok(v1::AlertLight::Unspecified) => {}
+        Ok(light) => {
+            let name = light.as_str_name().trim_start_matches("ALERT_LIGHT_");
+            compiled.min_light = Light::parse(name).map(light_rank);
+        }
+        Err(_) => violations.add(
+            field("min_light"),
+            format!("unknown light {}", filter.min_light),
+        ),
+    }
+    if filter.min_slip_days < 0 {
+        violations.add(field("min_slip_days"), "must not be negative");
+    } else if filter.min_slip_days > 0 {
+        compiled.min_slip_days = Some(filter.min_slip_days);
+    }
+    compiled
+}
+
+impl CompiledFilter {
+    pub fn matches(&self, event: &LogEvent) -> bool {
+        (self.project_ids.is_empty() || self.project_ids.contains(&event.project_id))
+            && (self.townships.is_empty() || self.townships.contains(&event.township))
+            && (self.departments.is_empty() || self.departments.contains(&event.department))
+            && self.leader.as_ref().is_none_or(|l| *l == event.leader)
+            && (self.kinds.is_empty() || self.kinds.contains(&event.event.kind))
+            && self.min_light.is_none_or(|min| {
+                event
+                    .light
+                    .as_deref()
+                    .and_then(Light::parse)
+                    .is_some_and(|light| light_rank(light) >= min)
+            })
+            && self
+                .min_slip_days
+                .is_none_or(|min| event.slip_days.is_some_and(|days| days >= min))
+    }
+}

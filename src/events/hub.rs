@@ -1,0 +1,190 @@
+//! The log tailer of one process. It wakes on a local commit, on a PostgreSQL NOTIFY from any
+//! replica (a hint only), or at the polling interval, reads the new events once, keeps the
+//! most recent ones in a shared window, and publishes the new head to every stream.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::domain::Error;
+use crate::store::Store;
+use crate::store::events::LOG_CHANNEL;
+use crate::store::log::LogEvent;
+
+/// How many recent events are kept in memory for streams that are caught up.
+pub const WINDOW_EVENTS: usize = 20_000;
+
+/// Shared by every stream of the process.
+#[derive(Clone, Debug)]
+pub struct LogHub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    epoch: String,
+    head: watch::Sender<i64>,
+    window: RwLock<Window>,
+}
+
+/// A contiguous run of the latest events: those with `after < seq <= after + len`.
+#[derive(Debug, Default)]
+struct Window {
+    after: i64,
+    events: VecDeque<Arc<LogEvent>>,
+}
+
+impl LogHub {
+    /// Reads the head and epoch, then starts the tailer (and, on PostgreSQL, a LISTEN task).
+    pub async fn start(
+        store: Store,
+        poll_interval: Duration,
+        stop: CancellationToken,
+    ) -> Result<Self, Error> {
+        let epoch = store.log_epoch().await?;
+        let head = store.log_head().await?;
+        let (head_tx, _) = watch::channel(head);
+        let hub = LogHub {
+            inner: Arc::new(Inner {
+                store: store.clone(),
+                epoch,
+                head: head_tx,
+                window: RwLock::new(Window {
+                    after: head,
+                    events: VecDeque::new(),
+                }),
+            }),
+        };
+        let wake = store.commit_signal();
+        if store.backend() == sea_orm::DbBackend::Postgres {
+            tokio::spawn(listen(store.url().to_string(), wake.clone(), stop.clone()));
+        }
+        tokio::spawn(hub.clone().tail(wake, poll_interval, stop));
+        Ok(hub)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.inner.epoch
+    }
+
+    /// The last event sequence this process has read.
+    pub fn head(&self) -> i64 {
+        *self.inner.head.borrow()
+    }
+
+    pub fn watch_head(&self) -> watch::Receiver<i64> {
+        self.inner.head.subscribe()
+    }
+
+    /// Events after `pos` from memory, whole transactions, about `max` of them; None when the
+    /// window no longer reaches back to `pos` (the stream then reads the database).
+    pub fn cached_after(&self, pos: i64, max: usize) -> Option<Vec<Arc<LogEvent>>> {
+        let window = self.inner.window.read().expect("window lock");
+        if pos < window.after {
+            return None;
+        }
+        let start = (pos - window.after) as usize;
+        let mut out = Vec::new();
+        for event in window.events.iter().skip(start) {
+            if out.len() >= max
+                && event.seq
+                    > out
+                        .last()
+                        .map_or(0, |e: &Arc<LogEvent>| e.transaction_end_seq)
+            {
+                break;
+            }
+            out.push(event.clone());
+        }
+        Some(out)
+    }
+
+    async fn tail(self, wake: Arc<Notify>, poll_interval: Duration, stop: CancellationToken) {
+        loop {
+            if let Err(err) = self.catch_up().await {
+                warn!(error = %err, "reading the event log failed; retrying");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(poll_interval) => {}
+            }
+        }
+    }
+
+    /// Reads everything committed after the current head.
+    async fn catch_up(&self) -> Result<(), Error> {
+        loop {
+            let head = self.head();
+            let events = self.inner.store.read_log(head, 1000).await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                // Retention may have pruned past an idle head; the counter tells the truth.
+                let counter = self.inner.store.log_head().await?;
+                if counter > head && self.inner.store.log_pruned_through().await? >= counter {
+                    self.publish(Vec::new(), counter);
+                }
+                return Ok(());
+            };
+            self.publish(events, last);
+        }
+    }
+
+    fn publish(&self, events: Vec<Arc<LogEvent>>, new_head: i64) {
+        {
+            let mut window = self.inner.window.write().expect("window lock");
+            if events
+                .first()
+                .is_none_or(|e| e.seq != window.after + window.events.len() as i64 + 1)
+            {
+                window.events.clear();
+                window.after = events.first().map_or(new_head, |e| e.seq - 1);
+            }
+            window.events.extend(events);
+            while window.events.len() > WINDOW_EVENTS {
+                window.events.pop_front();
+                window.after += 1;
+            }
+        }
+        debug!(head = new_head, "log head advanced");
+        self.inner.head.send_replace(new_head);
+    }
+}
+
+/// Forwards PostgreSQL notifications on the log channel to the tailer, reconnecting after
+/// failures. Losing it only delays delivery until the next poll.
+async fn listen(url: String, wake: Arc<Notify>, stop: CancellationToken) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let attempt = async {
+            let mut listener = PgListener::connect(&url).await?;
+            listener.listen(LOG_CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                wake.notify_one();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sea_orm::sqlx::Error>(())
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            result = attempt => {
+                if let Err(err) = result {
+                    debug!(error = %err, "log listener lost its connection; reconnecting");
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Streaming the event log: cursors, filters, the per-process log tailer (hub) that reads each
+//! new event once and shares it with every stream, the per-stream delivery loop, and retention.
+
+pub mod cursor;
+pub mod filter;
+pub mod hub;
+pub mod retention;
+pub mod stream;

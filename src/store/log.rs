@@ -1,0 +1,359 @@
+//! Reading the event log for streams: the head, the log's epoch, pages of whole transactions,
+//! retention, and durable subscriptions.
+
+use std::sync::Arc;
+
+use prost::Message;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
+};
+
+use super::entities::{event, subscription};
+use super::idempotency::{self, RequestKey};
+use super::projects::{check_etag, commit_with_key};
+use super::sql::Sql;
+use super::{Outcome, Store, WriteContext, db_error, unique_violation};
+use crate::domain::Error;
+use crate::proto::v1;
+
+/// One event as streams see it: the decoded message (decoded once, shared by every stream)
+/// and the columns filters look at.
+#[derive(Debug)]
+pub struct LogEvent {
+    pub seq: i64,
+    pub transaction_end_seq: i64,
+    pub project_id: String,
+    pub township: String,
+    pub department: String,
+    pub leader: String,
+    pub light: Option<String>,
+    pub slip_days: Option<i32>,
+    pub event: v1::Event,
+}
+
+/// A durable subscription as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSubscription {
+    pub id: String,
+    pub uid: String,
+    pub display_name: String,
+    pub filter: v1::EventFilter,
+    pub acked_seq: i64,
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
+    pub version: i64,
+}
+
+/// A subscription to create.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub id: Option<String>,
+    pub display_name: String,
+    pub filter: v1::EventFilter,
+    pub start_seq: i64,
+}
+
+const EPOCH_KEY: &str = "log_epoch";
+const PRUNED_KEY: &str = "log_pruned_through";
+
+fn to_subscription(row: subscription::Model) -> Result<StoredSubscription, Error> {
+    Ok(StoredSubscription {
+        filter: v1::EventFilter::decode(row.filter.as_slice()).map_err(Error::internal)?,
+        id: row.subscription_id,
+        uid: row.uid,
+        display_name: row.display_name,
+        acked_seq: row.acked_seq,
+        created_at_us: row.created_at_us,
+        updated_at_us: row.updated_at_us,
+        version: row.version,
+    })
+}
+
+impl Store {
+    async fn meta(&self, conn: &impl ConnectionTrait, key: &str) -> Result<Option<String>, Error> {
+        let mut sql = Sql::new(
+            self.backend(),
+            "SELECT value FROM pipeline_meta WHERE key = ",
+        );
+        sql.bind(key);
+        let row = conn.query_one_raw(sql.build()).await.map_err(db_error)?;
+        row.map(|r| r.try_get_by_index::<String>(0))
+            .transpose()
+            .map_err(db_error)
+    }
+
+    /// The log's epoch: a random id made once per database, carried in every cursor so that a
+    /// cursor from another database is recognised.
+    pub async fn log_epoch(&self) -> Result<String, Error> {
+        let mut insert = Sql::new(
+            self.backend(),
+            "INSERT INTO pipeline_meta (key, value) VALUES (",
+        );
+        insert
+            .bind(EPOCH_KEY)
+            .push(", ")
+            .bind(uuid::Uuid::new_v4().simple().to_string())
+            .push(") ON CONFLICT DO NOTHING");
+        self.connection()
+            .execute_raw(insert.build())
+            .await
+            .map_err(db_error)?;
+        self.meta(self.connection(), EPOCH_KEY)
+            .await?
+            .ok_or_else(|| Error::internal("the log epoch is missing"))
+    }
+
+    /// The sequence number of the last committed event (0 for an empty log).
+    pub async fn log_head(&self) -> Result<i64, Error> {
+        let row = self
+            .connection()
+            .query_one_raw(Statement::from_string(
+                self.backend(),
+                "SELECT last_seq FROM event_counter WHERE id = 1",
+            ))
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::internal("the event counter row is missing"))?;
+        row.try_get_by_index::<i64>(0).map_err(db_error)
+    }
+
+    /// Every event up to this sequence number may have been deleted by retention.
+    pub async fn log_pruned_through(&self) -> Result<i64, Error> {
+        Ok(self
+            .meta(self.connection(), PRUNED_KEY)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Events after `after`, oldest first: about `limit` of them, extended to the end of the
+    /// last transaction so that a transaction is never split across reads.
+    pub async fn read_log(&self, after: i64, limit: u64) -> Result<Vec<Arc<LogEvent>>, Error> {
+        let mut rows = event::Entity::find()
+            .filter(event::Column::Seq.gt(after))
+            .order_by_asc(event::Column::Seq)
+            .limit(limit)
+            .all(self.connection())
+            .await
+            .map_err(db_error)?;
+        if let Some(last) = rows.last()
+            && last.transaction_end_seq > last.seq
+        {
+            let (from, to) = (last.seq, last.transaction_end_seq);
+            let rest = event::Entity::find()
+                .filter(event::Column::Seq.gt(from))
+                .filter(event::Column::Seq.lte(to))
+                .order_by_asc(event::Column::Seq)
+                .all(self.connection())
+                .await
+                .map_err(db_error)?;
+            rows.extend(rest);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let event = v1::Event::decode(row.payload.as_slice()).map_err(Error::internal)?;
+                Ok(Arc::new(LogEvent {
+                    seq: row.seq,
+                    transaction_end_seq: row.transaction_end_seq,
+                    project_id: row.project_id,
+                    township: row.township,
+                    department: row.department,
+                    leader: row.leader,
+                    light: row.light,
+                    slip_days: row.slip_days,
+                    event,
+                }))
+            })
+            .collect()
+    }
+
+    /// Deletes up to `batch` events older than `cutoff_us`, but none after the acknowledged
+    /// cursor of a subscription active since `live_since_us`. Returns how many were deleted.
+    pub async fn prune_log(
+        &self,
+        cutoff_us: i64,
+        live_since_us: i64,
+        batch: u64,
+    ) -> Result<u64, Error> {
+        let tx = self.begin_write().await?;
+        let held: Option<i64> = subscription::Entity::find()
+            .select_only()
+            .column_as(subscription::Column::AckedSeq.min(), "min")
+            .filter(subscription::Column::UpdatedAtUs.gte(live_since_us))
+            .into_tuple::<Option<i64>>()
+            .one(&tx)
+            .await
+            .map_err(db_error)?
+            .flatten();
+        let seqs: Vec<i64> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Seq)
+            .filter(event::Column::CreatedAtUs.lt(cutoff_us))
+            .filter(event::Column::Seq.lte(held.unwrap_or(i64::MAX)))
+            .order_by_asc(event::Column::Seq)
+            .limit(batch)
+            .into_tuple()
+            .all(&tx)
+            .await
+            .map_err(db_error)?;
+        let Some(&last) = seqs.last() else {
+            return Ok(0);
+        };
+        let deleted = event::Entity::delete_many()
+            .filter(event::Column::Seq.lte(last))
+            .exec(&tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected;
+        let mut upsert = Sql::new(
+            self.backend(),
+            "INSERT INTO pipeline_meta (key, value) VALUES (",
+        );
+        upsert
+            .bind(PRUNED_KEY)
+            .push(", ")
+            .bind(last.to_string())
+            .push(") ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        tx.execute_raw(upsert.build()).await.map_err(db_error)?;
+        self.commit(tx).await?;
+        Ok(deleted)
+    }
+
+    pub async fn create_subscription(
+        &self,
+        ctx: &WriteContext,
+        new: NewSubscription,
+        key: Option<&RequestKey>,
+        to_message: impl FnOnce(&StoredSubscription) -> Vec<u8>,
+    ) -> Result<Outcome<StoredSubscription>, Error> {
+        let tx = self.begin_write().await?;
+        if let Some(key) = key
+            && let Some(response) = idempotency::lookup(&tx, key).await?
+        {
+            return Ok(Outcome::Replayed(response));
+        }
+        let NewSubscription {
+            id,
+            display_name,
+            filter,
+            start_seq,
+        } = new;
+        let id = id.unwrap_or_else(crate::domain::names::generate_id);
+        let row = subscription::ActiveModel {
+            subscription_id: Set(id.clone()),
+            uid: Set(uuid::Uuid::new_v4().to_string()),
+            display_name: Set(display_name),
+            filter: Set(filter.encode_to_vec()),
+            acked_seq: Set(start_seq),
+            created_at_us: Set(ctx.now_us),
+            updated_at_us: Set(ctx.now_us),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await
+        .map_err(|err| match unique_violation(&err) {
+            Some(_) => Error::AlreadyExists {
+                resource: format!("subscriptions/{id}"),
+                field: "subscription_id".into(),
+            },
+            None => db_error(err),
+        })?;
+        let created = to_subscription(row)?;
+        let bytes = to_message(&created);
+        commit_with_key(self, tx, key, || bytes, ctx.now_us, created).await
+    }
+
+    pub async fn get_subscription(&self, id: &str) -> Result<StoredSubscription, Error> {
+        let row = subscription::Entity::find()
+            .filter(subscription::Column::SubscriptionId.eq(id))
+            .one(self.connection())
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("subscriptions/{id}")))?;
+        to_subscription(row)
+    }
+
+    /// Subscriptions after the one with id `after`, oldest first, and whether more follow.
+    pub async fn list_subscriptions(
+        &self,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<(Vec<StoredSubscription>, bool), Error> {
+        let mut query =
+            subscription::Entity::find().order_by_asc(subscription::Column::SubscriptionId);
+        if let Some(after) = after {
+            query = query.filter(subscription::Column::SubscriptionId.gt(after));
+        }
+        let rows = query
+            .limit(limit + 1)
+            .all(self.connection())
+            .await
+            .map_err(db_error)?;
+        let more = rows.len() as u64 > limit;
+        let items = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(to_subscription)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, more))
+    }
+
+    pub async fn delete_subscription(&self, id: &str, etag: Option<&str>) -> Result<(), Error> {
+        let tx = self.begin_write().await?;
+        let row = subscription::Entity::find()
+            .filter(subscription::Column::SubscriptionId.eq(id))
+            .lock_exclusive()
+            .one(&tx)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("subscriptions/{id}")))?;
+        check_etag(
+            etag,
+            format!("subscriptions/{id}"),
+            crate::domain::names::etag(row.version),
+        )?;
+        subscription::Entity::delete_by_id(row.id)
+            .exec(&tx)
+            .await
+            .map_err(db_error)?;
+        self.commit(tx).await
+    }
+
+    /// Moves the acknowledged position forward to `seq` (never backwards).
+    pub async fn acknowledge_subscription(
+        &self,
+        ctx: &WriteContext,
+        id: &str,
+        seq: i64,
+    ) -> Result<StoredSubscription, Error> {
+        let tx = self.begin_write().await?;
+        let row = subscription::Entity::find()
+            .filter(subscription::Column::SubscriptionId.eq(id))
+            .lock_exclusive()
+            .one(&tx)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Error::not_found(format!("subscriptions/{id}")))?;
+        let pk = row.id;
+        let mut current = to_subscription(row)?;
+        // Acknowledging also records that the subscriber is alive, which keeps retention from
+        // pruning what it has not read yet.
+        current.acked_seq = current.acked_seq.max(seq);
+        current.updated_at_us = ctx.now_us;
+        current.version += 1;
+        subscription::ActiveModel {
+            id: sea_orm::Unchanged(pk),
+            acked_seq: Set(current.acked_seq),
+            updated_at_us: Set(ctx.now_us),
+            version: Set(current.version),
+            ..Default::default()
+        }
+        .update(&tx)
+        .await
+        .map_err(db_error)?;
+        self.commit(tx).await?;
+        Ok(current)
+    }
+}
