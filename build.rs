@@ -30,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
+        // Streams send events that are already encoded; see src/events/wire.rs.
+        .extern_path(".pipeline.v1.EventBatch", "crate::events::wire::EventBatch")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;

@@ -5,6 +5,7 @@
 
 pub mod v1 {
     tonic::include_proto!("pipeline.v1");
+    pub use crate::events::wire::EventBatch;
 }
 
 /// The encoded FileDescriptorSet of every proto file, for server reflection.

@@ -273,7 +273,7 @@ async fn history_checker(server: TestServer) {
             "all" => check(name, &log, start_seq, &observed, |_| true),
             "township A" => check(name, &log, start_seq, &observed, |e| e.township == "甲镇"),
             _ => check(name, &log, start_seq, &observed, |e| {
-                e.event.kind() == v1::EventKind::ProjectUpdated
+                e.kind() == v1::EventKind::ProjectUpdated
             }),
         }
     }

@@ -101,7 +101,7 @@ impl CompiledFilter {
             && (self.townships.is_empty() || self.townships.contains(&event.township))
             && (self.departments.is_empty() || self.departments.contains(&event.department))
             && self.leader.as_ref().is_none_or(|l| *l == event.leader)
-            && (self.kinds.is_empty() || self.kinds.contains(&event.event.kind))
+            && (self.kinds.is_empty() || self.kinds.contains(&event.kind))
             && self.min_light.is_none_or(|min| {
                 event
                     .light

@@ -6,3 +6,4 @@ pub mod filter;
 pub mod hub;
 pub mod retention;
 pub mod stream;
+pub mod wire;

@@ -194,18 +194,19 @@ impl Delivery {
             return Ok(false);
         };
         let new_pos = last.transaction_end_seq.max(last.seq);
-        let matching: Vec<v1::Event> = events
+        let matching: Vec<bytes::Bytes> = events
             .iter()
             .filter(|e| self.filter.matches(e))
-            .map(|e: &Arc<LogEvent>| e.event.clone())
+            .map(|e: &Arc<LogEvent>| e.payload.clone())
             .collect();
         self.pos = new_pos;
         if matching.is_empty() {
             return Ok(false);
         }
         let batch = v1::EventBatch {
-            events: matching,
+            encoded_events: matching,
             cursor: self.cursor(),
+            ..Default::default()
         };
         self.send(v1::watch_events_response::Response::Batch(batch))
             .await?;

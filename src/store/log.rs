@@ -17,19 +17,33 @@ use super::{Outcome, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::proto::v1;
 
-/// One event as streams see it: the decoded message (decoded once, shared by every stream)
-/// and the columns filters look at.
+/// One event as streams see it: its encoded message exactly as stored (shared by every stream,
+/// never decoded or encoded again) and the columns filters look at.
 #[derive(Debug)]
 pub struct LogEvent {
     pub seq: i64,
     pub transaction_end_seq: i64,
+    /// `pipeline.v1.EventKind` number.
+    pub kind: i32,
     pub project_id: String,
     pub township: String,
     pub department: String,
     pub leader: String,
     pub light: Option<String>,
     pub slip_days: Option<i32>,
-    pub event: v1::Event,
+    /// The encoded `pipeline.v1.Event`.
+    pub payload: bytes::Bytes,
+}
+
+impl LogEvent {
+    pub fn kind(&self) -> v1::EventKind {
+        v1::EventKind::try_from(self.kind).unwrap_or(v1::EventKind::Unspecified)
+    }
+
+    /// The decoded message (for tests and tools; streams send `payload` as it is).
+    pub fn decode(&self) -> Result<v1::Event, prost::DecodeError> {
+        v1::Event::decode(self.payload.clone())
+    }
 }
 
 /// A durable subscription as stored.
@@ -152,17 +166,21 @@ impl Store {
         }
         rows.into_iter()
             .map(|row| {
-                let event = v1::Event::decode(row.payload.as_slice()).map_err(Error::internal)?;
+                let kind = v1::EventKind::from_str_name(&format!("EVENT_KIND_{}", row.kind))
+                    .ok_or_else(|| {
+                        Error::internal(format!("stored event kind {:?} is unknown", row.kind))
+                    })?;
                 Ok(Arc::new(LogEvent {
                     seq: row.seq,
                     transaction_end_seq: row.transaction_end_seq,
+                    kind: kind as i32,
                     project_id: row.project_id,
                     township: row.township,
                     department: row.department,
                     leader: row.leader,
                     light: row.light,
                     slip_days: row.slip_days,
-                    event,
+                    payload: bytes::Bytes::from(row.payload),
                 }))
             })
             .collect()
