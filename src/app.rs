@@ -13,6 +13,7 @@ use tracing::{Level, info, warn};
 
 use crate::api::Services;
 use crate::api::events::EventApi;
+use crate::api::funding::FundingApi;
 use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
 use crate::config::{DatabaseConfig, ServeConfig};
@@ -22,6 +23,7 @@ use crate::events::hub::LogHub;
 use crate::events::retention;
 use crate::events::stream::StreamSettings;
 use crate::proto::v1::event_service_server::EventServiceServer;
+use crate::proto::v1::funding_service_server::FundingServiceServer;
 use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::scanner;
@@ -146,6 +148,9 @@ pub async fn run(
         .await;
     health.set_serving::<EventServiceServer<EventApi>>().await;
     health
+        .set_serving::<FundingServiceServer<FundingApi>>()
+        .await;
+    health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
 
@@ -163,6 +168,10 @@ pub async fn run(
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
     let milestones = MilestoneServiceServer::new(MilestoneApi::new(services.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    let funding = FundingServiceServer::new(FundingApi::new(services.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
@@ -209,6 +218,9 @@ pub async fn run(
             .set_not_serving::<EventServiceServer<EventApi>>()
             .await;
         health_on_stop
+            .set_not_serving::<FundingServiceServer<FundingApi>>()
+            .await;
+        health_on_stop
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         server_stop.cancel();
@@ -235,6 +247,7 @@ pub async fn run(
         .add_service(projects)
         .add_service(milestones)
         .add_service(events)
+        .add_service(funding)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             signal.cancelled().await
         });

@@ -246,3 +246,63 @@ mod milestones {
         }
     }
 }
+
+mod funding {
+    use super::{date, timestamp, v1};
+    use crate::domain::funding::{FundingChannel, FundingWindow};
+
+    impl From<FundingChannel> for v1::FundingChannel {
+        fn from(channel: FundingChannel) -> Self {
+            match channel {
+                FundingChannel::SpecialBond => Self::SpecialBond,
+                FundingChannel::PolicyFinance => Self::PolicyFinance,
+                FundingChannel::CentralBudget => Self::CentralBudget,
+                FundingChannel::LongTermLoan => Self::LongTermLoan,
+                FundingChannel::Other => Self::Other,
+            }
+        }
+    }
+
+    impl From<&FundingWindow> for v1::FundingWindow {
+        fn from(w: &FundingWindow) -> Self {
+            let f = &w.fields;
+            let e = &f.eligibility;
+            v1::FundingWindow {
+                name: w.name(),
+                uid: w.uid.clone(),
+                channel: v1::FundingChannel::from(f.channel) as i32,
+                title: f.title.clone(),
+                description: f.description.clone(),
+                open_date: Some(date(f.open_date)),
+                close_date: Some(date(f.close_date)),
+                target_count: f.target_count,
+                target_amount_yuan: f.target_amount_yuan,
+                eligibility: Some(v1::FundingEligibility {
+                    stages: e
+                        .stages
+                        .iter()
+                        .map(|s| v1::ProjectStage::from(*s) as i32)
+                        .collect(),
+                    categories: e
+                        .categories
+                        .iter()
+                        .map(|c| v1::ProjectCategory::from(*c) as i32)
+                        .collect(),
+                    investment_type: e
+                        .investment_type
+                        .map(|t| v1::InvestmentType::from(t) as i32)
+                        .unwrap_or_default(),
+                    min_total_investment_yuan: e.min_total_investment_yuan,
+                    required_prerequisites: e
+                        .required_prerequisites
+                        .iter()
+                        .map(|k| v1::PrerequisiteKind::from(*k) as i32)
+                        .collect(),
+                }),
+                create_time: Some(timestamp(w.created_at_us)),
+                update_time: Some(timestamp(w.updated_at_us)),
+                etag: w.etag(),
+            }
+        }
+    }
+}

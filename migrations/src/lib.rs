@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_project_library;
 mod m20261128_000002_milestones;
 mod m20261128_000003_subscriptions;
+mod m20261128_000004_funding_windows;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_project_library::Migration),
             Box::new(m20261128_000002_milestones::Migration),
             Box::new(m20261128_000003_subscriptions::Migration),
+            Box::new(m20261128_000004_funding_windows::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod events;
 pub mod filter;
+pub mod funding;
 pub mod milestones;
 pub mod pagination;
 pub mod parse;

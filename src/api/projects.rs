@@ -58,22 +58,22 @@ const PROJECT_OUTPUT_ONLY: &[&str] = &[
 const PREREQUISITE_MUTABLE: &[&str] = &["kind", "title", "state", "due_date", "note"];
 const PREREQUISITE_OUTPUT_ONLY: &[&str] = &["name", "uid", "create_time", "update_time", "etag"];
 
-fn stage_from_proto(raw: i32) -> Option<Stage> {
+pub(crate) fn stage_from_proto(raw: i32) -> Option<Stage> {
     let name = v1::ProjectStage::try_from(raw).ok()?.as_str_name();
     Stage::parse(name.strip_prefix("PROJECT_STAGE_")?)
 }
 
-fn category_from_proto(raw: i32) -> Option<Category> {
+pub(crate) fn category_from_proto(raw: i32) -> Option<Category> {
     let name = v1::ProjectCategory::try_from(raw).ok()?.as_str_name();
     Category::parse(name.strip_prefix("PROJECT_CATEGORY_")?)
 }
 
-fn investment_type_from_proto(raw: i32) -> Option<InvestmentType> {
+pub(crate) fn investment_type_from_proto(raw: i32) -> Option<InvestmentType> {
     let name = v1::InvestmentType::try_from(raw).ok()?.as_str_name();
     InvestmentType::parse(name.strip_prefix("INVESTMENT_TYPE_")?)
 }
 
-fn prerequisite_kind_from_proto(raw: i32) -> Option<PrerequisiteKind> {
+pub(crate) fn prerequisite_kind_from_proto(raw: i32) -> Option<PrerequisiteKind> {
     let name = v1::PrerequisiteKind::try_from(raw).ok()?.as_str_name();
     PrerequisiteKind::parse(name.strip_prefix("PREREQUISITE_KIND_")?)
 }

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod funding;
 pub mod milestone;
 pub mod names;
 pub mod prerequisite;

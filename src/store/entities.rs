@@ -235,3 +235,36 @@ pub mod subscription {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod funding_window {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "funding_windows")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub window_id: String,
+        pub uid: String,
+        pub channel: String,
+        pub title: String,
+        pub description: String,
+        pub open_date: i32,
+        pub close_date: i32,
+        pub target_count: i32,
+        pub target_amount_yuan: i64,
+        pub eligible_stages: String,
+        pub eligible_categories: String,
+        pub eligible_investment_type: Option<String>,
+        pub min_total_investment_yuan: i64,
+        pub required_prerequisites: String,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -60,6 +60,32 @@ impl EventDraft {
     }
 }
 
+impl EventDraft {
+    /// An event about a resource outside any project (funding windows).
+    pub fn global(
+        kind: v1::EventKind,
+        resource: String,
+        detail: Option<v1::event::Detail>,
+        changed_fields: Vec<&'static str>,
+    ) -> Self {
+        Self {
+            event: v1::Event {
+                kind: kind as i32,
+                resource,
+                changed_fields: changed_fields.into_iter().map(String::from).collect(),
+                detail,
+                ..Default::default()
+            },
+            project_id: String::new(),
+            township: String::new(),
+            department: String::new(),
+            leader: String::new(),
+            light: None,
+            slip_days: None,
+        }
+    }
+}
+
 /// Appends the events of one transaction. Call it as the last statement before commit.
 pub async fn append(
     tx: &DatabaseTransaction,

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod events;
+pub mod funding;
 pub mod idempotency;
 pub mod log;
 pub mod milestones;

@@ -15,6 +15,7 @@ use pipeline::domain::clock::Clock;
 use pipeline::domain::milestone::Policy;
 use pipeline::events::stream::StreamSettings;
 use pipeline::proto::v1::event_service_client::EventServiceClient;
+use pipeline::proto::v1::funding_service_client::FundingServiceClient;
 use pipeline::proto::v1::milestone_service_client::MilestoneServiceClient;
 use pipeline::proto::v1::project_service_client::ProjectServiceClient;
 use pipeline::store::Store;
@@ -159,6 +160,10 @@ impl TestServer {
 
     pub async fn events(&self) -> EventServiceClient<Channel> {
         EventServiceClient::new(self.channel().await)
+    }
+
+    pub async fn funding(&self) -> FundingServiceClient<Channel> {
+        FundingServiceClient::new(self.channel().await)
     }
 
     pub async fn milestones(&self) -> MilestoneServiceClient<Channel> {

@@ -1,0 +1,375 @@
+//! FundingService: funding windows.
+
+use chrono::NaiveDate;
+use tonic::{Request, Response, Status};
+
+use super::filter::{self, Op};
+use super::pagination;
+use super::parse::{date_value, enum_filter, enum_value, invalid, mask_paths, optional_etag};
+use super::projects::{
+    category_from_proto, investment_type_from_proto, prerequisite_kind_from_proto, stage_from_proto,
+};
+use super::{Services, request_key, respond, to_status};
+use crate::domain::error::Violations;
+use crate::domain::funding::{Eligibility, FundingChannel, WindowFields, WindowPatch, WindowState};
+use crate::domain::{Error, names, values};
+use crate::proto::v1::{self, funding_service_server::FundingService};
+use crate::store::SortKey;
+use crate::store::funding::WindowQuery;
+
+/// The gRPC face of funding.
+#[derive(Clone, Debug)]
+pub struct FundingApi {
+    services: Services,
+}
+
+impl FundingApi {
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+}
+
+const MUTABLE: &[&str] = &[
+    "channel",
+    "title",
+    "description",
+    "open_date",
+    "close_date",
+    "target_count",
+    "target_amount_yuan",
+    "eligibility",
+];
+const OUTPUT_ONLY: &[&str] = &["name", "uid", "create_time", "update_time", "etag"];
+
+fn channel_from_proto(raw: i32) -> Option<FundingChannel> {
+    let name = v1::FundingChannel::try_from(raw).ok()?.as_str_name();
+    FundingChannel::parse(name.strip_prefix("FUNDING_CHANNEL_")?)
+}
+
+fn parse_window_name(name: &str) -> Result<&str, String> {
+    match name.strip_prefix("fundingWindows/") {
+        Some(id) if names::validate_id(id).is_ok() => Ok(id),
+        _ => Err(format!(
+            "must be a funding window resource name, fundingWindows/{{funding_window}}; got {name:?}"
+        )),
+    }
+}
+
+fn required_date(
+    violations: &mut Violations,
+    field: &str,
+    date: Option<&v1::Date>,
+) -> Option<NaiveDate> {
+    match date {
+        None => {
+            violations.add(field, "is required");
+            None
+        }
+        Some(d) => date_value(violations, field, d),
+    }
+}
+
+fn eligibility(e: &v1::FundingEligibility, violations: &mut Violations) -> Eligibility {
+    let field = |name: &str| format!("funding_window.eligibility.{name}");
+    let mut out = Eligibility::default();
+    let stages: Vec<_> = e
+        .stages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            enum_value(
+                violations,
+                &field(&format!("stages[{i}]")),
+                *raw,
+                true,
+                stage_from_proto,
+            )
+        })
+        .collect();
+    if !stages.is_empty() {
+        out.stages = stages;
+    }
+    out.categories = e
+        .categories
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            enum_value(
+                violations,
+                &field(&format!("categories[{i}]")),
+                *raw,
+                true,
+                category_from_proto,
+            )
+        })
+        .collect();
+    out.investment_type = enum_value(
+        violations,
+        &field("investment_type"),
+        e.investment_type,
+        false,
+        investment_type_from_proto,
+    );
+    out.min_total_investment_yuan = violations
+        .check(
+            &field("min_total_investment_yuan"),
+            values::yuan(e.min_total_investment_yuan),
+        )
+        .unwrap_or_default();
+    out.required_prerequisites = e
+        .required_prerequisites
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            enum_value(
+                violations,
+                &field(&format!("required_prerequisites[{i}]")),
+                *raw,
+                true,
+                prerequisite_kind_from_proto,
+            )
+        })
+        .collect();
+    out
+}
+
+/// Reads the listed paths of `w` into a patch; every bad value is recorded.
+fn window_patch(w: &v1::FundingWindow, paths: &[&str], violations: &mut Violations) -> WindowPatch {
+    let mut patch = WindowPatch::default();
+    for path in paths {
+        let f = format!("funding_window.{path}");
+        match *path {
+            "channel" => {
+                patch.channel = enum_value(violations, &f, w.channel, true, channel_from_proto)
+            }
+            "title" => patch.title = violations.check(&f, values::text(&w.title, true, 200)),
+            "description" => {
+                patch.description = violations.check(&f, values::text(&w.description, false, 4000))
+            }
+            "open_date" => patch.open_date = required_date(violations, &f, w.open_date.as_ref()),
+            "close_date" => patch.close_date = required_date(violations, &f, w.close_date.as_ref()),
+            "target_count" => {
+                if w.target_count < 0 {
+                    violations.add(&f, "must not be negative");
+                } else {
+                    patch.target_count = Some(w.target_count);
+                }
+            }
+            "target_amount_yuan" => {
+                patch.target_amount_yuan = violations.check(&f, values::yuan(w.target_amount_yuan))
+            }
+            _ => {
+                patch.eligibility = Some(eligibility(
+                    &w.eligibility.clone().unwrap_or_default(),
+                    violations,
+                ))
+            }
+        }
+    }
+    patch
+}
+
+fn populated(w: &v1::FundingWindow, path: &str) -> bool {
+    match path {
+        "channel" => w.channel != 0,
+        "title" => !w.title.is_empty(),
+        "description" => !w.description.is_empty(),
+        "open_date" => w.open_date.is_some(),
+        "close_date" => w.close_date.is_some(),
+        "target_count" => w.target_count != 0,
+        "target_amount_yuan" => w.target_amount_yuan != 0,
+        "eligibility" => w.eligibility.is_some(),
+        _ => false,
+    }
+}
+
+#[tonic::async_trait]
+impl FundingService for FundingApi {
+    async fn create_funding_window(
+        &self,
+        request: Request<v1::CreateFundingWindowRequest>,
+    ) -> Result<Response<v1::FundingWindow>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let w = req.funding_window.clone().unwrap_or_default();
+        if req.funding_window.is_none() {
+            violations.add("funding_window", "is required");
+        }
+        let patch = window_patch(&w, MUTABLE, &mut violations);
+        let window_id = if req.funding_window_id.is_empty() {
+            None
+        } else {
+            violations
+                .check(
+                    "funding_window_id",
+                    names::validate_id(&req.funding_window_id),
+                )
+                .map(|_| req.funding_window_id.clone())
+        };
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        let fields = match patch {
+            WindowPatch {
+                channel: Some(channel),
+                title: Some(title),
+                description: Some(description),
+                open_date: Some(open_date),
+                close_date: Some(close_date),
+                target_count: Some(target_count),
+                target_amount_yuan: Some(target_amount_yuan),
+                eligibility: Some(eligibility),
+            } => {
+                let fields = WindowFields {
+                    channel,
+                    title,
+                    description,
+                    open_date,
+                    close_date,
+                    target_count,
+                    target_amount_yuan,
+                    eligibility,
+                };
+                if let Err((field, problem)) = fields.check() {
+                    violations.add(format!("funding_window.{field}"), problem);
+                }
+                Some(fields)
+            }
+            _ => None,
+        };
+        invalid(violations)?;
+        let key = request_key("CreateFundingWindow", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let outcome = self
+            .services
+            .store
+            .create_funding_window(&ctx, window_id, fields.expect("validated"), key.as_ref())
+            .await
+            .map_err(to_status)?;
+        respond(outcome, |w| v1::FundingWindow::from(&w)).map(Response::new)
+    }
+
+    async fn get_funding_window(
+        &self,
+        request: Request<v1::GetFundingWindowRequest>,
+    ) -> Result<Response<v1::FundingWindow>, Status> {
+        let req = request.into_inner();
+        let id = parse_window_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let window = self
+            .services
+            .store
+            .get_funding_window(id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::FundingWindow::from(&window)))
+    }
+
+    async fn list_funding_windows(
+        &self,
+        request: Request<v1::ListFundingWindowsRequest>,
+    ) -> Result<Response<v1::ListFundingWindowsResponse>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let limit = violations.check("page_size", pagination::page_size(req.page_size));
+        let status_date = match &req.status_date {
+            None => Some(self.services.clock.today()),
+            Some(d) => date_value(&mut violations, "status_date", d),
+        };
+        let mut channel = None;
+        let mut state = None;
+        const FIELDS: &[(&str, Op)] = &[("channel", Op::Equals), ("state", Op::Equals)];
+        if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
+            for term in terms {
+                if term.field == "channel" {
+                    channel = violations.check(
+                        "filter",
+                        enum_filter(&term.value, "FUNDING_CHANNEL_", FundingChannel::parse),
+                    );
+                } else {
+                    state = violations
+                        .check("filter", enum_filter(&term.value, "", WindowState::parse));
+                }
+            }
+        }
+        let order_by: Vec<&str> = req.order_by.split_whitespace().collect();
+        let (by_open_date, descending) = match order_by.as_slice() {
+            [] => (false, false),
+            [field] | [field, "asc"] | [field, "desc"]
+                if *field == "close_date" || *field == "open_date" =>
+            {
+                (
+                    *field == "open_date",
+                    order_by.len() == 2 && order_by[1] == "desc",
+                )
+            }
+            _ => {
+                violations.add(
+                    "order_by",
+                    "must be close_date or open_date, optionally followed by desc",
+                );
+                (false, false)
+            }
+        };
+        let print = pagination::fingerprint(&[
+            &format!("{channel:?}{state:?}{status_date:?}"),
+            &req.order_by.trim().to_lowercase(),
+        ]);
+        let after = violations
+            .check("page_token", pagination::decode(&req.page_token, &print))
+            .flatten();
+        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
+            violations.add("page_token", "is not a page token issued by this service");
+        }
+        invalid(violations)?;
+        let query = WindowQuery {
+            channel,
+            state,
+            status_date: status_date.expect("validated"),
+            by_open_date,
+            descending,
+            after,
+            limit: limit.expect("validated"),
+        };
+        let (items, cursor) = self
+            .services
+            .store
+            .list_funding_windows(&query)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::ListFundingWindowsResponse {
+            funding_windows: items.iter().map(v1::FundingWindow::from).collect(),
+            next_page_token: cursor
+                .map(|c| pagination::encode(&print, &c))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn update_funding_window(
+        &self,
+        request: Request<v1::UpdateFundingWindowRequest>,
+    ) -> Result<Response<v1::FundingWindow>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let w = req.funding_window.unwrap_or_default();
+        let id = violations.check("funding_window.name", parse_window_name(&w.name));
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            MUTABLE,
+            OUTPUT_ONLY,
+            |p| populated(&w, p),
+            &mut violations,
+        );
+        let patch = window_patch(&w, &paths, &mut violations);
+        invalid(violations)?;
+        let updated = self
+            .services
+            .store
+            .update_funding_window(&ctx, id.expect("validated"), patch, optional_etag(&w.etag))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::FundingWindow::from(&updated)))
+    }
+}
