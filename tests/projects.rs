@@ -434,6 +434,30 @@ async fn validation_names_every_bad_field(server: TestServer) {
         assert_eq!(details(&err).1, vec![field.to_string()]);
     }
 
+    // A token forged with the right fingerprint but a key of the wrong type is refused too.
+    use pipeline::api::pagination;
+    let print = pagination::fingerprint(&[
+        &format!("{:?}", pipeline::store::projects::ProjectFilter::default()),
+        "display_name",
+    ]);
+    let forged = pagination::encode(
+        &print,
+        &pipeline::store::Cursor {
+            key: pipeline::store::SortKey::Int(5),
+            id: "x".into(),
+        },
+    );
+    let err = client
+        .list_projects(v1::ListProjectsRequest {
+            page_token: forged,
+            order_by: "display_name".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(details(&err).1, vec!["page_token".to_string()]);
+
     let err = client
         .get_project(v1::GetProjectRequest {
             name: "widgets/1".into(),

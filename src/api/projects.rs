@@ -16,6 +16,7 @@ use crate::domain::project::{
 };
 use crate::domain::{Error, values};
 use crate::proto::v1::{self, project_service_server::ProjectService};
+use crate::store::SortKey;
 use crate::store::prerequisites::PrerequisiteFilter;
 use crate::store::projects::{ProjectOrder, ProjectQuery};
 
@@ -385,6 +386,13 @@ impl ProjectService for ProjectApi {
             &req.order_by.trim().to_lowercase(),
         ]);
         let after = violations.check("page_token", pagination::decode(&req.page_token, &print));
+        // The fingerprint binds a token to its order, so its key has that order's type.
+        let text_key = order == Some(ProjectOrder::DisplayName);
+        if let Some(Some(cursor)) = &after
+            && matches!(cursor.key, SortKey::Text(_)) != text_key
+        {
+            violations.add("page_token", "is not a page token issued by this service");
+        }
         invalid(violations)?;
         query.order = order.expect("validated");
         query.descending = descending;
@@ -598,6 +606,11 @@ impl ProjectService for ProjectApi {
         }
         let print = pagination::fingerprint(&[&req.parent, &format!("{filter_value:?}")]);
         let after = violations.check("page_token", pagination::decode(&req.page_token, &print));
+        if let Some(Some(cursor)) = &after
+            && !matches!(cursor.key, SortKey::Int(_))
+        {
+            violations.add("page_token", "is not a page token issued by this service");
+        }
         invalid(violations)?;
         let (items, cursor) = self
             .services

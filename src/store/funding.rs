@@ -205,28 +205,12 @@ impl Store {
         } else {
             funding_window::Column::CloseDate
         };
-        if let Some(Cursor {
-            key: SortKey::Int(key),
-            id,
-        }) = &query.after
-        {
-            let key = *key as i32;
-            let (beyond, tie) = if query.descending {
-                (
-                    column.lt(key),
-                    funding_window::Column::WindowId.lt(id.clone()),
-                )
-            } else {
-                (
-                    column.gt(key),
-                    funding_window::Column::WindowId.gt(id.clone()),
-                )
-            };
-            condition = condition.add(
-                Condition::any()
-                    .add(beyond)
-                    .add(Condition::all().add(column.eq(key)).add(tie)),
-            );
+        if let Some(after) = &query.after {
+            condition = condition.add(after.after(
+                column,
+                funding_window::Column::WindowId,
+                query.descending,
+            ));
         }
         let order = if query.descending {
             Order::Desc

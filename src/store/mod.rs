@@ -56,6 +56,32 @@ pub enum SortKey {
     Text(String),
 }
 
+impl Cursor {
+    /// The keyset condition "rows after this cursor" for an order by (`key_column`,
+    /// `id_column`), both ascending or both descending.
+    pub(crate) fn after<C: sea_orm::ColumnTrait>(
+        &self,
+        key_column: C,
+        id_column: C,
+        descending: bool,
+    ) -> sea_orm::Condition {
+        use sea_orm::Condition;
+        let key = match &self.key {
+            SortKey::Int(v) => sea_orm::Value::from(*v),
+            SortKey::Text(v) => sea_orm::Value::from(v.clone()),
+        };
+        let id = self.id.clone();
+        let (beyond, tie) = if descending {
+            (key_column.lt(key.clone()), id_column.lt(id))
+        } else {
+            (key_column.gt(key.clone()), id_column.gt(id))
+        };
+        Condition::any()
+            .add(beyond)
+            .add(Condition::all().add(key_column.eq(key)).add(tie))
+    }
+}
+
 /// The database behind the service.
 #[derive(Clone, Debug)]
 pub struct Store {

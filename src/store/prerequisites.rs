@@ -151,20 +151,12 @@ impl Store {
         if let Some(state) = filter.state {
             condition = condition.add(prerequisite::Column::State.eq(state.as_str()));
         }
-        if let Some(Cursor {
-            key: SortKey::Int(created),
-            id,
-        }) = after
-        {
-            condition = condition.add(
-                Condition::any()
-                    .add(prerequisite::Column::CreatedAtUs.gt(*created))
-                    .add(
-                        Condition::all()
-                            .add(prerequisite::Column::CreatedAtUs.eq(*created))
-                            .add(prerequisite::Column::PrerequisiteId.gt(id.clone())),
-                    ),
-            );
+        if let Some(after) = after {
+            condition = condition.add(after.after(
+                prerequisite::Column::CreatedAtUs,
+                prerequisite::Column::PrerequisiteId,
+                false,
+            ));
         }
         let rows = prerequisite::Entity::find()
             .filter(condition)

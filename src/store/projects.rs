@@ -295,25 +295,8 @@ impl Store {
         }
         let column = query.order.column();
         if let Some(after) = &query.after {
-            let key = match &after.key {
-                SortKey::Int(v) => sea_orm::Value::from(*v),
-                SortKey::Text(v) => sea_orm::Value::from(v.clone()),
-            };
-            let id = after.id.clone();
-            let beyond = if query.descending {
-                Condition::any().add(column.lt(key.clone())).add(
-                    Condition::all()
-                        .add(column.eq(key))
-                        .add(project::Column::ProjectId.lt(id)),
-                )
-            } else {
-                Condition::any().add(column.gt(key.clone())).add(
-                    Condition::all()
-                        .add(column.eq(key))
-                        .add(project::Column::ProjectId.gt(id)),
-                )
-            };
-            condition = condition.add(beyond);
+            condition =
+                condition.add(after.after(column, project::Column::ProjectId, query.descending));
         }
         let order = if query.descending {
             Order::Desc
