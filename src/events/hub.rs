@@ -18,6 +18,9 @@ use crate::store::log::LogEvent;
 /// How many recent events are kept in memory for streams that are caught up.
 pub const WINDOW_EVENTS: usize = 20_000;
 
+/// Events read from the database per query.
+const READ_BATCH: u64 = 1000;
+
 /// Shared by every stream of the process.
 #[derive(Clone, Debug)]
 pub struct LogHub {
@@ -121,11 +124,12 @@ impl LogHub {
         }
     }
 
-    /// Reads everything committed after the current head.
+    /// Reads everything committed after the current head: one query per wake-up in the usual
+    /// case, since a short read means the tailer has caught up.
     async fn catch_up(&self) -> Result<(), Error> {
         loop {
             let head = self.head();
-            let events = self.inner.store.read_log(head, 1000).await?;
+            let events = self.inner.store.read_log(head, READ_BATCH).await?;
             let Some(last) = events.last().map(|e| e.seq) else {
                 // Retention may have pruned past an idle head; the counter tells the truth.
                 let counter = self.inner.store.log_head().await?;
@@ -134,7 +138,11 @@ impl LogHub {
                 }
                 return Ok(());
             };
+            let caught_up = (events.len() as u64) < READ_BATCH;
             self.publish(events, last);
+            if caught_up {
+                return Ok(());
+            }
         }
     }
 
