@@ -67,6 +67,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         policy: Policy {
             warning_horizon_days: config.warning_horizon_days,
             tolerance_days: config.tolerance_days,
+            funding_horizon_days: config.funding_horizon_days,
         },
     };
     let listener = TcpListener::bind(config.listen)

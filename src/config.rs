@@ -82,6 +82,10 @@ pub struct ServeConfig {
     /// A milestone whose variance exceeds this many days is RED.
     #[arg(long, env = "PIPELINE_TOLERANCE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i32).range(0..=3660))]
     pub tolerance_days: i32,
+    /// A funding window closing within this many days (inclusive) raises a daily
+    /// FUNDING_WINDOW_CLOSING alert while drafts are unsubmitted or eligible projects undeclared.
+    #[arg(long, env = "PIPELINE_FUNDING_HORIZON_DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(0..=366))]
+    pub funding_horizon_days: i32,
     /// How often the scanner checks whether the date changed.
     #[arg(long, env = "PIPELINE_SCAN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub scan_interval: Duration,

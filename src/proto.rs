@@ -249,7 +249,71 @@ mod milestones {
 
 mod funding {
     use super::{date, timestamp, v1};
-    use crate::domain::funding::{FundingChannel, FundingWindow};
+    use crate::domain::funding::{
+        ApplicationState, Disbursement, FundingApplication, FundingChannel, FundingWindow,
+        WindowState,
+    };
+
+    impl From<ApplicationState> for v1::FundingApplicationState {
+        fn from(state: ApplicationState) -> Self {
+            match state {
+                ApplicationState::Draft => Self::Draft,
+                ApplicationState::Submitted => Self::Submitted,
+                ApplicationState::Approved => Self::Approved,
+                ApplicationState::Rejected => Self::Rejected,
+                ApplicationState::Withdrawn => Self::Withdrawn,
+            }
+        }
+    }
+
+    impl From<WindowState> for v1::FundingWindowState {
+        fn from(state: WindowState) -> Self {
+            match state {
+                WindowState::Upcoming => Self::Upcoming,
+                WindowState::Open => Self::Open,
+                WindowState::Closed => Self::Closed,
+            }
+        }
+    }
+
+    impl From<&Disbursement> for v1::FundingDisbursement {
+        fn from(d: &Disbursement) -> Self {
+            v1::FundingDisbursement {
+                amount_yuan: d.amount_yuan,
+                disbursement_date: Some(date(d.date)),
+                note: d.note.clone(),
+                actor: d.actor.clone(),
+                create_time: Some(timestamp(d.created_at_us)),
+            }
+        }
+    }
+
+    impl From<&FundingApplication> for v1::FundingApplication {
+        fn from(a: &FundingApplication) -> Self {
+            v1::FundingApplication {
+                name: a.name(),
+                uid: a.uid.clone(),
+                funding_window: a.window_name(),
+                channel: v1::FundingChannel::from(a.channel) as i32,
+                requested_amount_yuan: a.requested_amount_yuan,
+                approved_amount_yuan: a.approved_amount_yuan,
+                disbursed_amount_yuan: a.disbursed_amount_yuan,
+                state: v1::FundingApplicationState::from(a.state) as i32,
+                description: a.description.clone(),
+                state_reason: a.state_reason.clone(),
+                state_actor: a.state_actor.clone(),
+                state_change_time: Some(timestamp(a.state_changed_at_us)),
+                disbursements: a
+                    .disbursements
+                    .iter()
+                    .map(v1::FundingDisbursement::from)
+                    .collect(),
+                create_time: Some(timestamp(a.created_at_us)),
+                update_time: Some(timestamp(a.updated_at_us)),
+                etag: a.etag(),
+            }
+        }
+    }
 
     impl From<FundingChannel> for v1::FundingChannel {
         fn from(channel: FundingChannel) -> Self {

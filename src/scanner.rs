@@ -1,7 +1,8 @@
 //! The scanner: time-driven alerts. It runs a pass at start-up and again whenever the
 //! jurisdiction's date changes. Each pass emits MILESTONE_OVERDUE and MILESTONE_AT_RISK events
-//! exactly once per milestone and baseline; the database's alert ledger, not memory, makes
-//! that hold across restarts and replicas.
+//! exactly once per milestone and baseline, and the funding window alerts (opened; closing
+//! soon, at most once per window per day; closed with projects undeclared); the database's
+//! alert ledgers, not memory, make that hold across restarts and replicas.
 
 use std::time::Duration;
 
@@ -23,9 +24,13 @@ pub async fn scan_once(services: &Services) -> Result<usize, Error> {
         now_us: services.clock.now_micros(),
         today: services.clock.today(),
     };
-    let emitted = services
+    let mut emitted = services
         .store
         .scan_milestone_alerts(&ctx, &services.policy)
+        .await?;
+    emitted += services
+        .store
+        .scan_funding_alerts(&ctx, services.policy.funding_horizon_days)
         .await?;
     if emitted > 0 {
         info!(today = %ctx.today, emitted, "scanner raised alerts");

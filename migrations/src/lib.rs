@@ -7,6 +7,7 @@ mod m20261128_000001_project_library;
 mod m20261128_000002_milestones;
 mod m20261128_000003_subscriptions;
 mod m20261128_000004_funding_windows;
+mod m20261128_000005_funding_applications;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_milestones::Migration),
             Box::new(m20261128_000003_subscriptions::Migration),
             Box::new(m20261128_000004_funding_windows::Migration),
+            Box::new(m20261128_000005_funding_applications::Migration),
         ]
     }
 }

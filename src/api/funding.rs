@@ -1,4 +1,5 @@
-//! FundingService: funding windows.
+//! FundingService: funding windows here; applications, disbursements and coverage in
+//! `applications.rs`.
 
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
@@ -20,7 +21,7 @@ use crate::store::funding::WindowQuery;
 /// The gRPC face of funding.
 #[derive(Clone, Debug)]
 pub struct FundingApi {
-    services: Services,
+    pub(super) services: Services,
 }
 
 impl FundingApi {
@@ -46,7 +47,7 @@ fn channel_from_proto(raw: i32) -> Option<FundingChannel> {
     FundingChannel::parse(name.strip_prefix("FUNDING_CHANNEL_")?)
 }
 
-fn parse_window_name(name: &str) -> Result<&str, String> {
+pub(super) fn parse_window_name(name: &str) -> Result<&str, String> {
     match name.strip_prefix("fundingWindows/") {
         Some(id) if names::validate_id(id).is_ok() => Ok(id),
         _ => Err(format!(
@@ -371,5 +372,75 @@ impl FundingService for FundingApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(v1::FundingWindow::from(&updated)))
+    }
+
+    async fn create_funding_application(
+        &self,
+        request: Request<v1::CreateFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.create_application(request).await
+    }
+
+    async fn get_funding_application(
+        &self,
+        request: Request<v1::GetFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.get_application(request).await
+    }
+
+    async fn list_funding_applications(
+        &self,
+        request: Request<v1::ListFundingApplicationsRequest>,
+    ) -> Result<Response<v1::ListFundingApplicationsResponse>, Status> {
+        self.list_applications(request).await
+    }
+
+    async fn update_funding_application(
+        &self,
+        request: Request<v1::UpdateFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.update_application(request).await
+    }
+
+    async fn submit_funding_application(
+        &self,
+        request: Request<v1::SubmitFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.submit_application(request).await
+    }
+
+    async fn approve_funding_application(
+        &self,
+        request: Request<v1::ApproveFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.approve_application(request).await
+    }
+
+    async fn reject_funding_application(
+        &self,
+        request: Request<v1::RejectFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.reject_application(request).await
+    }
+
+    async fn withdraw_funding_application(
+        &self,
+        request: Request<v1::WithdrawFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.withdraw_application(request).await
+    }
+
+    async fn record_funding_disbursement(
+        &self,
+        request: Request<v1::RecordFundingDisbursementRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        self.record_disbursement(request).await
+    }
+
+    async fn get_funding_coverage(
+        &self,
+        request: Request<v1::GetFundingCoverageRequest>,
+    ) -> Result<Response<v1::FundingCoverage>, Status> {
+        self.coverage(request).await
     }
 }

@@ -1,6 +1,7 @@
 //! The gRPC API: one module per service. Every handler has the same shape: parse the request
 //! into domain types (collecting every bad field), call the store, convert the result back.
 
+pub mod applications;
 pub mod error;
 pub mod events;
 pub mod filter;

@@ -69,6 +69,9 @@ pub struct Policy {
     pub warning_horizon_days: i32,
     /// A variance above this many days is RED.
     pub tolerance_days: i32,
+    /// A funding window this many days (inclusive) from closing raises daily CLOSING alerts
+    /// while something is missing.
+    pub funding_horizon_days: i32,
 }
 
 impl Default for Policy {
@@ -76,6 +79,7 @@ impl Default for Policy {
         Self {
             warning_horizon_days: 14,
             tolerance_days: 30,
+            funding_horizon_days: 7,
         }
     }
 }

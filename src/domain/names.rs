@@ -37,6 +37,17 @@ pub fn milestone_name(project_id: &str, milestone_id: &str) -> String {
     format!("projects/{project_id}/milestones/{milestone_id}")
 }
 
+pub fn funding_application_name(project_id: &str, application_id: &str) -> String {
+    format!("projects/{project_id}/fundingApplications/{application_id}")
+}
+
+/// Parses `projects/{project}/fundingApplications/{funding_application}` into both ids.
+pub fn parse_funding_application_name(name: &str) -> Result<(&str, &str), String> {
+    parse_child_name(name, "fundingApplications").ok_or_else(|| {
+        format!("must be a funding application resource name, projects/{{project}}/fundingApplications/{{funding_application}}; got {name:?}")
+    })
+}
+
 /// Parses `projects/{project}/milestones/{milestone}` into both ids.
 pub fn parse_milestone_name(name: &str) -> Result<(&str, &str), String> {
     parse_child_name(name, "milestones").ok_or_else(|| {

@@ -36,6 +36,24 @@ pub fn yuan(value: i64) -> Result<i64, String> {
     }
 }
 
+/// The largest amount a funding application, approval or disbursement may carry: ten trillion
+/// yuan, far above any county's budget, and low enough that sums over any realistic number of
+/// applications stay inside 64 bits.
+pub const MAX_FUNDING_YUAN: i64 = 10_000_000_000_000;
+
+/// A funding amount in yuan: positive (or zero when `allow_zero`) and at most MAX_FUNDING_YUAN.
+pub fn funding_amount(value: i64, allow_zero: bool) -> Result<i64, String> {
+    if value < 0 || (value == 0 && !allow_zero) {
+        return Err(format!("must be positive, got {value}"));
+    }
+    if value > MAX_FUNDING_YUAN {
+        return Err(format!(
+            "must be at most {MAX_FUNDING_YUAN} yuan, got {value}"
+        ));
+    }
+    Ok(value)
+}
+
 /// A national project code (项目代码): ASCII letters, digits and hyphens, at most 64.
 pub fn project_code(value: &str) -> Result<Option<String>, String> {
     let trimmed = value.trim();

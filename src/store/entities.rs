@@ -268,3 +268,56 @@ pub mod funding_window {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod funding_application {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "funding_applications")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub application_id: String,
+        pub uid: String,
+        pub project_pk: i64,
+        pub window_pk: i64,
+        pub state: String,
+        pub requested_amount_yuan: i64,
+        pub approved_amount_yuan: i64,
+        pub disbursed_amount_yuan: i64,
+        pub description: String,
+        pub state_reason: String,
+        pub state_actor: String,
+        pub state_changed_at_us: i64,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod funding_disbursement {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "funding_disbursements")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub application_pk: i64,
+        pub amount_yuan: i64,
+        pub disbursement_date: i32,
+        pub note: String,
+        pub actor: String,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

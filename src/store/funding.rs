@@ -46,7 +46,7 @@ fn split<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, Err
         .collect()
 }
 
-fn to_domain(row: funding_window::Model) -> Result<FundingWindow, Error> {
+pub(crate) fn to_domain(row: funding_window::Model) -> Result<FundingWindow, Error> {
     let channel = FundingChannel::parse(&row.channel)
         .ok_or_else(|| Error::internal(format!("stored channel {:?} is unknown", row.channel)))?;
     let investment_type =

@@ -1,6 +1,7 @@
 //! Storage: the sea-orm connection, transactions, and the queries of each resource. Every
 //! mutation runs in one write transaction that also appends its events to the log.
 
+pub mod applications;
 pub mod entities;
 pub mod events;
 pub mod funding;

@@ -8,7 +8,7 @@ use sea_orm::{
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{milestone, prerequisite, project, stage_change};
+use super::entities::{funding_application, milestone, prerequisite, project, stage_change};
 use super::events::{self, EventDraft};
 use super::idempotency::{self, RequestKey};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
@@ -386,21 +386,30 @@ impl Store {
             .count(&tx)
             .await
             .map_err(db_error)?;
-        if prerequisites + milestones > 0 && !force {
-            let violations = [("prerequisites", prerequisites), ("milestones", milestones)]
-                .into_iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(collection, count)| {
-                    (
-                        format!("{}/{collection}", project.name()),
-                        format!("{count} {collection}"),
-                    )
-                })
-                .collect();
+        let applications = funding_application::Entity::find()
+            .filter(funding_application::Column::ProjectPk.eq(pk))
+            .count(&tx)
+            .await
+            .map_err(db_error)?;
+        if prerequisites + milestones + applications > 0 && !force {
+            let violations = [
+                ("prerequisites", prerequisites),
+                ("milestones", milestones),
+                ("fundingApplications", applications),
+            ]
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(collection, count)| {
+                (
+                    format!("{}/{collection}", project.name()),
+                    format!("{count} {collection}"),
+                )
+            })
+            .collect();
             return Err(Error::FailedPrecondition {
                 reason: "PROJECT_HAS_CHILDREN",
                 message: format!(
-                    "{} still has {prerequisites} prerequisite(s) and {milestones} milestone(s); delete them first or set force",
+                    "{} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s); delete them first or set force",
                     project.name()
                 ),
                 violations,
@@ -532,6 +541,7 @@ pub(crate) async fn apply_stage_change(
 
 /// Deletes everything that hangs off a project row.
 async fn delete_children(tx: &impl ConnectionTrait, project_pk: i64) -> Result<(), Error> {
+    super::applications::delete_for_project(tx, project_pk).await?;
     super::milestones::delete_for_project(tx, project_pk).await?;
     prerequisite::Entity::delete_many()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))

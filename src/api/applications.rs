@@ -1,0 +1,514 @@
+//! FundingService: applications, their transitions and disbursements, and coverage. The
+//! service trait is implemented in `funding.rs`; these are the handlers it calls.
+
+use tonic::{Request, Response, Status};
+
+use super::filter::{self, Op};
+use super::funding::{FundingApi, parse_window_name};
+use super::pagination;
+use super::parse::{date_value, enum_filter, invalid, mask_paths, optional_etag};
+use super::{request_key, respond, to_status};
+use crate::domain::error::Violations;
+use crate::domain::funding::{
+    ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, FundingChannel,
+};
+use crate::domain::{names, values};
+use crate::proto::v1;
+use crate::store::SortKey;
+use crate::store::applications::{ApplicationFilter, ApplicationQuery, Coverage, CoverageEntry};
+
+const MUTABLE: &[&str] = &["requested_amount_yuan", "description"];
+const OUTPUT_ONLY: &[&str] = &[
+    "name",
+    "uid",
+    "funding_window",
+    "channel",
+    "approved_amount_yuan",
+    "disbursed_amount_yuan",
+    "state",
+    "state_reason",
+    "state_actor",
+    "state_change_time",
+    "disbursements",
+    "create_time",
+    "update_time",
+    "etag",
+];
+
+fn parse_name(violations: &mut Violations, name: &str) -> Option<(String, String)> {
+    violations
+        .check("name", names::parse_funding_application_name(name))
+        .map(|(p, a)| (p.to_string(), a.to_string()))
+}
+
+fn reason(violations: &mut Violations, text: &str, required: bool) -> String {
+    violations
+        .check("reason", values::text(text, required, 2000))
+        .unwrap_or_default()
+}
+
+fn coverage_entry(entry: &CoverageEntry) -> v1::CoverageProject {
+    v1::CoverageProject {
+        project: names::project_name(&entry.project_id),
+        display_name: entry.display_name.clone(),
+        township: entry.township.clone(),
+        department: entry.department.clone(),
+        total_investment_yuan: entry.total_investment_yuan,
+        funding_application: entry
+            .application_id
+            .as_deref()
+            .map(|id| names::funding_application_name(&entry.project_id, id))
+            .unwrap_or_default(),
+    }
+}
+
+fn coverage_message(c: &Coverage) -> v1::FundingCoverage {
+    let f = &c.window.fields;
+    let declared = c.declared_count();
+    v1::FundingCoverage {
+        funding_window: c.window.name(),
+        status_date: Some(crate::proto::date(c.status_date)),
+        window_state: v1::FundingWindowState::from(f.state_on(c.status_date)) as i32,
+        days_to_close: c.days_to_close(),
+        eligible_count: c.eligible_count as i32,
+        undeclared_projects: c.undeclared.iter().map(coverage_entry).collect(),
+        draft_applications: c.drafts.iter().map(coverage_entry).collect(),
+        submitted_count: c.submitted_count as i32,
+        approved_count: c.approved_count as i32,
+        rejected_count: c.rejected_count as i32,
+        declared_count: declared as i32,
+        declared_amount_yuan: c.declared_amount_yuan,
+        approved_amount_yuan: c.approved_amount_yuan,
+        disbursed_amount_yuan: c.disbursed_amount_yuan,
+        target_count: f.target_count,
+        count_gap: (i64::from(f.target_count) - declared).max(0) as i32,
+        target_amount_yuan: f.target_amount_yuan,
+        amount_gap: (f.target_amount_yuan - c.declared_amount_yuan).max(0),
+        undeclared_count: c.undeclared_count as i32,
+        draft_count: c.draft_count as i32,
+    }
+}
+
+impl FundingApi {
+    pub(super) async fn create_application(
+        &self,
+        request: Request<v1::CreateFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let project_id = violations.check("parent", names::parse_project_name(&req.parent));
+        let a = req.funding_application.clone().unwrap_or_default();
+        if req.funding_application.is_none() {
+            violations.add("funding_application", "is required");
+        }
+        let window_id = violations.check(
+            "funding_application.funding_window",
+            parse_window_name(&a.funding_window),
+        );
+        let requested = violations.check(
+            "funding_application.requested_amount_yuan",
+            values::funding_amount(a.requested_amount_yuan, false),
+        );
+        let description = violations.check(
+            "funding_application.description",
+            values::text(&a.description, false, 4000),
+        );
+        let application_id = if req.funding_application_id.is_empty() {
+            None
+        } else {
+            violations
+                .check(
+                    "funding_application_id",
+                    names::validate_id(&req.funding_application_id),
+                )
+                .map(|_| req.funding_application_id.clone())
+        };
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("CreateFundingApplication", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let outcome = self
+            .services
+            .store
+            .create_funding_application(
+                &ctx,
+                project_id.expect("validated"),
+                application_id,
+                window_id.expect("validated"),
+                requested.expect("validated"),
+                description.expect("validated"),
+                key.as_ref(),
+            )
+            .await
+            .map_err(to_status)?;
+        respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
+    }
+
+    pub(super) async fn get_application(
+        &self,
+        request: Request<v1::GetFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, &req.name);
+        invalid(violations)?;
+        let (project_id, application_id) = name.expect("validated");
+        let application = self
+            .services
+            .store
+            .get_funding_application(&project_id, &application_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::FundingApplication::from(&application)))
+    }
+
+    pub(super) async fn list_applications(
+        &self,
+        request: Request<v1::ListFundingApplicationsRequest>,
+    ) -> Result<Response<v1::ListFundingApplicationsResponse>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let parent = violations
+            .check("parent", names::parse_milestone_parent(&req.parent))
+            .map(|p| p.map(String::from));
+        let limit = violations.check("page_size", pagination::page_size(req.page_size));
+        let mut filter = ApplicationFilter {
+            project_id: parent.clone().flatten(),
+            ..Default::default()
+        };
+        const FIELDS: &[(&str, Op)] = &[
+            ("funding_window", Op::Equals),
+            ("channel", Op::Equals),
+            ("state", Op::Equals),
+            ("township", Op::Equals),
+            ("department", Op::Equals),
+        ];
+        if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
+            for term in terms {
+                match term.field.as_str() {
+                    "funding_window" => {
+                        filter.window_id = violations
+                            .check("filter", parse_window_name(&term.value))
+                            .map(String::from)
+                    }
+                    "channel" => {
+                        filter.channel = violations.check(
+                            "filter",
+                            enum_filter(&term.value, "FUNDING_CHANNEL_", FundingChannel::parse),
+                        )
+                    }
+                    "state" => {
+                        filter.state = violations.check(
+                            "filter",
+                            enum_filter(
+                                &term.value,
+                                "FUNDING_APPLICATION_STATE_",
+                                ApplicationState::parse,
+                            ),
+                        )
+                    }
+                    "township" => filter.township = Some(term.value.clone()),
+                    _ => filter.department = Some(term.value.clone()),
+                }
+            }
+        }
+        let print = pagination::fingerprint(&[&req.parent, &format!("{filter:?}")]);
+        let after = violations
+            .check("page_token", pagination::decode(&req.page_token, &print))
+            .flatten();
+        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
+            violations.add("page_token", "is not a page token issued by this service");
+        }
+        invalid(violations)?;
+        let query = ApplicationQuery {
+            filter,
+            after,
+            limit: limit.expect("validated"),
+        };
+        let (items, cursor, totals) = self
+            .services
+            .store
+            .list_funding_applications(&query)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::ListFundingApplicationsResponse {
+            funding_applications: items.iter().map(v1::FundingApplication::from).collect(),
+            next_page_token: cursor
+                .map(|c| pagination::encode(&print, &c))
+                .unwrap_or_default(),
+            totals: Some(v1::FundingTotals {
+                application_count: totals.application_count,
+                requested_amount_yuan: totals.requested_amount_yuan,
+                approved_amount_yuan: totals.approved_amount_yuan,
+                disbursed_amount_yuan: totals.disbursed_amount_yuan,
+            }),
+        }))
+    }
+
+    pub(super) async fn update_application(
+        &self,
+        request: Request<v1::UpdateFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let a = req.funding_application.unwrap_or_default();
+        let name = violations
+            .check(
+                "funding_application.name",
+                names::parse_funding_application_name(&a.name),
+            )
+            .map(|(p, id)| (p.to_string(), id.to_string()));
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            MUTABLE,
+            OUTPUT_ONLY,
+            |p| match p {
+                "requested_amount_yuan" => a.requested_amount_yuan != 0,
+                _ => !a.description.is_empty(),
+            },
+            &mut violations,
+        );
+        let mut patch = ApplicationPatch::default();
+        for path in paths {
+            let field = format!("funding_application.{path}");
+            if path == "requested_amount_yuan" {
+                patch.requested_amount_yuan = violations.check(
+                    &field,
+                    values::funding_amount(a.requested_amount_yuan, false),
+                );
+            } else {
+                patch.description =
+                    violations.check(&field, values::text(&a.description, false, 4000));
+            }
+        }
+        invalid(violations)?;
+        let (project_id, application_id) = name.expect("validated");
+        let updated = self
+            .services
+            .store
+            .update_funding_application(
+                &ctx,
+                &project_id,
+                &application_id,
+                patch,
+                optional_etag(&a.etag),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::FundingApplication::from(&updated)))
+    }
+
+    /// The shared body of Submit, Approve, Reject and Withdraw once each has read its request.
+    async fn transition(
+        &self,
+        ctx: crate::store::WriteContext,
+        name: (String, String),
+        change: ApplicationTransition,
+        key: Option<crate::store::idempotency::RequestKey>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let outcome = self
+            .services
+            .store
+            .transition_funding_application(&ctx, &name.0, &name.1, change, key.as_ref())
+            .await
+            .map_err(to_status)?;
+        respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
+    }
+
+    pub(super) async fn submit_application(
+        &self,
+        request: Request<v1::SubmitFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, &req.name);
+        let reason = reason(&mut violations, &req.reason, false);
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("SubmitFundingApplication", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let change = ApplicationTransition {
+            action: ApplicationAction::Submit,
+            reason,
+            approved_amount_yuan: None,
+            allow_exceeding_request: false,
+            etag: optional_etag(&req.etag).map(String::from),
+        };
+        self.transition(ctx, name.expect("validated"), change, key)
+            .await
+    }
+
+    pub(super) async fn approve_application(
+        &self,
+        request: Request<v1::ApproveFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, &req.name);
+        let reason = reason(&mut violations, &req.reason, false);
+        let amount = violations.check(
+            "approved_amount_yuan",
+            values::funding_amount(req.approved_amount_yuan, true),
+        );
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("ApproveFundingApplication", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let change = ApplicationTransition {
+            action: ApplicationAction::Approve,
+            reason,
+            approved_amount_yuan: amount.filter(|a| *a > 0),
+            allow_exceeding_request: req.allow_exceeding_request,
+            etag: optional_etag(&req.etag).map(String::from),
+        };
+        self.transition(ctx, name.expect("validated"), change, key)
+            .await
+    }
+
+    pub(super) async fn reject_application(
+        &self,
+        request: Request<v1::RejectFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, &req.name);
+        let reason = reason(&mut violations, &req.reason, true);
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("RejectFundingApplication", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let change = ApplicationTransition {
+            action: ApplicationAction::Reject,
+            reason,
+            approved_amount_yuan: None,
+            allow_exceeding_request: false,
+            etag: optional_etag(&req.etag).map(String::from),
+        };
+        self.transition(ctx, name.expect("validated"), change, key)
+            .await
+    }
+
+    pub(super) async fn withdraw_application(
+        &self,
+        request: Request<v1::WithdrawFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, &req.name);
+        let reason = reason(&mut violations, &req.reason, true);
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("WithdrawFundingApplication", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let change = ApplicationTransition {
+            action: ApplicationAction::Withdraw,
+            reason,
+            approved_amount_yuan: None,
+            allow_exceeding_request: false,
+            etag: optional_etag(&req.etag).map(String::from),
+        };
+        self.transition(ctx, name.expect("validated"), change, key)
+            .await
+    }
+
+    pub(super) async fn record_disbursement(
+        &self,
+        request: Request<v1::RecordFundingDisbursementRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, &req.name);
+        let amount = violations.check(
+            "amount_yuan",
+            values::funding_amount(req.amount_yuan, false),
+        );
+        let date = match &req.disbursement_date {
+            None => {
+                violations.add("disbursement_date", "is required");
+                None
+            }
+            Some(d) => date_value(&mut violations, "disbursement_date", d),
+        };
+        if let Some(d) = date
+            && d > ctx.today
+        {
+            violations.add(
+                "disbursement_date",
+                format!("{d} is after today ({})", ctx.today),
+            );
+        }
+        let note = violations
+            .check("note", values::text(&req.note, false, 2000))
+            .unwrap_or_default();
+        let request_id = violations
+            .check("request_id", values::request_id(&req.request_id))
+            .flatten();
+        invalid(violations)?;
+        let key = request_key("RecordFundingDisbursement", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let (project_id, application_id) = name.expect("validated");
+        let outcome = self
+            .services
+            .store
+            .record_funding_disbursement(
+                &ctx,
+                &project_id,
+                &application_id,
+                amount.expect("validated"),
+                date.expect("validated"),
+                note,
+                optional_etag(&req.etag),
+                key.as_ref(),
+            )
+            .await
+            .map_err(to_status)?;
+        respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
+    }
+
+    pub(super) async fn coverage(
+        &self,
+        request: Request<v1::GetFundingCoverageRequest>,
+    ) -> Result<Response<v1::FundingCoverage>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::new();
+        let window_id = violations.check("name", parse_window_name(&req.name));
+        let status_date = match &req.status_date {
+            None => Some(self.services.clock.today()),
+            Some(d) => date_value(&mut violations, "status_date", d),
+        };
+        invalid(violations)?;
+        let coverage = self
+            .services
+            .store
+            .funding_coverage(
+                window_id.expect("validated"),
+                status_date.expect("validated"),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(coverage_message(&coverage)))
+    }
+}
