@@ -12,9 +12,8 @@ use pipeline::store::{Store, events};
 use prost_types::FieldMask;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
-use common::TestServer;
+use common::{TestServer, bad_fields, reason_of, subjects};
 use v1::funding_service_client::FundingServiceClient;
 use v1::project_service_client::ProjectServiceClient;
 
@@ -29,30 +28,6 @@ fn date(d: NaiveDate) -> Option<v1::Date> {
         month: d.month() as i32,
         day: d.day() as i32,
     })
-}
-
-fn reason_of(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
-}
-
-fn subjects(status: &Status) -> BTreeSet<String> {
-    status
-        .get_error_details()
-        .precondition_failure()
-        .map(|p| p.violations.iter().map(|v| v.subject.clone()).collect())
-        .unwrap_or_default()
-}
-
-fn bad_fields(status: &Status) -> BTreeSet<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 async fn log(store: &Store) -> Vec<v1::Event> {

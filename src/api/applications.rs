@@ -89,6 +89,76 @@ fn coverage_message(c: &Coverage) -> v1::FundingCoverage {
     }
 }
 
+/// The fields the transition requests share; approval's extras are zero elsewhere.
+pub(super) struct TransitionParts<'a> {
+    name: &'a str,
+    reason: &'a str,
+    etag: &'a str,
+    request_id: &'a str,
+    approved_amount_yuan: i64,
+    allow_exceeding_request: bool,
+}
+
+/// A request of one of the four transition methods.
+pub(super) trait TransitionRequest: prost::Message + Clone + Default {
+    const METHOD: &'static str;
+    const ACTION: ApplicationAction;
+    fn parts(&self) -> TransitionParts<'_>;
+    fn clear_request_id(&mut self);
+}
+
+macro_rules! transition_request {
+    ($request:ty, $method:literal, $action:expr, |$r:ident| $amount:expr, $allow:expr) => {
+        impl TransitionRequest for $request {
+            const METHOD: &'static str = $method;
+            const ACTION: ApplicationAction = $action;
+            fn parts(&self) -> TransitionParts<'_> {
+                let $r = self;
+                TransitionParts {
+                    name: &$r.name,
+                    reason: &$r.reason,
+                    etag: &$r.etag,
+                    request_id: &$r.request_id,
+                    approved_amount_yuan: $amount,
+                    allow_exceeding_request: $allow,
+                }
+            }
+            fn clear_request_id(&mut self) {
+                self.request_id.clear();
+            }
+        }
+    };
+}
+
+transition_request!(
+    v1::SubmitFundingApplicationRequest,
+    "SubmitFundingApplication",
+    ApplicationAction::Submit,
+    |_r| 0,
+    false
+);
+transition_request!(
+    v1::ApproveFundingApplicationRequest,
+    "ApproveFundingApplication",
+    ApplicationAction::Approve,
+    |r| r.approved_amount_yuan,
+    r.allow_exceeding_request
+);
+transition_request!(
+    v1::RejectFundingApplicationRequest,
+    "RejectFundingApplication",
+    ApplicationAction::Reject,
+    |_r| 0,
+    false
+);
+transition_request!(
+    v1::WithdrawFundingApplicationRequest,
+    "WithdrawFundingApplication",
+    ApplicationAction::Withdraw,
+    |_r| 0,
+    false
+);
+
 impl FundingApi {
     pub(super) async fn create_application(
         &self,
@@ -303,133 +373,51 @@ impl FundingApi {
         Ok(Response::new(v1::FundingApplication::from(&updated)))
     }
 
-    /// The shared body of Submit, Approve, Reject and Withdraw once each has read its request.
-    async fn transition(
+    /// Submit, Approve, Reject and Withdraw: read the request, then move the application.
+    pub(super) async fn transition<R: TransitionRequest>(
         &self,
-        ctx: crate::store::WriteContext,
-        name: (String, String),
-        change: ApplicationTransition,
-        key: Option<crate::store::idempotency::RequestKey>,
+        request: Request<R>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let parts = req.parts();
+        let mut violations = Violations::new();
+        let name = parse_name(&mut violations, parts.name);
+        let required = matches!(
+            R::ACTION,
+            ApplicationAction::Reject | ApplicationAction::Withdraw
+        );
+        let reason = reason(&mut violations, parts.reason, required);
+        let amount = violations.check(
+            "approved_amount_yuan",
+            values::funding_amount(parts.approved_amount_yuan, true),
+        );
+        let request_id = violations
+            .check("request_id", values::request_id(parts.request_id))
+            .flatten();
+        invalid(violations)?;
+        let change = ApplicationTransition {
+            action: R::ACTION,
+            reason,
+            approved_amount_yuan: amount.filter(|a| *a > 0),
+            allow_exceeding_request: parts.allow_exceeding_request,
+            etag: optional_etag(parts.etag).map(String::from),
+        };
+        let key = request_key(R::METHOD, request_id, &req, R::clear_request_id);
+        let (project_id, application_id) = name.expect("validated");
         let outcome = self
             .services
             .store
-            .transition_funding_application(&ctx, &name.0, &name.1, change, key.as_ref())
+            .transition_funding_application(
+                &ctx,
+                &project_id,
+                &application_id,
+                change,
+                key.as_ref(),
+            )
             .await
             .map_err(to_status)?;
         respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
-    }
-
-    pub(super) async fn submit_application(
-        &self,
-        request: Request<v1::SubmitFundingApplicationRequest>,
-    ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, &req.name);
-        let reason = reason(&mut violations, &req.reason, false);
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let key = request_key("SubmitFundingApplication", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let change = ApplicationTransition {
-            action: ApplicationAction::Submit,
-            reason,
-            approved_amount_yuan: None,
-            allow_exceeding_request: false,
-            etag: optional_etag(&req.etag).map(String::from),
-        };
-        self.transition(ctx, name.expect("validated"), change, key)
-            .await
-    }
-
-    pub(super) async fn approve_application(
-        &self,
-        request: Request<v1::ApproveFundingApplicationRequest>,
-    ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, &req.name);
-        let reason = reason(&mut violations, &req.reason, false);
-        let amount = violations.check(
-            "approved_amount_yuan",
-            values::funding_amount(req.approved_amount_yuan, true),
-        );
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let key = request_key("ApproveFundingApplication", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let change = ApplicationTransition {
-            action: ApplicationAction::Approve,
-            reason,
-            approved_amount_yuan: amount.filter(|a| *a > 0),
-            allow_exceeding_request: req.allow_exceeding_request,
-            etag: optional_etag(&req.etag).map(String::from),
-        };
-        self.transition(ctx, name.expect("validated"), change, key)
-            .await
-    }
-
-    pub(super) async fn reject_application(
-        &self,
-        request: Request<v1::RejectFundingApplicationRequest>,
-    ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, &req.name);
-        let reason = reason(&mut violations, &req.reason, true);
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let key = request_key("RejectFundingApplication", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let change = ApplicationTransition {
-            action: ApplicationAction::Reject,
-            reason,
-            approved_amount_yuan: None,
-            allow_exceeding_request: false,
-            etag: optional_etag(&req.etag).map(String::from),
-        };
-        self.transition(ctx, name.expect("validated"), change, key)
-            .await
-    }
-
-    pub(super) async fn withdraw_application(
-        &self,
-        request: Request<v1::WithdrawFundingApplicationRequest>,
-    ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, &req.name);
-        let reason = reason(&mut violations, &req.reason, true);
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let key = request_key("WithdrawFundingApplication", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let change = ApplicationTransition {
-            action: ApplicationAction::Withdraw,
-            reason,
-            approved_amount_yuan: None,
-            allow_exceeding_request: false,
-            etag: optional_etag(&req.etag).map(String::from),
-        };
-        self.transition(ctx, name.expect("validated"), change, key)
-            .await
     }
 
     pub(super) async fn record_disbursement(

@@ -406,28 +406,28 @@ impl FundingService for FundingApi {
         &self,
         request: Request<v1::SubmitFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        self.submit_application(request).await
+        self.transition(request).await
     }
 
     async fn approve_funding_application(
         &self,
         request: Request<v1::ApproveFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        self.approve_application(request).await
+        self.transition(request).await
     }
 
     async fn reject_funding_application(
         &self,
         request: Request<v1::RejectFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        self.reject_application(request).await
+        self.transition(request).await
     }
 
     async fn withdraw_funding_application(
         &self,
         request: Request<v1::WithdrawFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        self.withdraw_application(request).await
+        self.transition(request).await
     }
 
     async fn record_funding_disbursement(

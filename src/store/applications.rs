@@ -14,9 +14,9 @@ use sea_orm::{
 use super::entities::{funding_application, funding_disbursement, funding_window, prerequisite};
 use super::events::{self, EventDraft};
 use super::funding::to_domain as window_to_domain;
-use super::idempotency::{self, RequestKey};
+use super::idempotency::RequestKey;
 use super::projects::{check_etag, commit_with_key, load_for_update};
-use super::sql::Sql;
+use super::sql::{Sql, insert_once};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{
@@ -474,12 +474,10 @@ impl Store {
         description: String,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingApplication>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let (project_pk, project) = load_for_update(&tx, project_id).await?;
         let window_row = window_row(&tx, window_id).await?;
         let window_pk = window_row.id;
@@ -751,12 +749,10 @@ impl Store {
         change: ApplicationTransition,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingApplication>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let (project_pk, project) = load_for_update(&tx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(
@@ -908,12 +904,10 @@ impl Store {
         etag: Option<&str>,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingApplication>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let (_, project) = load_for_update(&tx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(etag, application.name(), application.etag())?;
@@ -1114,25 +1108,19 @@ impl Store {
         if !raise && kind == "CLOSING" {
             return Ok(false); // Nothing missing today; checked again on the next pass.
         }
-        let mut insert = Sql::new(
-            self.backend(),
-            "INSERT INTO funding_window_alerts (window_pk, kind, day, created_at_us) VALUES (",
-        );
-        insert
-            .bind(window_pk)
-            .push(", ")
-            .bind(kind)
-            .push(", ")
-            .bind(day_number(day))
-            .push(", ")
-            .bind(ctx.now_us)
-            .push(") ON CONFLICT DO NOTHING RETURNING id");
-        if tx
-            .query_one_raw(insert.build())
-            .await
-            .map_err(db_error)?
-            .is_none()
-        {
+        let fresh = insert_once(
+            &tx,
+            "funding_window_alerts",
+            &["window_pk", "kind", "day", "created_at_us"],
+            vec![
+                window_pk.into(),
+                kind.into(),
+                day_number(day).into(),
+                ctx.now_us.into(),
+            ],
+        )
+        .await?;
+        if !fresh {
             return Ok(false); // Another replica, or an earlier pass, raised it already.
         }
         if raise {

@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::entities::funding_window;
 use super::events::{self, EventDraft};
-use super::idempotency::{self, RequestKey};
+use super::idempotency::RequestKey;
 use super::projects::{check_etag, commit_with_key};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
@@ -123,12 +123,10 @@ impl Store {
         fields: WindowFields,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingWindow>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let id = window_id.unwrap_or_else(crate::domain::names::generate_id);
         let mut model = funding_window::ActiveModel {
             window_id: Set(id.clone()),

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::entities::{event, subscription};
-use super::idempotency::{self, RequestKey};
+use super::idempotency::RequestKey;
 use super::projects::{check_etag, commit_with_key};
 use super::sql::Sql;
 use super::{Outcome, Store, WriteContext, db_error, unique_violation};
@@ -245,12 +245,10 @@ impl Store {
         key: Option<&RequestKey>,
         to_message: impl FnOnce(&StoredSubscription) -> Vec<u8>,
     ) -> Result<Outcome<StoredSubscription>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let NewSubscription {
             id,
             display_name,

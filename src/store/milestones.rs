@@ -10,12 +10,12 @@ use sea_orm::{
 
 use super::entities::{milestone, milestone_alert, milestone_revision, prerequisite, project};
 use super::events::{self, EventDraft};
-use super::idempotency::{self, RequestKey};
+use super::idempotency::RequestKey;
 use super::projects::{
     apply_stage_change, check_etag, commit_with_key, load_for_update,
     to_domain as project_to_domain,
 };
-use super::sql::Sql;
+use super::sql::{Sql, insert_once};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::milestone::{
@@ -424,12 +424,10 @@ impl Store {
         new: NewMilestone,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<AssessedMilestone>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let (project_pk, project) = load_for_update(&tx, project_id).await?;
         refuse_cancelled(&project)?;
         let forecast = new.forecast.unwrap_or(new.baseline);
@@ -844,12 +842,10 @@ impl Store {
         etag: Option<&str>,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<AssessedMilestone>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let (project_pk, mut project) = load_for_update(&tx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
         let milestone_pk = row.id;
@@ -1057,25 +1053,19 @@ impl Store {
             if assessed.assessment.status != expected {
                 continue; // Changed since the candidate query.
             }
-            let mut insert = Sql::new(
-                self.backend(),
-                "INSERT INTO milestone_alerts (milestone_pk, kind, baseline_date, created_at_us) VALUES (",
-            );
-            insert
-                .bind(milestone_pk)
-                .push(", ")
-                .bind(alert)
-                .push(", ")
-                .bind(baseline_day)
-                .push(", ")
-                .bind(ctx.now_us)
-                .push(") ON CONFLICT DO NOTHING RETURNING id");
-            if tx
-                .query_one_raw(insert.build())
-                .await
-                .map_err(db_error)?
-                .is_none()
-            {
+            let fresh = insert_once(
+                &tx,
+                "milestone_alerts",
+                &["milestone_pk", "kind", "baseline_date", "created_at_us"],
+                vec![
+                    milestone_pk.into(),
+                    alert.into(),
+                    baseline_day.into(),
+                    ctx.now_us.into(),
+                ],
+            )
+            .await?;
+            if !fresh {
                 continue; // Another replica, or an earlier pass, raised it already.
             }
             let baseline = assessed.milestone.dates.baseline;

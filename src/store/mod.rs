@@ -167,6 +167,21 @@ impl Store {
             .map_err(db_error)
     }
 
+    /// Starts a write transaction for a call that may carry a request id. `Err` holds the
+    /// stored response when the id was seen before: the caller returns it without acting.
+    pub(crate) async fn begin_keyed(
+        &self,
+        key: Option<&idempotency::RequestKey>,
+    ) -> Result<Result<DatabaseTransaction, Vec<u8>>, Error> {
+        let tx = self.begin_write().await?;
+        if let Some(key) = key
+            && let Some(response) = idempotency::lookup(&tx, key).await?
+        {
+            return Ok(Err(response));
+        }
+        Ok(Ok(tx))
+    }
+
     pub async fn close(self) -> Result<(), DbErr> {
         self.db.close().await
     }

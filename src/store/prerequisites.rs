@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{prerequisite, project};
 use super::events::{self, EventDraft};
-use super::idempotency::{self, RequestKey};
+use super::idempotency::RequestKey;
 use super::projects::{check_etag, commit_with_key, load_for_update};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
@@ -85,12 +85,10 @@ impl Store {
         fields: PrerequisiteFields,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<Prerequisite>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         // Locking the parent keeps a concurrent DeleteProject from orphaning the new row.
         let (pk, project) = load_for_update(&tx, project_id).await?;
         let id = prerequisite_id.unwrap_or_else(names::generate_id);

@@ -204,12 +204,10 @@ impl Store {
         initial_stage: Stage,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<Project>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let id = project_id.unwrap_or_else(names::generate_id);
         let mut model = project::ActiveModel {
             project_id: Set(id.clone()),
@@ -438,12 +436,10 @@ impl Store {
         change: StageChangeRequest,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<Project>, Error> {
-        let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
-            return Ok(Outcome::Replayed(response));
-        }
+        let tx = match self.begin_keyed(key).await? {
+            Ok(tx) => tx,
+            Err(first) => return Ok(Outcome::Replayed(first)),
+        };
         let (pk, mut project) = load_for_update(&tx, project_id).await?;
         check_etag(change.etag.as_deref(), project.name(), project.etag())?;
         let step = transition(project.stage, project.suspended_from_stage, change.target).map_err(

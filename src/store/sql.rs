@@ -2,7 +2,10 @@
 //! status conditions, computed ordering keys, joins) goes beyond the entity API. Placeholders
 //! follow the backend: `?` on SQLite, `$n` on PostgreSQL.
 
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+use super::db_error;
+use crate::domain::Error;
 
 pub struct Sql {
     backend: DbBackend,
@@ -41,4 +44,31 @@ impl Sql {
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
+}
+
+/// Inserts one row into an alert ledger unless a row with the same unique key exists; true when
+/// this call inserted it. The ledgers' unique keys are what make scanner alerts once-only
+/// across passes, restarts and replicas.
+pub async fn insert_once(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    columns: &[&str],
+    values: Vec<Value>,
+) -> Result<bool, Error> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        format!("INSERT INTO {table} ({}) VALUES (", columns.join(", ")),
+    );
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(value);
+    }
+    sql.push(") ON CONFLICT DO NOTHING RETURNING id");
+    Ok(conn
+        .query_one_raw(sql.build())
+        .await
+        .map_err(db_error)?
+        .is_some())
 }

@@ -22,6 +22,7 @@ use pipeline::store::Store;
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
+use tonic_types::StatusExt;
 
 pub const PG_URL_ENV: &str = "PIPELINE_TEST_DATABASE_URL";
 
@@ -279,4 +280,31 @@ async fn wait_until_serving(addr: std::net::SocketAddr) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The ErrorInfo reason of an error.
+pub fn reason_of(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The subjects of an error's PreconditionFailure.
+pub fn subjects(status: &tonic::Status) -> std::collections::BTreeSet<String> {
+    status
+        .get_error_details()
+        .precondition_failure()
+        .map(|p| p.violations.iter().map(|v| v.subject.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The fields an error's BadRequest names.
+pub fn bad_fields(status: &tonic::Status) -> std::collections::BTreeSet<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
 }

@@ -7,6 +7,7 @@ back as INVALID_ARGUMENT with a BadRequest naming the bad fields. Exits non-zero
 mismatch.
 """
 
+import datetime
 import sys
 import uuid
 
@@ -17,7 +18,7 @@ import grpc  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
 from google.rpc import error_details_pb2  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
-from pipeline.v1 import project_pb2, project_pb2_grpc  # noqa: E402
+from pipeline.v1 import common_pb2, funding_pb2, funding_pb2_grpc, project_pb2, project_pb2_grpc  # noqa: E402
 
 
 def main() -> None:
@@ -85,7 +86,50 @@ def main() -> None:
         expected = {"project.display_name", "project.total_investment_yuan", "project.township"}
         assert expected <= fields, fields
 
-    print(f"python client: created, listed, updated and staged {created.name}; errors carry BadRequest")
+    # 应报尽报: a window open now, the project undeclared, then declared.
+    funding = funding_pb2_grpc.FundingServiceStub(channel)
+
+    def day(offset: int) -> common_pb2.Date:
+        d = datetime.date.today() + datetime.timedelta(days=offset)
+        return common_pb2.Date(year=d.year, month=d.month, day=d.day)
+
+    window = funding.CreateFundingWindow(
+        funding_pb2.CreateFundingWindowRequest(
+            funding_window_id="py-" + uuid.uuid4().hex[:12],
+            funding_window=funding_pb2.FundingWindow(
+                channel=funding_pb2.FUNDING_CHANNEL_SPECIAL_BOND,
+                title="专项债 第三批",
+                open_date=day(-2),
+                close_date=day(10),
+                target_count=1,
+            ),
+        ),
+        metadata=actor,
+    )
+    sheet = funding.GetFundingCoverage(funding_pb2.GetFundingCoverageRequest(name=window.name))
+    assert created.name in [p.project for p in sheet.undeclared_projects], sheet
+    application = funding.CreateFundingApplication(
+        funding_pb2.CreateFundingApplicationRequest(
+            parent=created.name,
+            funding_application=funding_pb2.FundingApplication(
+                funding_window=window.name, requested_amount_yuan=300_000_000
+            ),
+        ),
+        metadata=actor,
+    )
+    submitted = funding.SubmitFundingApplication(
+        funding_pb2.SubmitFundingApplicationRequest(name=application.name, request_id=str(uuid.uuid4())),
+        metadata=actor,
+    )
+    assert submitted.state == funding_pb2.FUNDING_APPLICATION_STATE_SUBMITTED, submitted
+    sheet = funding.GetFundingCoverage(funding_pb2.GetFundingCoverageRequest(name=window.name))
+    assert created.name not in [p.project for p in sheet.undeclared_projects], sheet
+    assert sheet.declared_count == 1 and sheet.count_gap == 0, sheet
+
+    print(
+        f"python client: created, listed, updated and staged {created.name}; errors carry BadRequest; "
+        f"declared it into {window.name} and the coverage sheet shows it"
+    )
 
 
 if __name__ == "__main__":
