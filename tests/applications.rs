@@ -844,7 +844,123 @@ async fn windows_bound_submission_and_input_is_checked(server: TestServer) {
     assert_eq!(kinds[&v1::EventKind::FundingApplicationCreated], 1);
 }
 
+/// Calls one transition method on `name`.
+async fn act(
+    client: &mut FundingServiceClient<Channel>,
+    action: &str,
+    name: &str,
+) -> Result<v1::FundingApplication, Status> {
+    let reason = "测试".to_string();
+    let name = name.to_string();
+    let result = match action {
+        "submit" => {
+            client
+                .submit_funding_application(v1::SubmitFundingApplicationRequest {
+                    name,
+                    ..Default::default()
+                })
+                .await
+        }
+        "approve" => {
+            client
+                .approve_funding_application(v1::ApproveFundingApplicationRequest {
+                    name,
+                    ..Default::default()
+                })
+                .await
+        }
+        "reject" => {
+            client
+                .reject_funding_application(v1::RejectFundingApplicationRequest {
+                    name,
+                    reason,
+                    ..Default::default()
+                })
+                .await
+        }
+        _ => {
+            client
+                .withdraw_funding_application(v1::WithdrawFundingApplicationRequest {
+                    name,
+                    reason,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    result.map(|r| r.into_inner())
+}
+
+async fn every_illegal_transition_is_refused(server: TestServer) {
+    use v1::FundingApplicationState as S;
+    let mut projects = server.projects().await;
+    let mut funding = server.funding().await;
+    let window = create_window(
+        &mut funding,
+        "bond-round-2",
+        v1::FundingChannel::SpecialBond,
+        day(9, 1),
+        day(9, 30),
+        5,
+    )
+    .await;
+    // One application in each state, each on its own project.
+    let paths: [(&str, &[&str], S); 5] = [
+        ("draft", &[], S::Draft),
+        ("submitted", &["submit"], S::Submitted),
+        ("approved", &["submit", "approve"], S::Approved),
+        ("rejected", &["submit", "reject"], S::Rejected),
+        ("withdrawn", &["withdraw"], S::Withdrawn),
+    ];
+    for (id, steps, state) in paths {
+        reserve_project(&mut projects, id, "城关镇", 200_000_000, true).await;
+        let app = apply(&mut funding, id, &window.name, 10_000_000)
+            .await
+            .unwrap();
+        let mut last = app;
+        for step in steps {
+            last = act(&mut funding, step, &last.name).await.unwrap();
+        }
+        assert_eq!(last.state(), state);
+    }
+    let legal: &[(&str, &str)] = &[
+        ("draft", "submit"),
+        ("draft", "withdraw"),
+        ("submitted", "approve"),
+        ("submitted", "reject"),
+        ("submitted", "withdraw"),
+    ];
+    let before = log(&server.store).await.len();
+    for (id, _, state) in paths {
+        for action in ["submit", "approve", "reject", "withdraw"] {
+            if legal.contains(&(id, action)) {
+                continue;
+            }
+            let refused = act(&mut funding, action, &app_name(id)).await.unwrap_err();
+            assert_eq!(refused.code(), Code::FailedPrecondition, "{action} {id}");
+            assert_eq!(reason_of(&refused), "ILLEGAL_APPLICATION_TRANSITION");
+            let current = format!("{:?}", state).to_uppercase();
+            assert!(
+                refused.message().contains(&current),
+                "{action} {id}: {}",
+                refused.message()
+            );
+        }
+    }
+    assert_eq!(
+        log(&server.store).await.len(),
+        before,
+        "refusals write nothing"
+    );
+    // The one legal move not made above: withdrawing a submitted application.
+    let withdrawn = act(&mut funding, "withdraw", &app_name("submitted"))
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.state(), S::Withdrawn);
+}
+
 both_backends!(
     fifth_fund_batch,
-    windows_bound_submission_and_input_is_checked
+    windows_bound_submission_and_input_is_checked,
+    every_illegal_transition_is_refused
 );
