@@ -12,11 +12,13 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::{Level, info, warn};
 
 use crate::api::Services;
+use crate::api::auth::AuthLayer;
 use crate::api::events::EventApi;
 use crate::api::funding::FundingApi;
 use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
-use crate::config::{DatabaseConfig, ServeConfig};
+use crate::config::{DatabaseConfig, RoleArg, ServeConfig, TokenCommand};
+use crate::domain::access::{Principal, Role};
 use crate::domain::clock::Clock;
 use crate::domain::milestone::Policy;
 use crate::events::hub::LogHub;
@@ -29,11 +31,8 @@ use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::scanner;
 use crate::store::Store;
 
-/// Concurrent HTTP/2 streams (calls, including event streams) per client connection.
-pub const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
-
-/// Largest request or response message accepted, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The file in the data directory that holds the first admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// Connects to the configured database and brings its schema up to date.
 pub async fn open_store(database: &DatabaseConfig) -> anyhow::Result<Store> {
@@ -78,13 +77,31 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         None => format!("sqlite in {}", config.database.data_dir.display()),
     };
     info!(address = %listener.local_addr()?, database = %backend, today = %services.clock.today(), "pipeline is listening");
+    bootstrap_admin(&services.store, &config.database.data_dir).await?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsIdentity {
+            cert_pem: std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,
+            key_pem: std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
+        }),
+        _ => None,
+    };
+    if tls.is_none() && !config.listen.ip().is_loopback() {
+        warn!(
+            address = %config.listen,
+            "serving without TLS on a non-loopback address: tokens and data cross the network in clear text; pass --tls-cert and --tls-key"
+        );
+    }
     let options = RunOptions {
+        tls,
+        max_message_bytes: config.max_message_bytes as usize,
+        max_streams_per_connection: config.max_streams_per_connection,
         shutdown_grace: config.shutdown_grace,
         scan_interval: config.scan_interval,
         poll_interval: config.poll_interval,
         streams: StreamSettings {
             heartbeat: config.heartbeat_interval,
             stall_limit: config.stall_limit,
+            max_streams_per_token: config.max_streams_per_token as usize,
             ..StreamSettings::default()
         },
         event_retention: config.event_retention,
@@ -93,9 +110,28 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     run(listener, services, shutdown_signal(), options).await
 }
 
-/// Timings of a running server.
-#[derive(Debug, Clone, Copy)]
+/// A PEM certificate chain and private key.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity { .. }")
+    }
+}
+
+/// Transport, limits and timings of a running server.
+#[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Serve TLS with this identity; plain HTTP/2 when None.
+    pub tls: Option<TlsIdentity>,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Concurrent HTTP/2 streams (calls, event streams included) per client connection.
+    pub max_streams_per_connection: u32,
     /// How long in-flight calls may take to finish after the shutdown signal.
     pub shutdown_grace: Duration,
     /// How often the scanner checks whether the date changed.
@@ -113,6 +149,9 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
+            tls: None,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_streams_per_connection: 1024,
             shutdown_grace: Duration::from_secs(10),
             scan_interval: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
@@ -165,16 +204,16 @@ pub async fn run(
         .build_v1alpha()?;
 
     let projects = ProjectServiceServer::new(ProjectApi::new(services.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
 
     let milestones = MilestoneServiceServer::new(MilestoneApi::new(services.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
 
     let funding = FundingServiceServer::new(FundingApi::new(services.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
 
     let stopping = CancellationToken::new();
     let hub = LogHub::start(
@@ -190,8 +229,8 @@ pub async fn run(
         options.streams,
         stopping.clone(),
     ))
-    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    .max_decoding_message_size(options.max_message_bytes)
+    .max_encoding_message_size(options.max_message_bytes);
     tokio::spawn(retention::run(
         services.store.clone(),
         options.event_retention,
@@ -230,11 +269,19 @@ pub async fn run(
     let signal = stopping.clone();
     // Long-lived streams: keepalives find dead peers, a bounded connection age makes clients
     // rebalance across replicas, and a stream limit bounds one connection's share.
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = &options.tls {
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(
+                tonic::transport::Identity::from_pem(&identity.cert_pem, &identity.key_pem),
+            ))
+            .context("configuring TLS")?;
+    }
+    let server = builder
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_keepalive(Some(Duration::from_secs(60)))
-        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .max_concurrent_streams(Some(options.max_streams_per_connection))
         .max_connection_age(Duration::from_secs(30 * 60))
         .max_connection_age_grace(Duration::from_secs(60))
         .layer(
@@ -242,6 +289,7 @@ pub async fn run(
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(AuthLayer::new(services.store.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -265,6 +313,119 @@ pub async fn run(
     scanner_task.await.ok();
     services.store.close().await.ok();
     info!("stopped");
+    Ok(())
+}
+
+/// On first start (no token at all), creates the admin token, prints it once and writes it to
+/// a file only the owner can read in the data directory, so that the embedded default works
+/// with one command.
+pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    if store.count_tokens().await.map_err(anyhow::Error::msg)? > 0 {
+        return Ok(());
+    }
+    let admin = Principal::system("admin");
+    let secret = match store
+        .create_token(&admin, crate::domain::clock::Clock::system_now_micros())
+        .await
+    {
+        Ok(secret) => secret,
+        // Another replica starting at the same moment made it.
+        Err(crate::domain::Error::AlreadyExists { .. }) => return Ok(()),
+        Err(err) => return Err(anyhow::Error::msg(err)),
+    };
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    write_private(&path, &format!("{secret}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "created the first admin token (shown once; also in {}, readable only by you):\n{secret}",
+        path.display()
+    );
+    info!(file = %path.display(), "created the first admin token");
+    Ok(())
+}
+
+/// Writes a file readable and writable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// `pipeline token create | list | revoke`.
+pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let now = crate::domain::clock::Clock::system_now_micros();
+    match command {
+        TokenCommand::Create(args) => {
+            let role = match args.role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Editor => Role::Editor,
+                RoleArg::Viewer => Role::Viewer,
+                RoleArg::Subscriber => Role::Subscriber,
+            };
+            let name = args.name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+                anyhow::bail!("--name must be 1 to 128 characters without control characters");
+            }
+            let scoped = !args.departments.is_empty() || !args.townships.is_empty();
+            if role == Role::Editor && !scoped {
+                anyhow::bail!("an editor needs at least one --department or --township");
+            }
+            if role != Role::Editor && scoped {
+                anyhow::bail!("--department and --township apply to editors only");
+            }
+            let store = open_store(&args.database).await?;
+            let principal = Principal {
+                name,
+                role,
+                departments: args.departments,
+                townships: args.townships,
+            };
+            let secret = store
+                .create_token(&principal, now)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("{secret}");
+            eprintln!(
+                "created token {:?} ({}); the secret above is shown only this once",
+                principal.name,
+                role.as_str()
+            );
+        }
+        TokenCommand::List(database) => {
+            let store = open_store(&database).await?;
+            for token in store.list_tokens().await.map_err(anyhow::Error::msg)? {
+                let p = &token.principal;
+                let scope = [p.departments.join(","), p.townships.join(",")]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let state = if token.revoked_at_us.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}\t{scope}", p.name, p.role.as_str(), state);
+            }
+        }
+        TokenCommand::Revoke(args) => {
+            let store = open_store(&args.database).await?;
+            store
+                .revoke_token(&args.name, now)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            eprintln!("revoked token {:?}", args.name);
+        }
+    }
     Ok(())
 }
 

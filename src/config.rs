@@ -36,6 +36,60 @@ pub enum Command {
     Serve(ServeConfig),
     /// Run the database migrations and exit.
     Migrate(DatabaseConfig),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `pipeline token …`: works on the database directly, so it needs no running server.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once and never stored.
+    Create(TokenCreate),
+    /// List tokens: names, roles, scopes and whether revoked (never secrets).
+    List(DatabaseConfig),
+    /// Revoke a token by name; it stops working with the next call.
+    Revoke(TokenRevoke),
+}
+
+/// A token's role on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything, including funding windows.
+    Admin,
+    /// Change projects (and their prerequisites, milestones, applications) of its departments
+    /// or townships; read everything.
+    Editor,
+    /// Read and watch.
+    Viewer,
+    /// Watch, and its own subscriptions.
+    Subscriber,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreate {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// The token's name, recorded as the actor of every change made with it (e.g. 县住建局-张三).
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_enum, ignore_case = true)]
+    pub role: RoleArg,
+    /// A department whose projects an editor may change; repeat for more.
+    #[arg(long = "department")]
+    pub departments: Vec<String>,
+    /// A township whose projects an editor may change; repeat for more.
+    #[arg(long = "township")]
+    pub townships: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenRevoke {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// The token's name.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// Where the data lives.
@@ -104,6 +158,21 @@ pub struct ServeConfig {
     /// How long shutdown waits for in-flight calls before closing them.
     #[arg(long, env = "PIPELINE_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// PEM certificate chain; with --tls-key the server speaks only TLS.
+    #[arg(long, env = "PIPELINE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "PIPELINE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest request or response message, in bytes; larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "PIPELINE_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
+    pub max_message_bytes: u32,
+    /// Concurrent calls (HTTP/2 streams, event streams included) per client connection.
+    #[arg(long, env = "PIPELINE_MAX_STREAMS_PER_CONNECTION", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_streams_per_connection: u32,
+    /// Event streams (WatchEvents, StreamSubscription) one token may hold open at once.
+    #[arg(long, env = "PIPELINE_MAX_STREAMS_PER_TOKEN", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_streams_per_token: u32,
 }
 
 /// Parses `500ms`, `10s`, `5m`, `2h`, `90d` or a bare number of seconds.

@@ -9,5 +9,6 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => app::serve(config).await,
         Command::Migrate(database) => app::migrate(&database).await,
+        Command::Token(command) => app::token(command).await,
     }
 }

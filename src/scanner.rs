@@ -21,6 +21,7 @@ pub const SCANNER_ACTOR: &str = "scanner";
 pub async fn scan_once(services: &Services) -> Result<usize, Error> {
     let ctx = WriteContext {
         actor: SCANNER_ACTOR.to_string(),
+        principal: crate::domain::access::Principal::system(SCANNER_ACTOR),
         now_us: services.clock.now_micros(),
         today: services.clock.today(),
     };

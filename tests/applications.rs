@@ -10,10 +10,9 @@ use chrono::NaiveDate;
 use pipeline::proto::v1;
 use pipeline::store::{Store, events};
 use prost_types::FieldMask;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use common::{TestServer, bad_fields, reason_of, subjects};
+use common::{Authed, TestServer, bad_fields, reason_of, subjects};
 use v1::funding_service_client::FundingServiceClient;
 use v1::project_service_client::ProjectServiceClient;
 
@@ -43,7 +42,7 @@ fn count(events: &[v1::Event], kind: v1::EventKind) -> usize {
 /// A RESERVE project with the given total investment and, when `land_done`, a DONE land
 /// prerequisite (otherwise IN_PROGRESS).
 async fn reserve_project(
-    client: &mut ProjectServiceClient<Channel>,
+    client: &mut ProjectServiceClient<Authed>,
     id: &str,
     township: &str,
     total_investment_yuan: i64,
@@ -88,7 +87,7 @@ async fn reserve_project(
 }
 
 async fn create_window(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     id: &str,
     channel: v1::FundingChannel,
     open: NaiveDate,
@@ -120,7 +119,7 @@ async fn create_window(
 }
 
 async fn apply(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     project: &str,
     window: &str,
     amount: i64,
@@ -141,7 +140,7 @@ async fn apply(
 }
 
 async fn submit(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     name: &str,
     request_id: &str,
 ) -> Result<v1::FundingApplication, Status> {
@@ -156,7 +155,7 @@ async fn submit(
 }
 
 async fn approve(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     name: &str,
     amount: i64,
     allow_exceeding_request: bool,
@@ -174,7 +173,7 @@ async fn approve(
 }
 
 async fn disburse(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     name: &str,
     amount: i64,
     on: NaiveDate,
@@ -192,7 +191,7 @@ async fn disburse(
         .map(|r| r.into_inner())
 }
 
-async fn coverage(client: &mut FundingServiceClient<Channel>, window: &str) -> v1::FundingCoverage {
+async fn coverage(client: &mut FundingServiceClient<Authed>, window: &str) -> v1::FundingCoverage {
     client
         .get_funding_coverage(v1::GetFundingCoverageRequest {
             name: window.into(),
@@ -213,7 +212,7 @@ fn app_name(project: &str) -> String {
 
 /// Every application of a window, page by page (checking that totals repeat on each page).
 async fn list_all(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     filter: &str,
 ) -> (Vec<v1::FundingApplication>, v1::FundingTotals) {
     let mut items = Vec::new();
@@ -846,7 +845,7 @@ async fn windows_bound_submission_and_input_is_checked(server: TestServer) {
 
 /// Calls one transition method on `name`.
 async fn act(
-    client: &mut FundingServiceClient<Channel>,
+    client: &mut FundingServiceClient<Authed>,
     action: &str,
     name: &str,
 ) -> Result<v1::FundingApplication, Status> {

@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use common::TestServer;
+use common::{Authed, TestServer};
 use v1::event_service_client::EventServiceClient;
 use v1::project_service_client::ProjectServiceClient;
 use v1::watch_events_response::Response as Message;
@@ -59,7 +59,7 @@ struct Observed {
 /// Reads with `filter` from `start` until it has seen `until`, dropping the stream at random
 /// and resuming from the last cursor it got.
 async fn reader(
-    client: EventServiceClient<Channel>,
+    client: EventServiceClient<Authed>,
     epoch: String,
     filter: v1::EventFilter,
     start: String,
@@ -205,7 +205,7 @@ async fn history_checker(server: TestServer) {
     let projects = server.projects().await;
     let mut writers = Vec::new();
     for w in 0..4 {
-        let mut c: ProjectServiceClient<Channel> = projects.clone();
+        let mut c: ProjectServiceClient<Authed> = projects.clone();
         writers.push(tokio::spawn(async move {
             use rand::SeedableRng;
             let mut rng = rand::rngs::StdRng::seed_from_u64(w);
@@ -540,7 +540,8 @@ async fn stalled_reader_and_shutdown(mut server: TestServer) {
         .connect()
         .await
         .unwrap();
-    let mut stalled_client = EventServiceClient::new(small_window);
+    let mut stalled_client =
+        EventServiceClient::new(common::authed(small_window, &server.admin_token));
     let mut stalled = stalled_client
         .watch_events(v1::WatchEventsRequest::default())
         .await

@@ -12,11 +12,10 @@ use pipeline::domain::clock::Clock;
 use pipeline::domain::milestone::Policy;
 use pipeline::proto::v1;
 use pipeline::store::{Store, events};
-use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-use common::TestServer;
+use common::{Authed, TestServer};
 use v1::milestone_service_client::MilestoneServiceClient;
 use v1::project_service_client::ProjectServiceClient;
 
@@ -50,7 +49,7 @@ fn bad_fields(status: &Status) -> Vec<String> {
 }
 
 async fn project(
-    client: &mut ProjectServiceClient<Channel>,
+    client: &mut ProjectServiceClient<Authed>,
     id: &str,
     township: &str,
     stage: v1::ProjectStage,
@@ -77,7 +76,7 @@ async fn project(
 }
 
 async fn schedule(
-    client: &mut MilestoneServiceClient<Channel>,
+    client: &mut MilestoneServiceClient<Authed>,
     parent: &str,
     id: &str,
     kind: v1::MilestoneKind,
@@ -102,7 +101,7 @@ async fn schedule(
 }
 
 async fn list(
-    client: &MilestoneServiceClient<Channel>,
+    client: &MilestoneServiceClient<Authed>,
     filter: &str,
     order_by: &str,
     parent: &str,
@@ -123,7 +122,7 @@ async fn list(
 }
 
 async fn get(
-    client: &mut MilestoneServiceClient<Channel>,
+    client: &mut MilestoneServiceClient<Authed>,
     name: &str,
     status_date: Option<NaiveDate>,
 ) -> Result<v1::Milestone, Status> {
@@ -1013,15 +1012,12 @@ async fn bad_input_changes_nothing(server: TestServer) {
     assert_eq!(bad_fields(&err), vec!["filter", "filter"]);
 
     // A cancelled project's milestones no longer move.
-    let mut cancel = Request::new(v1::ChangeProjectStageRequest {
+    let cancel = Request::new(v1::ChangeProjectStageRequest {
         name: p.name.clone(),
         stage: v1::ProjectStage::Cancelled as i32,
         reason: "项目终止".into(),
         ..Default::default()
     });
-    cancel
-        .metadata_mut()
-        .insert("pipeline-actor", "fgj".parse().unwrap());
     projects.change_project_stage(cancel).await.unwrap();
     let after_cancel = log(&server.store).await.len();
     assert_eq!(

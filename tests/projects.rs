@@ -9,13 +9,13 @@ use pipeline::proto::v1;
 use pipeline::proto::v1::project_service_client::ProjectServiceClient;
 use pipeline::store::events;
 use prost_types::FieldMask;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-use common::TestServer;
+use common::{Authed, TestServer};
+use pipeline::domain::access::Role;
 
-type Client = ProjectServiceClient<Channel>;
+type Client = ProjectServiceClient<Authed>;
 
 fn sample(display_name: &str) -> v1::Project {
     v1::Project {
@@ -309,7 +309,7 @@ async fn crud_round_trip(server: TestServer) {
         log[5].resource,
         "projects/water-network-1/prerequisites/land"
     );
-    assert_eq!(log[0].actor, "anonymous");
+    assert_eq!(log[0].actor, "test-admin", "the actor is the token's name");
 }
 
 async fn validation_names_every_bad_field(server: TestServer) {
@@ -692,8 +692,11 @@ async fn request_ids_replay(server: TestServer) {
 async fn stage_transitions(server: TestServer) {
     let mut client = server.projects().await;
     let project = create(&mut client, "qinquan", sample("琴泉片区有机更新")).await;
+    let wang = server
+        .projects_as(&server.token("xmb-wang", Role::Admin, &[], &[]).await)
+        .await;
     let change = |stage: v1::ProjectStage| {
-        let mut c = client.clone();
+        let mut c = wang.clone();
         let name = project.name.clone();
         async move {
             let mut request = Request::new(v1::ChangeProjectStageRequest {
@@ -707,9 +710,10 @@ async fn stage_transitions(server: TestServer) {
                 }),
                 ..Default::default()
             });
+            // Clients cannot name the actor; this header is ignored.
             request
                 .metadata_mut()
-                .insert("pipeline-actor", "xmb-wang".parse().unwrap());
+                .insert("pipeline-actor", "someone-else".parse().unwrap());
             c.change_project_stage(request)
                 .await
                 .map(|r| r.into_inner())

@@ -14,7 +14,7 @@ use v1::event_service_client::EventServiceClient;
 use v1::project_service_client::ProjectServiceClient;
 use v1::watch_events_response::Response as Message;
 
-use common::{Backend, TestServer};
+use common::{Authed, Backend, TestServer, authed};
 
 /// A server process, killed when dropped.
 struct Replica {
@@ -77,12 +77,15 @@ async fn spawn_replica(url: &str) -> Replica {
     }
 }
 
-async fn connect(addr: &str) -> Channel {
-    Channel::from_shared(addr.to_string())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+async fn connect(addr: &str, token: &str) -> Authed {
+    authed(
+        Channel::from_shared(addr.to_string())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+        token,
+    )
 }
 
 fn project(i: usize) -> v1::CreateProjectRequest {
@@ -103,6 +106,7 @@ fn project(i: usize) -> v1::CreateProjectRequest {
 /// Follows a stream, switching to `fallback` with the last cursor when the first server dies.
 /// Returns the delivered sequence numbers once `until` is reached.
 async fn follow(
+    token: String,
     first: String,
     fallback: String,
     epoch: String,
@@ -116,7 +120,7 @@ async fn follow(
     loop {
         let mut client = EventServiceClient::new(
             match Channel::from_shared(addr.clone()).unwrap().connect().await {
-                Ok(c) => c,
+                Ok(c) => authed(c, &token),
                 Err(_) => {
                     addr = fallback.clone();
                     switches += 1;
@@ -175,6 +179,7 @@ async fn two_processes_lose_nothing(mut server: TestServer) {
     let start = cursor::encode(&epoch, store.log_head().await.unwrap());
     let (until_tx, until_rx) = tokio::sync::watch::channel(None);
     let on_b = tokio::spawn(follow(
+        server.admin_token.clone(),
         b.addr.clone(),
         b.addr.clone(),
         epoch.clone(),
@@ -182,6 +187,7 @@ async fn two_processes_lose_nothing(mut server: TestServer) {
         until_rx.clone(),
     ));
     let on_a = tokio::spawn(follow(
+        server.admin_token.clone(),
         a.addr.clone(),
         b.addr.clone(),
         epoch.clone(),
@@ -190,7 +196,7 @@ async fn two_processes_lose_nothing(mut server: TestServer) {
     ));
 
     // B's LISTEN connection is cut: delivery of a change made on A falls back to polling.
-    let mut on_a_projects = ProjectServiceClient::new(connect(&a.addr).await);
+    let mut on_a_projects = ProjectServiceClient::new(connect(&a.addr, &server.admin_token).await);
     on_a_projects.create_project(project(0)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let admin = sea_orm::Database::connect(&url).await.unwrap();
@@ -207,7 +213,7 @@ async fn two_processes_lose_nothing(mut server: TestServer) {
         terminated >= 2,
         "both replicas listen ({terminated} listeners found)"
     );
-    let mut probe = EventServiceClient::new(connect(&b.addr).await)
+    let mut probe = EventServiceClient::new(connect(&b.addr, &server.admin_token).await)
         .watch_events(v1::WatchEventsRequest::default())
         .await
         .unwrap()
@@ -236,7 +242,7 @@ async fn two_processes_lose_nothing(mut server: TestServer) {
 
     // A workload on A; A is killed with SIGKILL in the middle; writing goes on through B.
     let mut a = a;
-    let mut on_b_projects = ProjectServiceClient::new(connect(&b.addr).await);
+    let mut on_b_projects = ProjectServiceClient::new(connect(&b.addr, &server.admin_token).await);
     for i in 2..60 {
         if i == 30 {
             a.child.kill().unwrap();

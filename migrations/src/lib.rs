@@ -8,6 +8,7 @@ mod m20261128_000002_milestones;
 mod m20261128_000003_subscriptions;
 mod m20261128_000004_funding_windows;
 mod m20261128_000005_funding_applications;
+mod m20261128_000006_access;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_subscriptions::Migration),
             Box::new(m20261128_000004_funding_windows::Migration),
             Box::new(m20261128_000005_funding_applications::Migration),
+            Box::new(m20261128_000006_access::Migration),
         ]
     }
 }

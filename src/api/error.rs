@@ -71,6 +71,18 @@ pub fn to_status(err: Error) -> Status {
             }
             (Code::FailedPrecondition, message)
         }
+        Error::Unauthenticated { message } => {
+            details.set_error_info("UNAUTHENTICATED", ERROR_DOMAIN, HashMap::new());
+            (Code::Unauthenticated, message)
+        }
+        Error::PermissionDenied { message } => {
+            details.set_error_info("PERMISSION_DENIED", ERROR_DOMAIN, HashMap::new());
+            (Code::PermissionDenied, message)
+        }
+        Error::ResourceExhausted { reason, message } => {
+            details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+            (Code::ResourceExhausted, message)
+        }
         Error::CursorExpired { oldest_cursor } => {
             details.set_error_info(
                 "CURSOR_EXPIRED",

@@ -5,12 +5,14 @@ use tonic::{Request, Response, Status};
 
 use super::pagination;
 use super::parse::{invalid, optional_etag};
-use super::{Services, request_key, respond, to_status};
+use super::{Services, principal, request_key, respond, to_status};
+use crate::domain::access::Principal;
 use crate::domain::error::Violations;
 use crate::domain::{Error, names, values};
 use crate::events::cursor;
 use crate::events::filter::{self, CompiledFilter};
 use crate::events::hub::LogHub;
+use crate::events::quota::StreamQuota;
 use crate::events::stream::{self, EventStream, StreamSettings};
 use crate::proto::v1::{self, event_service_server::EventService};
 use crate::store::log::{NewSubscription, StoredSubscription};
@@ -23,6 +25,7 @@ pub struct EventApi {
     hub: LogHub,
     settings: StreamSettings,
     stop: CancellationToken,
+    quota: StreamQuota,
 }
 
 fn subscription_name(id: &str) -> String {
@@ -46,6 +49,7 @@ impl EventApi {
         stop: CancellationToken,
     ) -> Self {
         Self {
+            quota: StreamQuota::new(settings.max_streams_per_token),
             services,
             hub,
             settings,
@@ -94,8 +98,15 @@ impl EventApi {
         Ok(Some(seq))
     }
 
-    /// Opens a stream after `start`, refusing a position the retention already pruned.
-    async fn open(&self, filter: CompiledFilter, start: i64) -> Result<EventStream, Status> {
+    /// Opens a stream after `start` for `caller`, refusing a position the retention already
+    /// pruned and a caller at its stream limit.
+    async fn open(
+        &self,
+        caller: &Principal,
+        filter: CompiledFilter,
+        start: i64,
+    ) -> Result<EventStream, Status> {
+        let permit = self.quota.acquire(&caller.name).map_err(to_status)?;
         let pruned = self
             .services
             .store
@@ -113,7 +124,8 @@ impl EventApi {
             start,
             self.settings,
             self.stop.clone(),
-        ))
+        )
+        .holding(permit))
     }
 }
 
@@ -126,6 +138,7 @@ impl EventService for EventApi {
         &self,
         request: Request<v1::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let caller = principal(&request)?;
         let req = request.into_inner();
         let mut violations = Violations::new();
         let start = self
@@ -133,7 +146,9 @@ impl EventService for EventApi {
             .await?;
         let compiled = filter::compile(&req.filter.unwrap_or_default(), "filter", &mut violations);
         invalid(violations)?;
-        let stream = self.open(compiled, start.expect("validated")).await?;
+        let stream = self
+            .open(&caller, compiled, start.expect("validated"))
+            .await?;
         Ok(Response::new(stream))
     }
 
@@ -194,13 +209,14 @@ impl EventService for EventApi {
         &self,
         request: Request<v1::GetSubscriptionRequest>,
     ) -> Result<Response<v1::Subscription>, Status> {
+        let caller = principal(&request)?;
         let req = request.into_inner();
         let id =
             parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
         let sub = self
             .services
             .store
-            .get_subscription(id)
+            .get_subscription(&caller, id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(self.to_message(&sub)))
@@ -210,6 +226,7 @@ impl EventService for EventApi {
         &self,
         request: Request<v1::ListSubscriptionsRequest>,
     ) -> Result<Response<v1::ListSubscriptionsResponse>, Status> {
+        let caller = principal(&request)?;
         let req = request.into_inner();
         let mut violations = Violations::new();
         let limit = violations.check("page_size", pagination::page_size(req.page_size));
@@ -222,6 +239,7 @@ impl EventService for EventApi {
             .services
             .store
             .list_subscriptions(
+                &caller,
                 after.as_ref().map(|c| c.id.as_str()),
                 limit.expect("validated"),
             )
@@ -247,12 +265,13 @@ impl EventService for EventApi {
         &self,
         request: Request<v1::DeleteSubscriptionRequest>,
     ) -> Result<Response<()>, Status> {
+        let caller = principal(&request)?;
         let req = request.into_inner();
         let id =
             parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
         self.services
             .store
-            .delete_subscription(id, optional_etag(&req.etag))
+            .delete_subscription(&caller, id, optional_etag(&req.etag))
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -262,19 +281,20 @@ impl EventService for EventApi {
         &self,
         request: Request<v1::StreamSubscriptionRequest>,
     ) -> Result<Response<Self::StreamSubscriptionStream>, Status> {
+        let caller = principal(&request)?;
         let req = request.into_inner();
         let id =
             parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
         let sub = self
             .services
             .store
-            .get_subscription(id)
+            .get_subscription(&caller, id)
             .await
             .map_err(to_status)?;
         let mut violations = Violations::new();
         let compiled = filter::compile(&sub.filter, "filter", &mut violations);
         violations.finish().map_err(to_status)?;
-        let stream = self.open(compiled, sub.acked_seq).await?;
+        let stream = self.open(&caller, compiled, sub.acked_seq).await?;
         Ok(Response::new(stream))
     }
 

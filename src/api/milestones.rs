@@ -120,6 +120,12 @@ fn filter_date(value: &str) -> Result<NaiveDate, String> {
 fn meta<T>(request: &Request<T>) -> Request<()> {
     let mut bare = Request::new(());
     *bare.metadata_mut() = request.metadata().clone();
+    if let Some(principal) = request
+        .extensions()
+        .get::<crate::domain::access::Principal>()
+    {
+        bare.extensions_mut().insert(principal.clone());
+    }
     bare
 }
 

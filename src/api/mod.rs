@@ -2,6 +2,7 @@
 //! into domain types (collecting every bad field), call the store, convert the result back.
 
 pub mod applications;
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod filter;
@@ -14,14 +15,12 @@ pub mod projects;
 use prost::Message;
 use tonic::{Request, Status};
 
+use crate::domain::access::Principal;
 use crate::domain::milestone::Policy;
 use crate::domain::{Error, clock::Clock};
 use crate::store::idempotency::RequestKey;
 use crate::store::{Outcome, Store, WriteContext};
 pub use error::to_status;
-
-/// The metadata entry in which a caller names itself; recorded as the actor of its changes.
-pub const ACTOR_METADATA: &str = "pipeline-actor";
 
 /// What every service needs: the store, the clock and the slippage policy.
 #[derive(Clone, Debug)]
@@ -31,24 +30,26 @@ pub struct Services {
     pub policy: Policy,
 }
 
+/// The caller of a request, put there by the authentication layer.
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| {
+            to_status(Error::Unauthenticated {
+                message: "the request carries no authenticated caller".into(),
+            })
+        })
+}
+
 impl Services {
-    /// Who is writing, and when.
+    /// Who is writing, and when. The actor is the token's name; clients cannot set it.
     pub fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, Status> {
-        let actor = match request.metadata().get(ACTOR_METADATA) {
-            None => "anonymous".to_string(),
-            Some(value) => {
-                let text = value.to_str().ok().map(str::trim).unwrap_or_default();
-                if text.is_empty() || text.len() > 128 {
-                    return Err(to_status(Error::invalid(
-                        format!("metadata {ACTOR_METADATA}"),
-                        "must be 1 to 128 visible ASCII characters",
-                    )));
-                }
-                text.to_string()
-            }
-        };
+        let principal = principal(request)?;
         Ok(WriteContext {
-            actor,
+            actor: principal.name.clone(),
+            principal,
             now_us: self.clock.now_micros(),
             today: self.clock.today(),
         })

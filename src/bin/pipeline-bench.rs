@@ -48,6 +48,8 @@ enum Bench {
 struct Server {
     child: Child,
     addr: String,
+    /// The admin token the server made on first start.
+    token: String,
     _dir: tempdir::Dir,
 }
 
@@ -105,6 +107,8 @@ async fn start_server(server_cpus: Option<&str>) -> anyhow::Result<Server> {
             &format!("127.0.0.1:{port}"),
             "--heartbeat-interval",
             "5s",
+            "--max-streams-per-token",
+            "1000000",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -127,9 +131,13 @@ async fn start_server(server_cpus: Option<&str>) -> anyhow::Result<Server> {
         anyhow::ensure!(Instant::now() < deadline, "the server did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let token = std::fs::read_to_string(dir.join(pipeline::app::ADMIN_TOKEN_FILE))?
+        .trim()
+        .to_string();
     Ok(Server {
         child,
         addr,
+        token,
         _dir: tempdir::Dir(dir),
     })
 }
@@ -147,8 +155,18 @@ async fn fanout(
 ) -> anyhow::Result<()> {
     let server = start_server(server_cpus).await?;
     let pid = server.child.id();
-    let mut projects =
-        ProjectServiceClient::new(Channel::from_shared(server.addr.clone())?.connect().await?);
+    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {}", server.token).parse()?;
+    let header = bearer.clone();
+    let mut projects = ProjectServiceClient::with_interceptor(
+        Channel::from_shared(server.addr.clone())?.connect().await?,
+        move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
+            Ok(request)
+        },
+    );
     // Warm up the write path and the server's allocations before measuring memory.
     for i in 0..50 {
         projects
@@ -168,8 +186,9 @@ async fn fanout(
     for i in 0..subscribers {
         let channel = channels[i / per_connection].clone();
         let ready = ready_tx.clone();
+        let bearer = bearer.clone();
         readers.push(tokio::spawn(async move {
-            let mut stream = watch_light(channel).await.expect("watch");
+            let mut stream = watch_light(channel, bearer).await.expect("watch");
             let mut latencies: Vec<u32> = Vec::with_capacity(expected as usize);
             while let Ok(Some(message)) = stream.message().await {
                 if message.caught_up.is_some() {
@@ -272,7 +291,10 @@ struct LightCursor {
     cursor: String,
 }
 
-async fn watch_light(channel: Channel) -> Result<tonic::Streaming<LightResponse>, tonic::Status> {
+async fn watch_light(
+    channel: Channel,
+    bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+) -> Result<tonic::Streaming<LightResponse>, tonic::Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await
@@ -281,13 +303,9 @@ async fn watch_light(channel: Channel) -> Result<tonic::Streaming<LightResponse>
     let path = tonic::codegen::http::uri::PathAndQuery::from_static(
         "/pipeline.v1.EventService/WatchEvents",
     );
-    let response = grpc
-        .server_streaming(
-            tonic::Request::new(v1::WatchEventsRequest::default()),
-            path,
-            codec,
-        )
-        .await?;
+    let mut request = tonic::Request::new(v1::WatchEventsRequest::default());
+    request.metadata_mut().insert("authorization", bearer);
+    let response = grpc.server_streaming(request, path, codec).await?;
     Ok(response.into_inner())
 }
 

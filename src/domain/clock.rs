@@ -27,6 +27,11 @@ impl Clock {
     /// The current instant in microseconds since the Unix epoch (UTC); always the real clock,
     /// because instants record when something was written.
     pub fn now_micros(&self) -> i64 {
+        Self::system_now_micros()
+    }
+
+    /// The real current instant, for code that has no clock at hand (command-line tools).
+    pub fn system_now_micros() -> i64 {
         Utc::now().timestamp_micros()
     }
 

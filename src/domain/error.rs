@@ -45,6 +45,18 @@ pub enum Error {
         /// (subject, description) pairs for PreconditionFailure details.
         violations: Vec<(String, String)>,
     },
+    /// No valid token came with the request.
+    #[error("{message}")]
+    Unauthenticated { message: String },
+    /// The caller's role or scope does not allow the operation.
+    #[error("{message}")]
+    PermissionDenied { message: String },
+    /// A limit was reached (streams per token).
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
     /// A stream cursor points before the oldest event still retained.
     #[error("the cursor is older than the retained event log; resume from {oldest_cursor}")]
     CursorExpired { oldest_cursor: String },
@@ -72,6 +84,12 @@ impl Error {
     pub fn not_found(resource: impl Into<String>) -> Self {
         Error::NotFound {
             resource: resource.into(),
+        }
+    }
+
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Error::PermissionDenied {
+            message: message.into(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The domain: types, lifecycle rules, validation of values and the clock. Nothing here knows
 //! about tonic or sea-orm; the API layer parses requests into these types once, at the edge.
 
+pub mod access;
 pub mod clock;
 pub mod error;
 pub mod funding;

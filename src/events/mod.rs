@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod filter;
 pub mod hub;
+pub mod quota;
 pub mod retention;
 pub mod stream;
 pub mod wire;

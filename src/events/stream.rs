@@ -34,6 +34,8 @@ pub struct StreamSettings {
     pub buffer: usize,
     /// Events per batch, rounded up to whole transactions.
     pub batch_events: usize,
+    /// Event streams one token may hold open at once.
+    pub max_streams_per_token: usize,
 }
 
 impl Default for StreamSettings {
@@ -43,6 +45,7 @@ impl Default for StreamSettings {
             stall_limit: Duration::from_secs(60),
             buffer: 16,
             batch_events: 256,
+            max_streams_per_token: 100,
         }
     }
 }
@@ -82,6 +85,7 @@ pub fn open(
         epoch,
         last_cursor: start,
         done: false,
+        permit: None,
     }
 }
 
@@ -222,6 +226,8 @@ pub struct EventStream {
     epoch: String,
     last_cursor: i64,
     done: bool,
+    /// The token's stream slot, given back when the stream is dropped.
+    permit: Option<super::quota::StreamPermit>,
 }
 
 fn cursor_of(response: &v1::WatchEventsResponse) -> Option<&str> {
@@ -234,6 +240,12 @@ fn cursor_of(response: &v1::WatchEventsResponse) -> Option<&str> {
 }
 
 impl EventStream {
+    /// Ties the stream to its token's stream slot.
+    pub fn holding(mut self, permit: super::quota::StreamPermit) -> Self {
+        self.permit = Some(permit);
+        self
+    }
+
     fn finish(&mut self, end: End) -> Option<Result<v1::WatchEventsResponse, Status>> {
         self.done = true;
         let cursor = cursor::encode(&self.epoch, self.last_cursor);

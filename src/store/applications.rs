@@ -478,7 +478,7 @@ impl Store {
             Ok(tx) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, project) = load_for_update(&tx, project_id).await?;
+        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let window_row = window_row(&tx, window_id).await?;
         let window_pk = window_row.id;
         let window = window_to_domain(window_row)?;
@@ -679,7 +679,7 @@ impl Store {
         etag: Option<&str>,
     ) -> Result<FundingApplication, Error> {
         let tx = self.begin_write().await?;
-        let (_, project) = load_for_update(&tx, project_id).await?;
+        let (_, project) = load_for_update(&tx, ctx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(etag, application.name(), application.etag())?;
         let mut changed = Vec::new();
@@ -753,7 +753,7 @@ impl Store {
             Ok(tx) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, project) = load_for_update(&tx, project_id).await?;
+        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(
             change.etag.as_deref(),
@@ -908,7 +908,7 @@ impl Store {
             Ok(tx) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (_, project) = load_for_update(&tx, project_id).await?;
+        let (_, project) = load_for_update(&tx, ctx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(etag, application.name(), application.etag())?;
         if application.state != ApplicationState::Approved {

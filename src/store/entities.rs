@@ -228,6 +228,7 @@ pub mod subscription {
         pub created_at_us: i64,
         pub updated_at_us: i64,
         pub version: i64,
+        pub owner: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -314,6 +315,29 @@ pub mod funding_disbursement {
         pub note: String,
         pub actor: String,
         pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub role: String,
+        pub departments: String,
+        pub townships: String,
+        pub secret_hash: String,
+        pub created_at_us: i64,
+        pub revoked_at_us: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ use super::projects::{check_etag, commit_with_key};
 use super::sql::Sql;
 use super::{Outcome, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
+use crate::domain::access::Principal;
 use crate::proto::v1;
 
 /// One event as streams see it: its encoded message exactly as stored (shared by every stream,
@@ -82,6 +83,23 @@ fn to_subscription(row: subscription::Model) -> Result<StoredSubscription, Error
         updated_at_us: row.updated_at_us,
         version: row.version,
     })
+}
+
+/// The row if the caller may use it. For a caller who may not, a missing subscription is
+/// PERMISSION_DENIED too, so that names cannot be probed.
+fn owned(
+    caller: &Principal,
+    row: Option<subscription::Model>,
+    id: &str,
+) -> Result<subscription::Model, Error> {
+    match row {
+        Some(row) if caller.owns_subscription(&row.owner) => Ok(row),
+        None if caller.is_admin() => Err(Error::not_found(format!("subscriptions/{id}"))),
+        _ => Err(Error::permission_denied(format!(
+            "token {:?} may use only its own subscriptions; subscriptions/{id} is not one of them",
+            caller.name
+        ))),
+    }
 }
 
 impl Store {
@@ -262,6 +280,7 @@ impl Store {
             display_name: Set(display_name),
             filter: Set(filter.encode_to_vec()),
             acked_seq: Set(start_seq),
+            owner: Set(ctx.principal.name.clone()),
             created_at_us: Set(ctx.now_us),
             updated_at_us: Set(ctx.now_us),
             version: Set(1),
@@ -281,24 +300,33 @@ impl Store {
         commit_with_key(self, tx, key, || bytes, ctx.now_us, created).await
     }
 
-    pub async fn get_subscription(&self, id: &str) -> Result<StoredSubscription, Error> {
+    /// A subscription the caller owns (or any, for an admin).
+    pub async fn get_subscription(
+        &self,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<StoredSubscription, Error> {
         let row = subscription::Entity::find()
             .filter(subscription::Column::SubscriptionId.eq(id))
             .one(self.connection())
             .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("subscriptions/{id}")))?;
-        to_subscription(row)
+            .map_err(db_error)?;
+        to_subscription(owned(caller, row, id)?)
     }
 
     /// Subscriptions after the one with id `after`, oldest first, and whether more follow.
+    /// Only the caller's own, unless the caller is an admin.
     pub async fn list_subscriptions(
         &self,
+        caller: &Principal,
         after: Option<&str>,
         limit: u64,
     ) -> Result<(Vec<StoredSubscription>, bool), Error> {
         let mut query =
             subscription::Entity::find().order_by_asc(subscription::Column::SubscriptionId);
+        if !caller.is_admin() {
+            query = query.filter(subscription::Column::Owner.eq(caller.name.as_str()));
+        }
         if let Some(after) = after {
             query = query.filter(subscription::Column::SubscriptionId.gt(after));
         }
@@ -316,15 +344,20 @@ impl Store {
         Ok((items, more))
     }
 
-    pub async fn delete_subscription(&self, id: &str, etag: Option<&str>) -> Result<(), Error> {
+    pub async fn delete_subscription(
+        &self,
+        caller: &Principal,
+        id: &str,
+        etag: Option<&str>,
+    ) -> Result<(), Error> {
         let tx = self.begin_write().await?;
         let row = subscription::Entity::find()
             .filter(subscription::Column::SubscriptionId.eq(id))
             .lock_exclusive()
             .one(&tx)
             .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("subscriptions/{id}")))?;
+            .map_err(db_error)?;
+        let row = owned(caller, row, id)?;
         check_etag(
             etag,
             format!("subscriptions/{id}"),
@@ -350,8 +383,8 @@ impl Store {
             .lock_exclusive()
             .one(&tx)
             .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("subscriptions/{id}")))?;
+            .map_err(db_error)?;
+        let row = owned(&ctx.principal, row, id)?;
         let pk = row.id;
         let mut current = to_subscription(row)?;
         // Acknowledging also records that the subscriber is alive, which keeps retention from

@@ -428,7 +428,7 @@ impl Store {
             Ok(tx) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, project) = load_for_update(&tx, project_id).await?;
+        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         refuse_cancelled(&project)?;
         let forecast = new.forecast.unwrap_or(new.baseline);
         let mut problems = Vec::new();
@@ -746,7 +746,7 @@ impl Store {
         etag: Option<&str>,
     ) -> Result<AssessedMilestone, Error> {
         let tx = self.begin_write().await?;
-        let (project_pk, project) = load_for_update(&tx, project_id).await?;
+        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
         let milestone_pk = row.id;
         let mut milestone = to_domain(project_id, row)?;
@@ -810,7 +810,7 @@ impl Store {
         etag: Option<&str>,
     ) -> Result<(), Error> {
         let tx = self.begin_write().await?;
-        let (project_pk, project) = load_for_update(&tx, project_id).await?;
+        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
         let milestone_pk = row.id;
         let milestone = to_domain(project_id, row)?;
@@ -846,7 +846,7 @@ impl Store {
             Ok(tx) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, mut project) = load_for_update(&tx, project_id).await?;
+        let (project_pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
         let milestone_pk = row.id;
         let revision_count = row.revision_count;

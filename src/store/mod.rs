@@ -11,6 +11,7 @@ pub mod milestones;
 pub mod prerequisites;
 pub mod projects;
 pub mod sql;
+pub mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,7 +31,10 @@ use crate::domain::Error;
 /// Who writes and when: recorded on every change and event.
 #[derive(Debug, Clone)]
 pub struct WriteContext {
+    /// The principal's name, recorded as the actor.
     pub actor: String,
+    /// Who is writing: decides which projects may be changed.
+    pub principal: crate::domain::access::Principal,
     pub now_us: i64,
     pub today: chrono::NaiveDate,
 }

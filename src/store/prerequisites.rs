@@ -90,7 +90,7 @@ impl Store {
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
         // Locking the parent keeps a concurrent DeleteProject from orphaning the new row.
-        let (pk, project) = load_for_update(&tx, project_id).await?;
+        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let id = prerequisite_id.unwrap_or_else(names::generate_id);
         let mut model = prerequisite::ActiveModel {
             project_pk: Set(pk),
@@ -189,7 +189,7 @@ impl Store {
         etag: Option<&str>,
     ) -> Result<Prerequisite, Error> {
         let tx = self.begin_write().await?;
-        let (pk, project) = load_for_update(&tx, project_id).await?;
+        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_row(&tx, pk, project_id, prerequisite_id).await?;
         let row_pk = row.id;
         let mut item = to_domain(project_id, row)?;
@@ -233,7 +233,7 @@ impl Store {
         etag: Option<&str>,
     ) -> Result<(), Error> {
         let tx = self.begin_write().await?;
-        let (pk, project) = load_for_update(&tx, project_id).await?;
+        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_row(&tx, pk, project_id, prerequisite_id).await?;
         let row_pk = row.id;
         let item = to_domain(project_id, row)?;

@@ -138,9 +138,12 @@ fn project_unique_error(err: sea_orm::DbErr, id: &str, fields: &ProjectFields) -
     }
 }
 
-/// Loads a project row inside a write transaction, locking it against concurrent writers.
+/// Loads a project row inside a write transaction, locking it against concurrent writers, and
+/// checks that the writer may change it. For a caller who may not, a missing project is
+/// PERMISSION_DENIED too, so that names cannot be probed.
 pub(crate) async fn load_for_update(
     tx: &DatabaseTransaction,
+    ctx: &WriteContext,
     project_id: &str,
 ) -> Result<(i64, Project), Error> {
     let row = project::Entity::find()
@@ -148,10 +151,49 @@ pub(crate) async fn load_for_update(
         .lock_exclusive()
         .one(tx)
         .await
-        .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
-    let pk = row.id;
-    Ok((pk, to_domain(row)?))
+        .map_err(db_error)?;
+    let name = names::project_name(project_id);
+    match row {
+        Some(row) if may_change(ctx, &row.department, &row.township) => {
+            let pk = row.id;
+            Ok((pk, to_domain(row)?))
+        }
+        None if ctx.principal.is_admin() => Err(Error::not_found(name)),
+        _ => Err(out_of_scope(ctx, &name)),
+    }
+}
+
+fn may_change(ctx: &WriteContext, department: &str, township: &str) -> bool {
+    ctx.principal.may_change(department, township)
+}
+
+/// The error for a project the caller may not change.
+pub(crate) fn out_of_scope(ctx: &WriteContext, what: &str) -> Error {
+    Error::permission_denied(format!(
+        "token {:?} ({}) may not change {what}; editors change only projects of their departments or townships",
+        ctx.principal.name,
+        ctx.principal.role.as_str()
+    ))
+}
+
+/// Checks that the writer may own a project with these fields (create, or update that moves
+/// a project to another department or township).
+pub(crate) fn check_scope(
+    ctx: &WriteContext,
+    fields: &ProjectFields,
+    name: &str,
+) -> Result<(), Error> {
+    if may_change(ctx, &fields.department, &fields.township) {
+        Ok(())
+    } else {
+        Err(out_of_scope(
+            ctx,
+            &format!(
+                "{name} with department {:?} and township {:?}",
+                fields.department, fields.township
+            ),
+        ))
+    }
 }
 
 pub(crate) fn check_etag(
@@ -209,6 +251,7 @@ impl Store {
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
         let id = project_id.unwrap_or_else(names::generate_id);
+        check_scope(ctx, &fields, &names::project_name(&id))?;
         let mut model = project::ActiveModel {
             project_id: Set(id.clone()),
             uid: Set(uuid::Uuid::new_v4().to_string()),
@@ -333,12 +376,13 @@ impl Store {
         etag: Option<&str>,
     ) -> Result<Project, Error> {
         let tx = self.begin_write().await?;
-        let (pk, mut project) = load_for_update(&tx, project_id).await?;
+        let (pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
         check_etag(etag, project.name(), project.etag())?;
         let changed = patch.apply(&mut project.fields);
         if changed.is_empty() {
             return Ok(project);
         }
+        check_scope(ctx, &project.fields, &project.name())?;
         project.version += 1;
         project.updated_at_us = ctx.now_us;
         let mut model = project::ActiveModel {
@@ -372,7 +416,7 @@ impl Store {
         force: bool,
     ) -> Result<(), Error> {
         let tx = self.begin_write().await?;
-        let (pk, project) = load_for_update(&tx, project_id).await?;
+        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         check_etag(etag, project.name(), project.etag())?;
         let prerequisites = prerequisite::Entity::find()
             .filter(prerequisite::Column::ProjectPk.eq(pk))
@@ -440,7 +484,7 @@ impl Store {
             Ok(tx) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (pk, mut project) = load_for_update(&tx, project_id).await?;
+        let (pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
         check_etag(change.etag.as_deref(), project.name(), project.etag())?;
         let step = transition(project.stage, project.suspended_from_stage, change.target).map_err(
             |err| Error::FailedPrecondition {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use pipeline::api::Services;
 use pipeline::app::RunOptions;
+use pipeline::domain::access::{Principal, Role};
 use pipeline::domain::clock::Clock;
 use pipeline::domain::milestone::Policy;
 use pipeline::events::stream::StreamSettings;
@@ -21,10 +22,38 @@ use pipeline::proto::v1::project_service_client::ProjectServiceClient;
 use pipeline::store::Store;
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 pub const PG_URL_ENV: &str = "PIPELINE_TEST_DATABASE_URL";
+
+/// A channel whose calls carry a bearer token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// Wraps `channel` so that its calls carry `token`.
+pub fn authed(channel: Channel, token: &str) -> Authed {
+    let value = format!("Bearer {token}").parse().expect("a token is ASCII");
+    InterceptedService::new(channel, Bearer(value))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -38,6 +67,8 @@ pub struct TestServer {
     pub today: chrono::NaiveDate,
     pub store: Store,
     pub backend: Backend,
+    /// An ADMIN token, made when the server first started.
+    pub admin_token: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -92,12 +123,17 @@ impl TestServer {
             }
         };
         let (addr, store, shutdown, task) = Self::launch(&url, today).await;
+        let admin_token = store
+            .create_token(&Principal::system("test-admin"), 0)
+            .await
+            .expect("create the admin token");
         Some(TestServer {
             addr,
             url,
             today,
             store,
             backend,
+            admin_token,
             shutdown: Some(shutdown),
             task: Some(task),
             _data_dir: data_dir,
@@ -132,6 +168,7 @@ impl TestServer {
                 stall_limit: Duration::from_secs(2),
                 buffer: 4,
                 batch_events: 64,
+                max_streams_per_token: 1000,
             },
             ..RunOptions::default()
         };
@@ -159,18 +196,44 @@ impl TestServer {
         self.task = Some(task);
     }
 
-    pub async fn events(&self) -> EventServiceClient<Channel> {
-        EventServiceClient::new(self.channel().await)
+    pub async fn events(&self) -> EventServiceClient<Authed> {
+        self.events_as(&self.admin_token).await
     }
 
-    pub async fn funding(&self) -> FundingServiceClient<Channel> {
-        FundingServiceClient::new(self.channel().await)
+    pub async fn funding(&self) -> FundingServiceClient<Authed> {
+        self.funding_as(&self.admin_token).await
     }
 
-    pub async fn milestones(&self) -> MilestoneServiceClient<Channel> {
-        MilestoneServiceClient::new(self.channel().await)
+    pub async fn milestones(&self) -> MilestoneServiceClient<Authed> {
+        self.milestones_as(&self.admin_token).await
     }
 
+    pub async fn projects(&self) -> ProjectServiceClient<Authed> {
+        self.projects_as(&self.admin_token).await
+    }
+
+    pub async fn events_as(&self, token: &str) -> EventServiceClient<Authed> {
+        EventServiceClient::new(self.authed(token).await)
+    }
+
+    pub async fn funding_as(&self, token: &str) -> FundingServiceClient<Authed> {
+        FundingServiceClient::new(self.authed(token).await)
+    }
+
+    pub async fn milestones_as(&self, token: &str) -> MilestoneServiceClient<Authed> {
+        MilestoneServiceClient::new(self.authed(token).await)
+    }
+
+    pub async fn projects_as(&self, token: &str) -> ProjectServiceClient<Authed> {
+        ProjectServiceClient::new(self.authed(token).await)
+    }
+
+    /// A channel that sends `token` with every call.
+    pub async fn authed(&self, token: &str) -> Authed {
+        authed(self.channel().await, token)
+    }
+
+    /// A channel without a token (health, reflection, and refusals).
     pub async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.addr))
             .unwrap()
@@ -179,8 +242,24 @@ impl TestServer {
             .expect("connect to the test server")
     }
 
-    pub async fn projects(&self) -> ProjectServiceClient<Channel> {
-        ProjectServiceClient::new(self.channel().await)
+    /// Creates a token in the server's database and returns its secret.
+    pub async fn token(
+        &self,
+        name: &str,
+        role: Role,
+        departments: &[&str],
+        townships: &[&str],
+    ) -> String {
+        let principal = Principal {
+            name: name.to_string(),
+            role,
+            departments: departments.iter().map(|s| s.to_string()).collect(),
+            townships: townships.iter().map(|s| s.to_string()).collect(),
+        };
+        self.store
+            .create_token(&principal, 0)
+            .await
+            .expect("create a token")
     }
 
     /// Stops the server and waits for it.

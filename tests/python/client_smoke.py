@@ -1,17 +1,18 @@
 """Calls a running `pipeline serve` through a Python client generated from proto/.
 
-Usage: python client_smoke.py HOST:PORT GENERATED_DIR
+Usage: python client_smoke.py HOST:PORT GENERATED_DIR TOKEN_FILE
 
-It creates, lists and updates a project, moves its stage, and checks that a bad request comes
-back as INVALID_ARGUMENT with a BadRequest naming the bad fields. Exits non-zero on any
-mismatch.
+With the token in TOKEN_FILE it creates, lists and updates a project, moves its stage, checks
+that a bad request comes back as INVALID_ARGUMENT with a BadRequest naming the bad fields, that
+a call without a token is UNAUTHENTICATED, and declares the project into a funding window.
+Exits non-zero on any mismatch.
 """
 
 import datetime
 import sys
 import uuid
 
-address, generated = sys.argv[1], sys.argv[2]
+address, generated, token_file = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, generated)
 
 import grpc  # noqa: E402
@@ -25,7 +26,9 @@ def main() -> None:
     channel = grpc.insecure_channel(address)
     grpc.channel_ready_future(channel).result(timeout=30)
     client = project_pb2_grpc.ProjectServiceStub(channel)
-    actor = (("pipeline-actor", "python-smoke"),)
+    # The token: the admin token the server wrote to its data directory on first start.
+    with open(token_file, encoding="utf-8") as f:
+        auth = (("authorization", "Bearer " + f.read().strip()),)
     project_id = "py-" + uuid.uuid4().hex[:12]
 
     request = project_pb2.CreateProjectRequest(
@@ -40,14 +43,15 @@ def main() -> None:
             total_investment_yuan=1_200_000_000,
         ),
     )
-    created = client.CreateProject(request, metadata=actor)
+    created = client.CreateProject(request, metadata=auth)
     assert created.name == f"projects/{project_id}", created.name
     assert created.stage == project_pb2.PROJECT_STAGE_CONCEPT
-    again = client.CreateProject(request, metadata=actor)
+    again = client.CreateProject(request, metadata=auth)
     assert again == created, "a retry with the same request_id returns the first result"
 
     listed = client.ListProjects(
-        project_pb2.ListProjectsRequest(filter='township = "城关镇" AND display_name : "水网"', page_size=10)
+        project_pb2.ListProjectsRequest(filter='township = "城关镇" AND display_name : "水网"', page_size=10),
+        metadata=auth,
     )
     assert created.name in [p.name for p in listed.projects], listed
 
@@ -56,7 +60,7 @@ def main() -> None:
             project=project_pb2.Project(name=created.name, completed_investment_yuan=80_000_000, etag=created.etag),
             update_mask=field_mask_pb2.FieldMask(paths=["completed_investment_yuan"]),
         ),
-        metadata=actor,
+        metadata=auth,
     )
     assert updated.completed_investment_yuan == 80_000_000
     assert updated.etag != created.etag
@@ -65,13 +69,14 @@ def main() -> None:
         project_pb2.ChangeProjectStageRequest(
             name=created.name, stage=project_pb2.PROJECT_STAGE_PREPARATION, reason="纳入前期工作"
         ),
-        metadata=actor,
+        metadata=auth,
     )
     assert moved.stage == project_pb2.PROJECT_STAGE_PREPARATION
 
     try:
         client.CreateProject(
-            project_pb2.CreateProjectRequest(project=project_pb2.Project(total_investment_yuan=-1))
+            project_pb2.CreateProjectRequest(project=project_pb2.Project(total_investment_yuan=-1)),
+            metadata=auth,
         )
         raise AssertionError("an invalid project was accepted")
     except grpc.RpcError as err:
@@ -85,6 +90,12 @@ def main() -> None:
                 fields.update(v.field for v in bad_request.field_violations)
         expected = {"project.display_name", "project.total_investment_yuan", "project.township"}
         assert expected <= fields, fields
+
+    try:
+        client.GetProject(project_pb2.GetProjectRequest(name=created.name))
+        raise AssertionError("a call without a token was served")
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.UNAUTHENTICATED, err
 
     # 应报尽报: a window open now, the project undeclared, then declared.
     funding = funding_pb2_grpc.FundingServiceStub(channel)
@@ -104,9 +115,9 @@ def main() -> None:
                 target_count=1,
             ),
         ),
-        metadata=actor,
+        metadata=auth,
     )
-    sheet = funding.GetFundingCoverage(funding_pb2.GetFundingCoverageRequest(name=window.name))
+    sheet = funding.GetFundingCoverage(funding_pb2.GetFundingCoverageRequest(name=window.name), metadata=auth)
     assert created.name in [p.project for p in sheet.undeclared_projects], sheet
     application = funding.CreateFundingApplication(
         funding_pb2.CreateFundingApplicationRequest(
@@ -115,14 +126,14 @@ def main() -> None:
                 funding_window=window.name, requested_amount_yuan=300_000_000
             ),
         ),
-        metadata=actor,
+        metadata=auth,
     )
     submitted = funding.SubmitFundingApplication(
         funding_pb2.SubmitFundingApplicationRequest(name=application.name, request_id=str(uuid.uuid4())),
-        metadata=actor,
+        metadata=auth,
     )
     assert submitted.state == funding_pb2.FUNDING_APPLICATION_STATE_SUBMITTED, submitted
-    sheet = funding.GetFundingCoverage(funding_pb2.GetFundingCoverageRequest(name=window.name))
+    sheet = funding.GetFundingCoverage(funding_pb2.GetFundingCoverageRequest(name=window.name), metadata=auth)
     assert created.name not in [p.project for p in sheet.undeclared_projects], sheet
     assert sheet.declared_count == 1 and sheet.count_gap == 0, sheet
 
