@@ -34,7 +34,16 @@ pub struct Term {
 }
 
 /// Parses `filter` into its terms. `allowed` lists each accepted field with its operator.
+/// The longest filter accepted, in bytes; real filters are a few dozen.
+pub const MAX_FILTER_BYTES: usize = 2048;
+
 pub fn parse(filter: &str, allowed: &[(&str, Op)]) -> Result<Vec<Term>, String> {
+    if filter.len() > MAX_FILTER_BYTES {
+        return Err(format!(
+            "must be at most {MAX_FILTER_BYTES} bytes, got {}",
+            filter.len()
+        ));
+    }
     let tokens = tokenize(filter)?;
     let mut terms = Vec::new();
     let mut rest = tokens.as_slice();
