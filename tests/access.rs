@@ -780,3 +780,96 @@ async fn scope_names_and_revocation(server: TestServer) {
 }
 
 both_backends!(every_role_against_every_write, scope_names_and_revocation);
+
+/// The token subcommands and the first-start admin token, through the real binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .arg("token")
+            .args(args)
+            .args(["--data-dir", &data_dir])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run pipeline token");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, secret, _) = run(&[
+        "create",
+        "--name",
+        "住建-赵",
+        "--role",
+        "editor",
+        "--department",
+        "县住建局",
+    ]);
+    assert!(ok);
+    let secret = secret.trim().to_string();
+    assert!(secret.starts_with("pl_") && secret.len() == 46, "{secret}");
+    let (ok, _, err) = run(&["create", "--name", "无范围", "--role", "editor"]);
+    assert!(!ok, "an editor without a scope is refused");
+    assert!(err.contains("--department"), "{err}");
+    let (ok, _, _) = run(&["create", "--name", "住建-赵", "--role", "viewer"]);
+    assert!(!ok, "names are unique");
+    let (ok, listed, _) = run(&["list"]);
+    assert!(ok);
+    assert!(
+        listed.contains("住建-赵\tEDITOR\tactive\t县住建局"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "secrets are never listed");
+    // The database holds only the hash.
+    let store = pipeline::store::Store::connect(&pipeline::store::Store::sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    let principal = store.authenticate(&secret).await.unwrap().unwrap();
+    assert_eq!(principal.role, Role::Editor);
+    let (ok, _, _) = run(&["revoke", "--name", "住建-赵"]);
+    assert!(ok);
+    assert!(store.authenticate(&secret).await.unwrap().is_none());
+    let (_, listed, _) = run(&["list"]);
+    assert!(listed.contains("住建-赵\tEDITOR\trevoked"), "{listed}");
+    // Tokens exist, so a first start would not make another admin token.
+    pipeline::app::bootstrap_admin(&store, dir.path())
+        .await
+        .unwrap();
+    assert!(!dir.path().join(pipeline::app::ADMIN_TOKEN_FILE).exists());
+}
+
+/// On an empty database the first start makes an admin token, readable only by its owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_makes_an_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = pipeline::store::Store::connect(&pipeline::store::Store::sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    pipeline::app::bootstrap_admin(&store, dir.path())
+        .await
+        .unwrap();
+    let path = dir.path().join(pipeline::app::ADMIN_TOKEN_FILE);
+    let secret = std::fs::read_to_string(&path).unwrap().trim().to_string();
+    let principal = store.authenticate(&secret).await.unwrap().unwrap();
+    assert_eq!(
+        (principal.name.as_str(), principal.role),
+        ("admin", Role::Admin)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // A second start leaves it alone.
+    pipeline::app::bootstrap_admin(&store, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), secret);
+    assert_eq!(store.count_tokens().await.unwrap(), 1);
+}
