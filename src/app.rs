@@ -17,6 +17,7 @@ use crate::api::events::EventApi;
 use crate::api::funding::FundingApi;
 use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
+use crate::api::reports::ReportApi;
 use crate::config::{DatabaseConfig, RoleArg, ServeConfig, TokenCommand};
 use crate::domain::access::{Principal, Role};
 use crate::domain::clock::Clock;
@@ -28,6 +29,7 @@ use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::funding_service_server::FundingServiceServer;
 use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
+use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::scanner;
 use crate::store::Store;
 
@@ -190,6 +192,7 @@ pub async fn run(
     health
         .set_serving::<FundingServiceServer<FundingApi>>()
         .await;
+    health.set_serving::<ReportServiceServer<ReportApi>>().await;
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
@@ -212,6 +215,10 @@ pub async fn run(
         .max_encoding_message_size(options.max_message_bytes);
 
     let funding = FundingServiceServer::new(FundingApi::new(services.clone()))
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
+
+    let reports = ReportServiceServer::new(ReportApi::new(services.clone()))
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes);
 
@@ -261,6 +268,9 @@ pub async fn run(
             .set_not_serving::<FundingServiceServer<FundingApi>>()
             .await;
         health_on_stop
+            .set_not_serving::<ReportServiceServer<ReportApi>>()
+            .await;
+        health_on_stop
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         server_stop.cancel();
@@ -297,6 +307,7 @@ pub async fn run(
         .add_service(milestones)
         .add_service(events)
         .add_service(funding)
+        .add_service(reports)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             signal.cancelled().await
         });

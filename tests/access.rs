@@ -42,10 +42,15 @@ const WRITES: &[&str] = &[
     "CreateSubscription",
     "AcknowledgeSubscription",
     "DeleteSubscription",
+    "PublishBulletin",
 ];
 
-/// The admin-only methods: funding windows.
-const ADMIN_ONLY: &[&str] = &["CreateFundingWindow", "UpdateFundingWindow"];
+/// The admin-only methods: funding windows and bulletins.
+const ADMIN_ONLY: &[&str] = &[
+    "CreateFundingWindow",
+    "UpdateFundingWindow",
+    "PublishBulletin",
+];
 
 /// Methods every role may call (on its own subscriptions).
 const ANY_ROLE: &[&str] = &[
@@ -518,6 +523,15 @@ async fn attempt(
                     .await
                     .map(drop)
             }
+        }
+        "PublishBulletin" => {
+            v1::report_service_client::ReportServiceClient::new(server.authed(token).await)
+                .publish_bulletin(v1::PublishBulletinRequest {
+                    title: "通报".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
         }
         other => panic!("no attempt for {other}"),
     }

@@ -9,6 +9,7 @@ mod m20261128_000003_subscriptions;
 mod m20261128_000004_funding_windows;
 mod m20261128_000005_funding_applications;
 mod m20261128_000006_access;
+mod m20261128_000007_bulletins;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_funding_windows::Migration),
             Box::new(m20261128_000005_funding_applications::Migration),
             Box::new(m20261128_000006_access::Migration),
+            Box::new(m20261128_000007_bulletins::Migration),
         ]
     }
 }

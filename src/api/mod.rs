@@ -11,6 +11,7 @@ pub mod milestones;
 pub mod pagination;
 pub mod parse;
 pub mod projects;
+pub mod reports;
 
 use prost::Message;
 use tonic::{Request, Status};

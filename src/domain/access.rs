@@ -58,6 +58,9 @@ pub fn need_of(path: &str) -> Need {
         ("pipeline.v1.FundingService", "CreateFundingWindow" | "UpdateFundingWindow") => {
             Need::Admin
         }
+        ("pipeline.v1.ReportService", m) if m.starts_with("Get") || m.starts_with("List") => {
+            Need::Read
+        }
         (
             "pipeline.v1.ProjectService"
             | "pipeline.v1.MilestoneService"
@@ -150,6 +153,14 @@ mod tests {
             Need::Subscriptions
         );
         assert_eq!(need_of("/pipeline.v1.Unknown/Anything"), Need::Admin);
+        assert_eq!(
+            need_of("/pipeline.v1.ReportService/ListRankings"),
+            Need::Read
+        );
+        assert_eq!(
+            need_of("/pipeline.v1.ReportService/PublishBulletin"),
+            Need::Admin
+        );
         assert!(is_open("/grpc.health.v1.Health/Check"));
         assert!(!is_open("/pipeline.v1.ProjectService/GetProject"));
         assert!(Role::Viewer.allows(Need::Read) && !Role::Viewer.allows(Need::ProjectWrite));

@@ -9,6 +9,7 @@ pub mod milestone;
 pub mod names;
 pub mod prerequisite;
 pub mod project;
+pub mod report;
 pub mod values;
 
 pub use error::{Error, FieldViolation};

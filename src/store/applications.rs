@@ -297,7 +297,7 @@ fn push_filter(sql: &mut Sql, filter: &ApplicationFilter) {
 
 /// Appends the eligibility rules of a window as conditions on the project `p` (the SQL form of
 /// `Eligibility::unmet` being empty).
-fn push_eligibility(sql: &mut Sql, e: &Eligibility) {
+pub(crate) fn push_eligibility(sql: &mut Sql, e: &Eligibility) {
     fn list<T: Copy>(sql: &mut Sql, column: &str, items: &[T], name: impl Fn(T) -> &'static str) {
         sql.push(&format!(" AND {column} IN ("));
         for (i, item) in items.iter().enumerate() {

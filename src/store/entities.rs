@@ -345,3 +345,26 @@ pub mod api_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod bulletin {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bulletins")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub bulletin_id: String,
+        pub uid: String,
+        pub title: String,
+        pub status_date: i32,
+        pub payload: Vec<u8>,
+        pub publisher: String,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -308,16 +308,16 @@ struct ListedRow {
 
 /// SQL fragments of the slippage rules over the alias `m` for one status date. They mirror
 /// `domain::milestone::assess`; the integration tests check that both agree.
-struct RuleSql {
+pub(crate) struct RuleSql {
     status_day: i32,
     horizon_day: i32,
     tolerance: i32,
 }
 
 impl RuleSql {
-    const OPEN_PREREQUISITES: &'static str = "EXISTS (SELECT 1 FROM prerequisites q WHERE q.project_pk = m.project_pk AND q.state NOT IN ('DONE', 'WAIVED'))";
+    pub(crate) const OPEN_PREREQUISITES: &'static str = "EXISTS (SELECT 1 FROM prerequisites q WHERE q.project_pk = m.project_pk AND q.state NOT IN ('DONE', 'WAIVED'))";
 
-    fn new(status_date: NaiveDate, policy: &Policy) -> Self {
+    pub(crate) fn new(status_date: NaiveDate, policy: &Policy) -> Self {
         let status_day = day_number(status_date);
         Self {
             status_day,
@@ -326,14 +326,14 @@ impl RuleSql {
         }
     }
 
-    fn variance(&self) -> String {
+    pub(crate) fn variance(&self) -> String {
         let s = self.status_day;
         format!(
             "((CASE WHEN m.actual_date IS NOT NULL THEN m.actual_date WHEN m.forecast_date > {s} THEN m.forecast_date ELSE {s} END) - m.baseline_date)"
         )
     }
 
-    fn overdue(&self) -> String {
+    pub(crate) fn overdue(&self) -> String {
         format!(
             "(m.actual_date IS NULL AND m.baseline_date < {})",
             self.status_day
@@ -356,7 +356,7 @@ impl RuleSql {
         )
     }
 
-    fn status(&self, status: MilestoneStatus) -> String {
+    pub(crate) fn status(&self, status: MilestoneStatus) -> String {
         match status {
             MilestoneStatus::Achieved => "(m.actual_date IS NOT NULL)".into(),
             MilestoneStatus::Overdue => self.overdue(),
@@ -378,7 +378,7 @@ impl RuleSql {
         )
     }
 
-    fn light(&self, light: Light) -> String {
+    pub(crate) fn light(&self, light: Light) -> String {
         match light {
             Light::Red => self.red(),
             Light::Yellow => format!(

@@ -10,6 +10,7 @@ pub mod log;
 pub mod milestones;
 pub mod prerequisites;
 pub mod projects;
+pub mod reports;
 pub mod sql;
 pub mod tokens;
 
