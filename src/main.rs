@@ -10,5 +10,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(config) => app::serve(config).await,
         Command::Migrate(database) => app::migrate(&database).await,
         Command::Token(command) => app::token(command).await,
+        Command::Demo(config) => pipeline::demo::run(config).await,
     }
 }
