@@ -11,10 +11,42 @@ use crate::domain::Error;
 
 pub const ERROR_DOMAIN: &str = "pipeline.v1";
 
+/// The longest text, in bytes, an error repeats back. Descriptions and messages quote the
+/// caller's input, and a huge input must not become a huge error: gRPC errors travel in
+/// response headers, which clients cap at 16 KiB by default.
+const MAX_ERROR_BYTES: usize = 256;
+
+/// The most violations one error lists; the rest are summed up in one more entry.
+const MAX_VIOLATIONS: usize = 10;
+
+/// `text` cut to at most MAX_ERROR_BYTES bytes (on a character boundary), marked when cut.
+fn clip(text: String) -> String {
+    if text.len() <= MAX_ERROR_BYTES {
+        return text;
+    }
+    let mut end = MAX_ERROR_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…(cut)", &text[..end])
+}
+
 pub fn to_status(err: Error) -> Status {
     let mut details = ErrorDetails::new();
     let (code, message) = match err {
         Error::InvalidArgument(violations) => {
+            let more = violations.len().saturating_sub(MAX_VIOLATIONS);
+            let mut violations: Vec<_> = violations
+                .into_iter()
+                .take(MAX_VIOLATIONS)
+                .map(|v| crate::domain::FieldViolation::new(clip(v.field), clip(v.description)))
+                .collect();
+            if more > 0 {
+                violations.push(crate::domain::FieldViolation::new(
+                    "…",
+                    format!("and {more} more invalid fields"),
+                ));
+            }
             let message = Error::InvalidArgument(violations.clone()).to_string();
             details.set_error_info("INVALID_FIELDS", ERROR_DOMAIN, HashMap::new());
             for v in violations {
@@ -66,10 +98,14 @@ pub fn to_status(err: Error) -> Status {
             violations,
         } => {
             details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
-            for (subject, description) in violations {
-                details.add_precondition_failure_violation(reason, subject, description);
+            for (subject, description) in violations.into_iter().take(MAX_VIOLATIONS) {
+                details.add_precondition_failure_violation(
+                    reason,
+                    clip(subject),
+                    clip(description),
+                );
             }
-            (Code::FailedPrecondition, message)
+            (Code::FailedPrecondition, clip(message))
         }
         Error::Unauthenticated { message } => {
             details.set_error_info("UNAUTHENTICATED", ERROR_DOMAIN, HashMap::new());
@@ -129,7 +165,7 @@ pub fn to_status(err: Error) -> Status {
             )
         }
     };
-    Status::with_error_details(code, message, details)
+    Status::with_error_details(code, clip(message), details)
 }
 
 /// The resource type of a name, e.g. `pipeline.v1.Prerequisite`.
@@ -151,4 +187,28 @@ fn resource_type(name: &str) -> String {
         _ => "Resource",
     };
     format!("{ERROR_DOMAIN}.{singular}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_inputs_make_small_errors() {
+        let huge = "镇".repeat(100_000);
+        let violations = (0..1000)
+            .map(|i| crate::domain::FieldViolation::new(format!("f{i}"), huge.clone()))
+            .collect();
+        let status = to_status(Error::InvalidArgument(violations));
+        assert!(status.message().len() < 400);
+        assert!(
+            status.details().len() < 8 * 1024,
+            "{}",
+            status.details().len()
+        );
+        let bad = status.get_error_details().bad_request().unwrap().clone();
+        assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS + 1);
+        assert!(clip("ab".into()) == "ab");
+        assert!(clip("镇".repeat(200)).ends_with("…(cut)"));
+    }
 }

@@ -44,6 +44,12 @@ pub fn parse(filter: &str, allowed: &[(&str, Op)]) -> Result<Vec<Term>, String> 
             filter.len()
         ));
     }
+    if filter
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err("must not contain control characters".into());
+    }
     let tokens = tokenize(filter)?;
     let mut terms = Vec::new();
     let mut rest = tokens.as_slice();

@@ -27,6 +27,22 @@ fn light_rank(light: Light) -> u8 {
     }
 }
 
+/// The most entries a list of the filter may have.
+const MAX_LIST: usize = 1000;
+
+/// A township, department or leader name: 1 to 100 characters, no control characters.
+fn unit(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
+    if value.is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
+        violations.add(
+            field,
+            "must be 1 to 100 characters without control characters",
+        );
+        None
+    } else {
+        Some(value.to_string())
+    }
+}
+
 /// Checks every field of `filter` (paths under `prefix`) and compiles it.
 pub fn compile(
     filter: &v1::EventFilter,
@@ -35,6 +51,19 @@ pub fn compile(
 ) -> CompiledFilter {
     let field = |name: &str| format!("{prefix}.{name}");
     let mut compiled = CompiledFilter::default();
+    for (name, len) in [
+        ("projects", filter.projects.len()),
+        ("townships", filter.townships.len()),
+        ("departments", filter.departments.len()),
+        ("kinds", filter.kinds.len()),
+    ] {
+        if len > MAX_LIST {
+            violations.add(
+                field(name),
+                format!("at most {MAX_LIST} entries, got {len}"),
+            );
+        }
+    }
     for (i, project) in filter.projects.iter().enumerate() {
         if let Some(id) = violations.check(
             &field(&format!("projects[{i}]")),
@@ -51,19 +80,14 @@ pub fn compile(
             "departments",
         ),
     ] {
-        for (i, value) in values.iter().enumerate() {
-            if value.is_empty() || value.chars().count() > 100 {
-                violations.add(
-                    field(&format!("{name}[{i}]")),
-                    "must be 1 to 100 characters",
-                );
-            } else {
-                set.insert(value.clone());
+        for (i, value) in values.iter().enumerate().take(MAX_LIST) {
+            if let Some(value) = unit(violations, &field(&format!("{name}[{i}]")), value) {
+                set.insert(value);
             }
         }
     }
     if !filter.leader.is_empty() {
-        compiled.leader = Some(filter.leader.clone());
+        compiled.leader = unit(violations, &field("leader"), &filter.leader);
     }
     for (i, kind) in filter.kinds.iter().enumerate() {
         match v1::EventKind::try_from(*kind) {
