@@ -15,7 +15,7 @@ use super::projects::{
     apply_stage_change, check_etag, commit_with_key, load_for_update,
     to_domain as project_to_domain,
 };
-use super::sql::{Sql, insert_once};
+use super::sql::Sql;
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::milestone::{
@@ -26,6 +26,9 @@ use crate::domain::names;
 use crate::domain::project::{Project, Stage, StageTransition};
 use crate::domain::values::{day_number, from_day_number};
 use crate::proto::v1;
+
+/// Alerts raised per scanner transaction.
+const ALERT_BATCH: usize = 1000;
 
 /// A milestone to schedule, after validation.
 #[derive(Debug, Clone)]
@@ -988,28 +991,9 @@ impl Store {
         let mut emitted = 0;
         for (alert, condition) in [("OVERDUE", rules.overdue()), ("AT_RISK", rules.at_risk())] {
             loop {
-                let sql = Sql::new(
-                    self.backend(),
-                    format!(
-                        "SELECT m.id FROM milestones m WHERE {condition} AND NOT EXISTS \
-                         (SELECT 1 FROM milestone_alerts a WHERE a.milestone_pk = m.id AND a.kind = '{alert}' \
-                         AND a.baseline_date = m.baseline_date) ORDER BY m.id LIMIT 500"
-                    ),
-                );
-                let ids: Vec<i64> = self
-                    .connection()
-                    .query_all_raw(sql.build())
-                    .await
-                    .map_err(db_error)?
-                    .iter()
-                    .map(|row| row.try_get_by_index::<i64>(0))
-                    .collect::<Result<_, _>>()
-                    .map_err(db_error)?;
-                if ids.is_empty() {
-                    break;
-                }
-                emitted += self.emit_alerts(ctx, policy, alert, &ids).await?;
-                if ids.len() < 500 {
+                let raised = self.raise_alerts(ctx, policy, alert, &condition).await?;
+                emitted += raised;
+                if raised < ALERT_BATCH {
                     break;
                 }
             }
@@ -1017,70 +1001,106 @@ impl Store {
         Ok(emitted)
     }
 
-    async fn emit_alerts(
+    /// Raises one batch of alerts in one transaction: a single INSERT … SELECT claims the
+    /// ledger rows (ON CONFLICT DO NOTHING, so a replica racing on the same rows skips them),
+    /// then the milestones, their projects and open prerequisites are read in three queries
+    /// and the events appended together. Returns how many were raised.
+    async fn raise_alerts(
         &self,
         ctx: &WriteContext,
         policy: &Policy,
         alert: &str,
-        ids: &[i64],
+        condition: &str,
     ) -> Result<usize, Error> {
         let tx = self.begin_write().await?;
+        let claim = Sql::new(
+            self.backend(),
+            format!(
+                "INSERT INTO milestone_alerts (milestone_pk, kind, baseline_date, created_at_us) \
+                 SELECT c.id, '{alert}', c.baseline_date, {now} FROM (SELECT m.id, m.baseline_date \
+                 FROM milestones m WHERE {condition} AND NOT EXISTS (SELECT 1 FROM milestone_alerts a \
+                 WHERE a.milestone_pk = m.id AND a.kind = '{alert}' AND a.baseline_date = m.baseline_date) \
+                 ORDER BY m.id LIMIT {ALERT_BATCH}) c WHERE 1 = 1 \
+                 ON CONFLICT DO NOTHING RETURNING milestone_pk",
+                now = ctx.now_us
+            ),
+        );
+        let ids: Vec<i64> = tx
+            .query_all_raw(claim.build())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let rows = milestone::Entity::find()
             .filter(milestone::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(milestone::Column::Id)
             .all(&tx)
             .await
             .map_err(db_error)?;
-        let mut drafts = Vec::new();
+        let project_pks: std::collections::BTreeSet<i64> =
+            rows.iter().map(|r| r.project_pk).collect();
+        let mut projects = std::collections::HashMap::new();
+        for row in project::Entity::find()
+            .filter(project::Column::Id.is_in(project_pks.iter().copied()))
+            .all(&tx)
+            .await
+            .map_err(db_error)?
+        {
+            projects.insert(row.id, project_to_domain(row)?);
+        }
+        let open: std::collections::HashSet<i64> = prerequisite::Entity::find()
+            .select_only()
+            .column(prerequisite::Column::ProjectPk)
+            .filter(prerequisite::Column::ProjectPk.is_in(project_pks.iter().copied()))
+            .filter(prerequisite::Column::State.is_not_in(["DONE", "WAIVED"]))
+            .distinct()
+            .into_tuple::<i64>()
+            .all(&tx)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .collect();
+        let overdue = alert == "OVERDUE";
+        let kind = if overdue {
+            v1::EventKind::MilestoneOverdue
+        } else {
+            v1::EventKind::MilestoneAtRisk
+        };
+        let mut drafts = Vec::with_capacity(rows.len());
         for row in rows {
-            let project_row = project::Entity::find_by_id(row.project_pk)
-                .one(&tx)
-                .await
-                .map_err(db_error)?
+            let project_pk = row.project_pk;
+            let project = projects
+                .get(&project_pk)
                 .ok_or_else(|| Error::internal("milestone without its project"))?;
-            let project_pk = project_row.id;
-            let project = project_to_domain(project_row)?;
-            let milestone_pk = row.id;
-            let baseline_day = row.baseline_date;
             let milestone = to_domain(&project.id, row)?;
-            let assessed = self
-                .assessed_now(&tx, project_pk, milestone, ctx, policy)
-                .await?;
-            let expected = if alert == "OVERDUE" {
-                MilestoneStatus::Overdue
-            } else {
-                MilestoneStatus::AtRisk
+            let assessment = assess(
+                milestone.kind,
+                &milestone.dates,
+                open.contains(&project_pk),
+                ctx.today,
+                policy,
+            );
+            let assessed = AssessedMilestone {
+                milestone,
+                assessment,
             };
-            if assessed.assessment.status != expected {
-                continue; // Changed since the candidate query.
-            }
-            let fresh = insert_once(
-                &tx,
-                "milestone_alerts",
-                &["milestone_pk", "kind", "baseline_date", "created_at_us"],
-                vec![
-                    milestone_pk.into(),
-                    alert.into(),
-                    baseline_day.into(),
-                    ctx.now_us.into(),
-                ],
-            )
-            .await?;
-            if !fresh {
-                continue; // Another replica, or an earlier pass, raised it already.
-            }
             let baseline = assessed.milestone.dates.baseline;
-            let reason = if alert == "OVERDUE" {
-                format!("baseline {baseline} passed without the milestone being achieved")
-            } else {
-                format!("construction start due {baseline} with prerequisites still open")
-            };
-            let kind = if alert == "OVERDUE" {
-                v1::EventKind::MilestoneOverdue
-            } else {
-                v1::EventKind::MilestoneAtRisk
-            };
             drafts.push(milestone_event(
-                kind, &project, &assessed, None, baseline, reason,
+                kind,
+                project,
+                &assessed,
+                None,
+                baseline,
+                if overdue {
+                    format!("baseline {baseline} passed without the milestone being achieved")
+                } else {
+                    format!("construction start due {baseline} with prerequisites still open")
+                },
             ));
         }
         let count = drafts.len();
