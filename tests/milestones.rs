@@ -1064,9 +1064,58 @@ async fn bad_input_changes_nothing(server: TestServer) {
     assert_eq!(revisions.len(), 2);
 }
 
+/// The township filter of ListMilestones follows a project that moves to another township.
+async fn township_filter_follows_the_project(server: TestServer) {
+    let mut projects = server.projects().await;
+    let mut client = server.milestones().await;
+    let p = project(
+        &mut projects,
+        "moving",
+        "城关镇",
+        v1::ProjectStage::Preparation,
+    )
+    .await;
+    schedule(
+        &mut client,
+        &p.name,
+        "start",
+        v1::MilestoneKind::ConstructionStart,
+        day(2026, 11, 30),
+        None,
+    )
+    .await;
+    let names = |ms: Vec<v1::Milestone>| ms.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    let in_town = |t: &str| format!("township = \"{t}\"");
+    assert_eq!(
+        names(list(&client, &in_town("城关镇"), "", "projects/-").await).len(),
+        1
+    );
+    projects
+        .update_project(v1::UpdateProjectRequest {
+            project: Some(v1::Project {
+                name: p.name.clone(),
+                township: "太和镇".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        list(&client, &in_town("城关镇"), "", "projects/-")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        names(list(&client, &in_town("太和镇"), "", "projects/-").await),
+        vec![format!("{}/milestones/start", p.name)]
+    );
+}
+
 both_backends!(
     a_realistic_year,
     supervisor_list_agrees_with_the_rules,
     replicas_scan_once,
     bad_input_changes_nothing,
+    township_filter_follows_the_project,
 );

@@ -10,6 +10,7 @@ mod m20261128_000004_funding_windows;
 mod m20261128_000005_funding_applications;
 mod m20261128_000006_access;
 mod m20261128_000007_bulletins;
+mod m20261128_000008_milestone_township;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_funding_applications::Migration),
             Box::new(m20261128_000006_access::Migration),
             Box::new(m20261128_000007_bulletins::Migration),
+            Box::new(m20261128_000008_milestone_township::Migration),
         ]
     }
 }

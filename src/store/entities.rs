@@ -159,6 +159,8 @@ pub mod milestone {
         pub created_at_us: i64,
         pub updated_at_us: i64,
         pub version: i64,
+        /// The project's township, kept in step with it (see migration 8).
+        pub township: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

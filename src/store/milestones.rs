@@ -305,6 +305,7 @@ struct ListedRow {
     created_at_us: i64,
     updated_at_us: i64,
     version: i64,
+    township: String,
     project_ref: String,
     open_prerequisites: i32,
 }
@@ -469,6 +470,7 @@ impl Store {
             created_at_us: Set(ctx.now_us),
             updated_at_us: Set(ctx.now_us),
             version: Set(1),
+            township: Set(project.fields.township.clone()),
             ..Default::default()
         }
         .insert(&tx)
@@ -627,7 +629,7 @@ impl Store {
             format!(
                 "SELECT m.id, m.project_pk, m.milestone_id, m.uid, m.kind, m.title, m.description, \
                  m.baseline_date, m.forecast_date, m.actual_date, m.slip_count, m.days_slipped, \
-                 m.revision_count, m.created_at_us, m.updated_at_us, m.version, \
+                 m.revision_count, m.created_at_us, m.updated_at_us, m.version, m.township, \
                  p.project_id AS project_ref, \
                  CASE WHEN {} THEN 1 ELSE 0 END AS open_prerequisites \
                  FROM milestones m JOIN projects p ON p.id = m.project_pk WHERE 1 = 1",
@@ -637,7 +639,7 @@ impl Store {
         let f = &query.filter;
         for (column, value) in [
             ("p.project_id", &f.project_id),
-            ("p.township", &f.township),
+            ("m.township", &f.township),
             ("p.department", &f.department),
             ("p.leader", &f.leader),
         ] {
@@ -710,6 +712,7 @@ impl Store {
                 created_at_us: row.created_at_us,
                 updated_at_us: row.updated_at_us,
                 version: row.version,
+                township: row.township,
             };
             let milestone = to_domain(&project_ref, model)?;
             let assessment = assess(

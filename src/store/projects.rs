@@ -392,6 +392,18 @@ impl Store {
             ..Default::default()
         };
         write_fields(&mut model, &project.fields);
+        if changed.contains(&"township") {
+            // Milestones carry a copy of the township for the list query (migration 8).
+            milestone::Entity::update_many()
+                .col_expr(
+                    milestone::Column::Township,
+                    sea_orm::sea_query::Expr::value(project.fields.township.clone()),
+                )
+                .filter(milestone::Column::ProjectPk.eq(pk))
+                .exec(&tx)
+                .await
+                .map_err(db_error)?;
+        }
         model
             .update(&tx)
             .await
