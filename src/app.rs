@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -279,6 +280,15 @@ pub async fn run(
     let signal = stopping.clone();
     // Long-lived streams: keepalives find dead peers, a bounded connection age makes clients
     // rebalance across replicas, and a stream limit bounds one connection's share.
+    // Accepted connections get TCP_NODELAY: tonic applies its own nodelay setting only to
+    // listeners it binds itself, and without it small responses wait for the peer's delayed
+    // ACK (about 40 ms per call on Linux).
+    let incoming = TcpListenerStream::new(listener).map(|accepted| {
+        accepted.and_then(|stream| {
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+    });
     let mut builder = tonic::transport::Server::builder();
     if let Some(identity) = &options.tls {
         builder = builder
@@ -308,9 +318,7 @@ pub async fn run(
         .add_service(events)
         .add_service(funding)
         .add_service(reports)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            signal.cancelled().await
-        });
+        .serve_with_incoming_shutdown(incoming, async move { signal.cancelled().await });
 
     let drain_limit = async {
         stopping.cancelled().await;

@@ -92,6 +92,9 @@ impl Cursor {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where write transactions run: the same pool on PostgreSQL, a one-connection pool on
+    /// SQLite.
+    writer: DatabaseConnection,
     url: String,
     /// Signalled after every commit that appended events, so the log tailer of this process
     /// wakes at once instead of at its next poll.
@@ -101,13 +104,31 @@ pub struct Store {
 impl Store {
     /// Connects to `postgres://…` or `sqlite://…` URLs. SQLite runs in WAL mode with a busy
     /// timeout, foreign keys on and NORMAL synchronous (durable at checkpoints, safe in WAL).
+    /// On SQLite, write transactions get a pool of their own with one connection: SQLite
+    /// admits one writer at a time anyway, and queueing for that connection is fair and cheap
+    /// where contending for the file lock means sleeping in the busy handler.
     pub async fn connect(url: &str) -> Result<Self, DbErr> {
+        let db = Database::connect(Self::options(url, 16)).await?;
+        let writer = if db.get_database_backend() == DbBackend::Sqlite {
+            Database::connect(Self::options(url, 1)).await?
+        } else {
+            db.clone()
+        };
+        Ok(Self {
+            db,
+            writer,
+            url: url.to_string(),
+            commits: Arc::new(Notify::new()),
+        })
+    }
+
+    fn options(url: &str, connections: u32) -> ConnectOptions {
         let mut options = ConnectOptions::new(url.to_string());
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
-            .max_connections(16)
+            .max_connections(connections)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -115,12 +136,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
-        let db = Database::connect(options).await?;
-        Ok(Self {
-            db,
-            url: url.to_string(),
-            commits: Arc::new(Notify::new()),
-        })
+        options
     }
 
     /// The SQLite URL of the database file inside `data_dir`.
@@ -163,7 +179,7 @@ impl Store {
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so writers queue on the
     /// busy timeout at the start instead of failing when a read lock would have to be upgraded.
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, Error> {
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -188,6 +204,9 @@ impl Store {
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
+        if self.backend() == DbBackend::Sqlite {
+            self.writer.close().await?;
+        }
         self.db.close().await
     }
 }

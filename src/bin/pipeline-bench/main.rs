@@ -6,14 +6,14 @@
 //! client (p50, p99, max), deliveries per second, and the server's resident memory per open
 //! stream.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+mod fanout;
+mod get_project;
+mod queries;
+mod seed;
+mod writes;
 
 use clap::{Parser, Subcommand};
-use hdrhistogram::Histogram;
-use pipeline::proto::v1;
-use tonic::transport::Channel;
-use v1::project_service_client::ProjectServiceClient;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks of the pipeline service")]
@@ -24,6 +24,38 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Fill a SQLite directory (or a database URL) with the benchmark data set and exit.
+    Seed {
+        /// SQLite data directory (created if missing).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// Or a database URL.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        projects: u64,
+        #[arg(long, default_value_t = 5)]
+        milestones_per_project: u64,
+    },
+    /// The read side at county scale: scanner first pass, memory at rest, the morning
+    /// ListMilestones query and the reports, on a seeded data set.
+    Queries {
+        /// Projects in the data set.
+        #[arg(long, default_value_t = 100_000)]
+        projects: u64,
+        /// Milestones per project.
+        #[arg(long, default_value_t = 5)]
+        milestones_per_project: u64,
+        /// Calls per measured query (reports get a tenth).
+        #[arg(long, default_value_t = 200)]
+        requests: u64,
+        /// Also run on PostgreSQL: an admin URL; a scratch database is made and dropped.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Pin the server to these CPUs (a `taskset -c` list).
+        #[arg(long)]
+        server_cpus: Option<String>,
+    },
     /// Event stream fan-out: latency, throughput and memory per subscriber.
     Fanout {
         /// Open streams; repeat the flag for several rounds.
@@ -43,291 +75,148 @@ enum Bench {
         #[arg(long)]
         server_cpus: Option<String>,
     },
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-    /// The admin token the server made on first start.
-    token: String,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A scratch directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            std::fs::remove_dir_all(&self.0).ok();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-async fn start_server(server_cpus: Option<&str>) -> anyhow::Result<Server> {
-    let exe = std::env::current_exe()?;
-    let server_bin = exe.with_file_name("pipeline");
-    let dir = std::env::temp_dir().join(format!("pipeline-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut command = match server_cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus]).arg(&server_bin);
-            c
-        }
-        None => Command::new(&server_bin),
-    };
-    let child = command
-        .args(["serve", "--data-dir"])
-        .arg(&dir)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--heartbeat-interval",
-            "5s",
-            "--max-streams-per-token",
-            "1000000",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("starting {}: {e}", server_bin.display()))?;
-    let addr = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(channel) = Channel::from_shared(addr.clone())?.connect().await {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-            if health
-                .check(tonic_health::pb::HealthCheckRequest::default())
-                .await
-                .is_ok()
-            {
-                break;
-            }
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let token = std::fs::read_to_string(dir.join(pipeline::app::ADMIN_TOKEN_FILE))?
-        .trim()
-        .to_string();
-    Ok(Server {
-        child,
-        addr,
-        token,
-        _dir: tempdir::Dir(dir),
-    })
-}
-
-fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-async fn fanout(
-    subscribers: usize,
-    rate: u32,
-    seconds: u64,
-    per_connection: usize,
-    server_cpus: Option<&str>,
-) -> anyhow::Result<()> {
-    let server = start_server(server_cpus).await?;
-    let pid = server.child.id();
-    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-        format!("Bearer {}", server.token).parse()?;
-    let header = bearer.clone();
-    let mut projects = ProjectServiceClient::with_interceptor(
-        Channel::from_shared(server.addr.clone())?.connect().await?,
-        move |mut request: tonic::Request<()>| {
-            request
-                .metadata_mut()
-                .insert("authorization", header.clone());
-            Ok(request)
-        },
-    );
-    // Warm up the write path and the server's allocations before measuring memory.
-    for i in 0..50 {
-        projects
-            .create_project(request(&format!("warm-{i}")))
-            .await?;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = rss_kib(pid);
-
-    let mut channels = Vec::new();
-    for _ in 0..subscribers.div_ceil(per_connection) {
-        channels.push(Channel::from_shared(server.addr.clone())?.connect().await?);
-    }
-    let expected = rate as u64 * seconds;
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(subscribers);
-    let mut readers = Vec::with_capacity(subscribers);
-    for i in 0..subscribers {
-        let channel = channels[i / per_connection].clone();
-        let ready = ready_tx.clone();
-        let bearer = bearer.clone();
-        readers.push(tokio::spawn(async move {
-            let mut stream = watch_light(channel, bearer).await.expect("watch");
-            let mut latencies: Vec<u32> = Vec::with_capacity(expected as usize);
-            while let Ok(Some(message)) = stream.message().await {
-                if message.caught_up.is_some() {
-                    ready.send(()).await.ok();
-                }
-                if let Some(batch) = message.batch {
-                    let now = now_us();
-                    for event in &batch.events {
-                        let created = event
-                            .create_time
-                            .as_ref()
-                            .map_or(now, |t| t.seconds * 1_000_000 + t.nanos as i64 / 1000);
-                        latencies.push((now - created).max(0) as u32);
-                    }
-                    if latencies.len() as u64 >= expected {
-                        break;
-                    }
-                }
-            }
-            latencies
-        }));
-    }
-    drop(ready_tx);
-    for _ in 0..subscribers {
-        ready_rx.recv().await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_streams = rss_kib(pid);
-
-    let started = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut next = tokio::time::Instant::now();
-    let mut writes = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
-    for i in 0..expected {
-        next += interval;
-        tokio::time::sleep_until(next).await;
-        let call = Instant::now();
-        projects.create_project(request(&format!("p-{i}"))).await?;
-        writes.record((call.elapsed().as_micros() as u64).max(1))?;
-    }
-    let write_time = started.elapsed();
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
-    let mut delivered = 0u64;
-    for reader in readers {
-        let latencies = tokio::time::timeout(Duration::from_secs(120), reader).await??;
-        delivered += latencies.len() as u64;
-        for l in latencies {
-            histogram.record(l.max(1) as u64)?;
-        }
-    }
-    let total_time = started.elapsed();
-    let rss_peak = rss_kib(pid);
-    let per_subscriber = (rss_streams.saturating_sub(rss_before)) as f64 / subscribers as f64;
-    println!(
-        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} |",
-        writes.value_at_quantile(0.50) as f64 / 1000.0,
-        writes.value_at_quantile(0.99) as f64 / 1000.0,
-        delivered,
-        histogram.value_at_quantile(0.50) as f64 / 1000.0,
-        histogram.value_at_quantile(0.99) as f64 / 1000.0,
-        histogram.max() as f64 / 1000.0,
-        delivered as f64 / total_time.as_secs_f64(),
-        per_subscriber,
-        rss_before,
-        rss_peak,
-    );
-    if write_time > Duration::from_secs(seconds) + Duration::from_secs(2) {
-        println!("(the writer fell behind its rate: {write_time:?} for {seconds}s of writes)");
-    }
-    Ok(())
-}
-
-/// The parts of a WatchEventsResponse the benchmark reads; decoding skips everything else, so
-/// the load generator spends its CPU on receiving rather than on building full messages.
-#[derive(Clone, PartialEq, prost::Message)]
-struct LightResponse {
-    #[prost(message, optional, tag = "1")]
-    batch: Option<LightBatch>,
-    #[prost(message, optional, tag = "3")]
-    caught_up: Option<LightCursor>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct LightBatch {
-    #[prost(message, repeated, tag = "1")]
-    events: Vec<LightEvent>,
-    #[prost(string, tag = "2")]
-    cursor: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct LightEvent {
-    #[prost(message, optional, tag = "3")]
-    create_time: Option<prost_types::Timestamp>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct LightCursor {
-    #[prost(string, tag = "1")]
-    cursor: String,
-}
-
-async fn watch_light(
-    channel: Channel,
-    bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-) -> Result<tonic::Streaming<LightResponse>, tonic::Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let codec = tonic_prost::ProstCodec::<v1::WatchEventsRequest, LightResponse>::default();
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
-        "/pipeline.v1.EventService/WatchEvents",
-    );
-    let mut request = tonic::Request::new(v1::WatchEventsRequest::default());
-    request.metadata_mut().insert("authorization", bearer);
-    let response = grpc.server_streaming(request, path, codec).await?;
-    Ok(response.into_inner())
-}
-
-fn request(id: &str) -> v1::CreateProjectRequest {
-    v1::CreateProjectRequest {
-        project_id: id.to_string(),
-        project: Some(v1::Project {
-            display_name: format!("基准项目 {id}"),
-            category: v1::ProjectCategory::Industry as i32,
-            investment_type: v1::InvestmentType::Enterprise as i32,
-            township: "工业园区".into(),
-            department: "县经信局".into(),
-            total_investment_yuan: 100_000_000,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    /// GetProject throughput and p99 on SQLite with many projects, against a bare tonic
+    /// server returning a message of the same size (alternating rounds).
+    GetProject {
+        /// Projects loaded before the server starts.
+        #[arg(long, default_value_t = 10_000)]
+        projects: usize,
+        /// Length of each round, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        seconds_per_round: f64,
+        /// Rounds per target (reference and ours alternate).
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+        /// Client tasks calling GetProject back to back.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Pin both servers to these CPUs (a `taskset -c` list; `none`: unpinned).
+        #[arg(long, default_value = "0")]
+        server_cpus: String,
+        /// Pin this process (the load) to these CPUs (`none`: unpinned).
+        #[arg(long, default_value = "1")]
+        client_cpus: String,
+    },
+    /// ForecastMilestone throughput with concurrent clients on SQLite (and PostgreSQL),
+    /// against a raw one-row INSERT loop through the same driver (alternating rounds).
+    Writes {
+        /// Concurrent clients, each forecasting its own milestone.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Measured seconds per target and database, split into the rounds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Rounds per target and database (raw INSERT and ours alternate).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Also run on PostgreSQL: an admin URL; a scratch database is made and dropped.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Pin the server and the raw INSERT worker to these CPUs (`none`: unpinned).
+        #[arg(long, default_value = "0")]
+        server_cpus: String,
+        /// Pin this process (the load) to these CPUs (`none`: unpinned).
+        #[arg(long, default_value = "1")]
+        client_cpus: String,
+    },
+    /// Bench-only: the reference server of `get-project` (GetProject returns a fixed project).
+    #[command(hide = true)]
+    ReferenceServer {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
+    /// Bench-only: the raw INSERT reference of `writes`.
+    #[command(hide = true)]
+    RawInsertWorker {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        clients: usize,
+        #[arg(long)]
+        seconds: f64,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
+        Bench::Seed {
+            data_dir,
+            database_url,
+            projects,
+            milestones_per_project,
+        } => {
+            let url = match (database_url, data_dir) {
+                (Some(url), _) => url,
+                (None, Some(dir)) => {
+                    std::fs::create_dir_all(&dir)?;
+                    pipeline::store::Store::sqlite_url(&dir)
+                }
+                (None, None) => anyhow::bail!("give --data-dir or --database-url"),
+            };
+            let seconds = seed::seed(&url, projects, milestones_per_project).await?;
+            println!(
+                "seeded {projects} projects × {milestones_per_project} milestones in {seconds:.1} s"
+            );
+        }
+        Bench::GetProject {
+            projects,
+            seconds_per_round,
+            rounds,
+            concurrency,
+            server_cpus,
+            client_cpus,
+        } => {
+            get_project::run(get_project::Options {
+                projects,
+                seconds_per_round,
+                rounds,
+                concurrency,
+                server_cpus: cpus(server_cpus),
+                client_cpus: cpus(client_cpus),
+            })
+            .await?
+        }
+        Bench::Writes {
+            clients,
+            seconds,
+            rounds,
+            postgres_url,
+            server_cpus,
+            client_cpus,
+        } => {
+            writes::run(writes::Options {
+                clients,
+                seconds,
+                rounds,
+                postgres_url,
+                server_cpus: cpus(server_cpus),
+                client_cpus: cpus(client_cpus),
+            })
+            .await?
+        }
+        Bench::ReferenceServer { listen } => get_project::reference_server(listen).await?,
+        Bench::RawInsertWorker {
+            url,
+            clients,
+            seconds,
+        } => writes::raw_insert_worker(url, clients, seconds).await?,
+        Bench::Queries {
+            projects,
+            milestones_per_project,
+            requests,
+            postgres_url,
+            server_cpus,
+        } => {
+            queries::run(queries::Options {
+                projects,
+                milestones_per_project,
+                requests,
+                postgres_url,
+                server_cpus,
+            })
+            .await?
+        }
         Bench::Fanout {
             subscribers,
             rate,
@@ -343,7 +232,7 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             for n in subscribers {
-                fanout(
+                fanout::fanout(
                     n,
                     rate,
                     seconds,
@@ -355,4 +244,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `taskset -c` list, or None for `none` (or empty).
+fn cpus(list: String) -> Option<String> {
+    (!list.is_empty() && list != "none").then_some(list)
 }

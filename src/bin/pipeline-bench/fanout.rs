@@ -1,0 +1,194 @@
+//! Event stream fan-out: open many WatchEvents streams, write at a fixed rate, and measure the
+//! delivery latency from commit to client, deliveries per second and memory per stream.
+
+use std::time::{Duration, Instant};
+
+use pipeline::proto::v1;
+use tonic::transport::Channel;
+use v1::project_service_client::ProjectServiceClient;
+
+use crate::common::{Database, histogram, now_us, rss_kib, start_server};
+
+pub async fn fanout(
+    subscribers: usize,
+    rate: u32,
+    seconds: u64,
+    per_connection: usize,
+    server_cpus: Option<&str>,
+) -> anyhow::Result<()> {
+    let server = start_server(
+        Database::Scratch,
+        server_cpus,
+        &["--heartbeat-interval", "5s"],
+    )
+    .await?;
+    let pid = server.pid();
+    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {}", server.token).parse()?;
+    let header = bearer.clone();
+    let mut projects = ProjectServiceClient::with_interceptor(
+        Channel::from_shared(server.addr.clone())?.connect().await?,
+        move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
+            Ok(request)
+        },
+    );
+    // Warm up the write path and the server's allocations before measuring memory.
+    for i in 0..50 {
+        projects
+            .create_project(request(&format!("warm-{i}")))
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = rss_kib(pid);
+
+    let mut channels = Vec::new();
+    for _ in 0..subscribers.div_ceil(per_connection) {
+        channels.push(Channel::from_shared(server.addr.clone())?.connect().await?);
+    }
+    let expected = rate as u64 * seconds;
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(subscribers);
+    let mut readers = Vec::with_capacity(subscribers);
+    for i in 0..subscribers {
+        let channel = channels[i / per_connection].clone();
+        let ready = ready_tx.clone();
+        let bearer = bearer.clone();
+        readers.push(tokio::spawn(async move {
+            let mut stream = watch_light(channel, bearer).await.expect("watch");
+            let mut latencies: Vec<u32> = Vec::with_capacity(expected as usize);
+            while let Ok(Some(message)) = stream.message().await {
+                if message.caught_up.is_some() {
+                    ready.send(()).await.ok();
+                }
+                if let Some(batch) = message.batch {
+                    let now = now_us();
+                    for event in &batch.events {
+                        let created = event
+                            .create_time
+                            .as_ref()
+                            .map_or(now, |t| t.seconds * 1_000_000 + t.nanos as i64 / 1000);
+                        latencies.push((now - created).max(0) as u32);
+                    }
+                    if latencies.len() as u64 >= expected {
+                        break;
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    drop(ready_tx);
+    for _ in 0..subscribers {
+        ready_rx.recv().await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_streams = rss_kib(pid);
+
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut next = tokio::time::Instant::now();
+    let mut writes = histogram();
+    for i in 0..expected {
+        next += interval;
+        tokio::time::sleep_until(next).await;
+        let call = Instant::now();
+        projects.create_project(request(&format!("p-{i}"))).await?;
+        writes.record((call.elapsed().as_micros() as u64).max(1))?;
+    }
+    let write_time = started.elapsed();
+    let mut histogram = histogram();
+    let mut delivered = 0u64;
+    for reader in readers {
+        let latencies = tokio::time::timeout(Duration::from_secs(120), reader).await??;
+        delivered += latencies.len() as u64;
+        for l in latencies {
+            histogram.record(l.max(1) as u64)?;
+        }
+    }
+    let total_time = started.elapsed();
+    let rss_peak = rss_kib(pid);
+    let per_subscriber = (rss_streams.saturating_sub(rss_before)) as f64 / subscribers as f64;
+    println!(
+        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} |",
+        writes.value_at_quantile(0.50) as f64 / 1000.0,
+        writes.value_at_quantile(0.99) as f64 / 1000.0,
+        delivered,
+        histogram.value_at_quantile(0.50) as f64 / 1000.0,
+        histogram.value_at_quantile(0.99) as f64 / 1000.0,
+        histogram.max() as f64 / 1000.0,
+        delivered as f64 / total_time.as_secs_f64(),
+        per_subscriber,
+        rss_before,
+        rss_peak,
+    );
+    if write_time > Duration::from_secs(seconds) + Duration::from_secs(2) {
+        println!("(the writer fell behind its rate: {write_time:?} for {seconds}s of writes)");
+    }
+    Ok(())
+}
+
+/// The parts of a WatchEventsResponse the benchmark reads; decoding skips everything else, so
+/// the load generator spends its CPU on receiving rather than on building full messages.
+#[derive(Clone, PartialEq, prost::Message)]
+struct LightResponse {
+    #[prost(message, optional, tag = "1")]
+    batch: Option<LightBatch>,
+    #[prost(message, optional, tag = "3")]
+    caught_up: Option<LightCursor>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LightBatch {
+    #[prost(message, repeated, tag = "1")]
+    events: Vec<LightEvent>,
+    #[prost(string, tag = "2")]
+    cursor: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LightEvent {
+    #[prost(message, optional, tag = "3")]
+    create_time: Option<prost_types::Timestamp>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LightCursor {
+    #[prost(string, tag = "1")]
+    cursor: String,
+}
+
+async fn watch_light(
+    channel: Channel,
+    bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+) -> Result<tonic::Streaming<LightResponse>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let codec = tonic_prost::ProstCodec::<v1::WatchEventsRequest, LightResponse>::default();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/pipeline.v1.EventService/WatchEvents",
+    );
+    let mut request = tonic::Request::new(v1::WatchEventsRequest::default());
+    request.metadata_mut().insert("authorization", bearer);
+    let response = grpc.server_streaming(request, path, codec).await?;
+    Ok(response.into_inner())
+}
+
+fn request(id: &str) -> v1::CreateProjectRequest {
+    v1::CreateProjectRequest {
+        project_id: id.to_string(),
+        project: Some(v1::Project {
+            display_name: format!("基准项目 {id}"),
+            category: v1::ProjectCategory::Industry as i32,
+            investment_type: v1::InvestmentType::Enterprise as i32,
+            township: "工业园区".into(),
+            department: "县经信局".into(),
+            total_investment_yuan: 100_000_000,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
