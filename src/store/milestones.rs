@@ -319,6 +319,11 @@ pub(crate) struct RuleSql {
 }
 
 impl RuleSql {
+    /// The same as a 0/1 column. A scalar subquery with LIMIT, not EXISTS: PostgreSQL may
+    /// answer an EXISTS in the select list with a hash of every open prerequisite (a scan of
+    /// the table per query), where this form probes the index once per listed row.
+    pub(crate) const OPEN_PREREQUISITES_FLAG: &'static str = "COALESCE((SELECT 1 FROM prerequisites q WHERE q.project_pk = m.project_pk AND q.state NOT IN ('DONE', 'WAIVED') LIMIT 1), 0)";
+
     pub(crate) const OPEN_PREREQUISITES: &'static str = "EXISTS (SELECT 1 FROM prerequisites q WHERE q.project_pk = m.project_pk AND q.state NOT IN ('DONE', 'WAIVED'))";
 
     pub(crate) fn new(status_date: NaiveDate, policy: &Policy) -> Self {
@@ -631,9 +636,9 @@ impl Store {
                  m.baseline_date, m.forecast_date, m.actual_date, m.slip_count, m.days_slipped, \
                  m.revision_count, m.created_at_us, m.updated_at_us, m.version, m.township, \
                  p.project_id AS project_ref, \
-                 CASE WHEN {} THEN 1 ELSE 0 END AS open_prerequisites \
+                 {} AS open_prerequisites \
                  FROM milestones m JOIN projects p ON p.id = m.project_pk WHERE 1 = 1",
-                RuleSql::OPEN_PREREQUISITES
+                RuleSql::OPEN_PREREQUISITES_FLAG
             ),
         );
         let f = &query.filter;
