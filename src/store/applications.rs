@@ -15,7 +15,7 @@ use super::entities::{funding_application, funding_disbursement, funding_window,
 use super::events::{self, EventDraft};
 use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
-use super::projects::{check_etag, commit_with_key, load_for_update};
+use super::projects::{check_etag, finish, load_for_update};
 use super::sql::{Sql, insert_once};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
@@ -582,13 +582,13 @@ impl Store {
             None,
             Vec::new(),
         );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             application,
         )
         .await
@@ -829,13 +829,13 @@ impl Store {
         );
         let application = with_disbursements(&tx, (pk, application)).await?;
         let message = v1::FundingApplication::from(&application);
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             application,
         )
         .await
@@ -987,13 +987,13 @@ impl Store {
         );
         let application = with_disbursements(&tx, (pk, application)).await?;
         let message = v1::FundingApplication::from(&application);
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             application,
         )
         .await

@@ -10,7 +10,7 @@ use sea_orm::{
 use super::entities::funding_window;
 use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
-use super::projects::{check_etag, commit_with_key};
+use super::projects::{check_etag, finish};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{
@@ -149,23 +149,14 @@ impl Store {
             })?;
         let window = to_domain(row)?;
         let message = v1::FundingWindow::from(&window);
-        events::append(
-            &tx,
-            &ctx.actor,
-            ctx.now_us,
-            vec![window_event(
-                v1::EventKind::FundingWindowCreated,
-                &window,
-                Vec::new(),
-            )],
-        )
-        .await?;
-        commit_with_key(
+        let draft = window_event(v1::EventKind::FundingWindowCreated, &window, Vec::new());
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             window,
         )
         .await

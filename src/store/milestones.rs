@@ -12,8 +12,7 @@ use super::entities::{milestone, milestone_alert, milestone_revision, prerequisi
 use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
 use super::projects::{
-    apply_stage_change, check_etag, commit_with_key, load_for_update,
-    to_domain as project_to_domain,
+    apply_stage_change, check_etag, finish, load_for_update, to_domain as project_to_domain,
 };
 use super::sql::Sql;
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
@@ -514,14 +513,14 @@ impl Store {
             assessed.milestone.dates.baseline,
             String::new(),
         );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
         let message = v1::Milestone::from(&assessed);
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             assessed,
         )
         .await
@@ -973,14 +972,14 @@ impl Store {
                 apply_stage_change(&tx, ctx, project_pk, &mut project, step, why, new_date).await?,
             );
         }
-        events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
         let message = v1::Milestone::from(&assessed);
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            drafts,
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             assessed,
         )
         .await

@@ -9,7 +9,7 @@ use sea_orm::{
 use super::entities::{prerequisite, project};
 use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
-use super::projects::{check_etag, commit_with_key, load_for_update};
+use super::projects::{check_etag, finish, load_for_update};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::names;
@@ -121,13 +121,13 @@ impl Store {
             Some(v1::event::Detail::PrerequisiteAfter(message.clone())),
             Vec::new(),
         );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             created,
         )
         .await

@@ -210,6 +210,21 @@ pub(crate) fn check_etag(
     }
 }
 
+/// The end of a write: appends the transaction's events, keeps the response of a request id
+/// (when there is one) and commits.
+pub(crate) async fn finish<T>(
+    store: &Store,
+    tx: DatabaseTransaction,
+    ctx: &WriteContext,
+    drafts: Vec<EventDraft>,
+    key: Option<&RequestKey>,
+    response: impl FnOnce() -> Vec<u8>,
+    value: T,
+) -> Result<Outcome<T>, Error> {
+    events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
+    commit_with_key(store, tx, key, response, ctx.now_us, value).await
+}
+
 /// Keeps the encoded response of a request id and commits; when a concurrent call with the
 /// same id won the race, returns its response instead.
 pub(crate) async fn commit_with_key<T>(
@@ -277,13 +292,13 @@ impl Store {
             Some(v1::event::Detail::ProjectAfter(message.clone())),
             Vec::new(),
         );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             project,
         )
         .await
@@ -523,13 +538,13 @@ impl Store {
         )
         .await?;
         let message = v1::Project::from(&project);
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        commit_with_key(
+        finish(
             self,
             tx,
+            ctx,
+            vec![draft],
             key,
             || message.encode_to_vec(),
-            ctx.now_us,
             project,
         )
         .await
