@@ -46,7 +46,7 @@ enum Bench {
         /// Milestones per project.
         #[arg(long, default_value_t = 5)]
         milestones_per_project: u64,
-        /// Calls per measured query (reports get a tenth).
+        /// Calls per measured query (reports get a fortieth, at least 3).
         #[arg(long, default_value_t = 200)]
         requests: u64,
         /// Also run on PostgreSQL: an admin URL; a scratch database is made and dropped.

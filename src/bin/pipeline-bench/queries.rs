@@ -164,8 +164,8 @@ async fn one_backend(
         ms(&h, 0.99)
     );
 
-    // Reports, fewer calls: each aggregates the whole data set.
-    let report_calls = (o.requests / 10).max(5);
+    // Reports, few calls: each aggregates the whole data set (seconds on SQLite at full size).
+    let report_calls = (o.requests / 40).max(3);
     let mut summary = histogram();
     let mut rankings = histogram();
     let mut funding = histogram();
