@@ -793,7 +793,46 @@ async fn scope_names_and_revocation(server: TestServer) {
         .unwrap();
 }
 
-both_backends!(every_role_against_every_write, scope_names_and_revocation);
+/// One token holds at most `max_streams_per_token` event streams; others are not affected, and
+/// a closed stream gives its slot back.
+async fn streams_per_token_are_limited(mut server: TestServer) {
+    let today = server.today;
+    server
+        .restart_with(today, |o| o.streams.max_streams_per_token = 2)
+        .await;
+    let bot = server.token("督查室-bot", Role::Subscriber, &[], &[]).await;
+    let mut as_bot = server.events_as(&bot).await;
+    let watch = || v1::WatchEventsRequest::default();
+    let first = as_bot.watch_events(watch()).await.unwrap().into_inner();
+    let _second = as_bot.watch_events(watch()).await.unwrap().into_inner();
+    let third = as_bot.watch_events(watch()).await.unwrap_err();
+    assert_eq!(third.code(), Code::ResourceExhausted);
+    assert_eq!(common::reason_of(&third), "TOO_MANY_STREAMS");
+    // Another token still gets its streams.
+    let _admin_stream = server.events().await.watch_events(watch()).await.unwrap();
+    // Closing one stream frees its slot once the server sees the cancellation.
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match as_bot.watch_events(watch()).await {
+            Ok(_) => break,
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the slot never came back"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}
+
+both_backends!(
+    every_role_against_every_write,
+    scope_names_and_revocation,
+    streams_per_token_are_limited
+);
 
 /// The token subcommands and the first-start admin token, through the real binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,7 +122,7 @@ impl TestServer {
                 (url, None, Some((admin_url, name)))
             }
         };
-        let (addr, store, shutdown, task) = Self::launch(&url, today).await;
+        let (addr, store, shutdown, task) = Self::launch(&url, today, |_| {}).await;
         let admin_token = store
             .create_token(&Principal::system("test-admin"), 0)
             .await
@@ -144,6 +144,7 @@ impl TestServer {
     async fn launch(
         url: &str,
         today: chrono::NaiveDate,
+        configure: impl FnOnce(&mut RunOptions),
     ) -> (
         std::net::SocketAddr,
         Store,
@@ -160,7 +161,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let options = RunOptions {
+        let mut options = RunOptions {
             shutdown_grace: Duration::from_secs(5),
             scan_interval: Duration::from_secs(3600),
             streams: StreamSettings {
@@ -172,6 +173,7 @@ impl TestServer {
             },
             ..RunOptions::default()
         };
+        configure(&mut options);
         let task = tokio::spawn(pipeline::app::run(
             listener,
             services,
@@ -187,8 +189,17 @@ impl TestServer {
     /// Stops the server and starts a new one on the same database with the clock at `today`,
     /// as an operator restarting with `serve --today` would.
     pub async fn restart(&mut self, today: chrono::NaiveDate) {
+        self.restart_with(today, |_| {}).await;
+    }
+
+    /// Restarts on the same database with changed transport, limits or timings.
+    pub async fn restart_with(
+        &mut self,
+        today: chrono::NaiveDate,
+        configure: impl FnOnce(&mut RunOptions),
+    ) {
         self.stop().await;
-        let (addr, store, shutdown, task) = Self::launch(&self.url, today).await;
+        let (addr, store, shutdown, task) = Self::launch(&self.url, today, configure).await;
         self.addr = addr;
         self.store = store;
         self.today = today;
