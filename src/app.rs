@@ -352,16 +352,24 @@ pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyho
         Err(crate::domain::Error::AlreadyExists { .. }) => return Ok(()),
         Err(err) => return Err(anyhow::Error::msg(err)),
     };
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
     let path = data_dir.join(ADMIN_TOKEN_FILE);
-    write_private(&path, &format!("{secret}\n"))
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "created the first admin token (shown once; also in {}, readable only by you):\n{secret}",
-        path.display()
-    );
-    info!(file = %path.display(), "created the first admin token");
+    let written = std::fs::create_dir_all(data_dir)
+        .and_then(|_| write_private(&path, &format!("{secret}\n")));
+    match written {
+        Ok(()) => {
+            println!(
+                "created the first admin token (shown once; also in {}, readable only by you):\n{secret}",
+                path.display()
+            );
+            info!(file = %path.display(), "created the first admin token");
+        }
+        Err(err) => {
+            // The token exists either way; an unwritable data directory (a PostgreSQL
+            // deployment in a read-only working directory) must not stop the server.
+            println!("created the first admin token (shown once; keep it):\n{secret}");
+            warn!(file = %path.display(), error = %err, "could not write the admin token file");
+        }
+    }
     Ok(())
 }
 
