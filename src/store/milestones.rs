@@ -997,12 +997,18 @@ impl Store {
         let rules = RuleSql::new(ctx.today, policy);
         let mut emitted = 0;
         for (alert, condition) in [("OVERDUE", rules.overdue()), ("AT_RISK", rules.at_risk())] {
+            // Batches continue after the last milestone claimed, so the pass reads the table
+            // once instead of from the start for every batch.
+            let mut after = 0;
             loop {
-                let raised = self.raise_alerts(ctx, policy, alert, &condition).await?;
+                let (raised, last) = self
+                    .raise_alerts(ctx, policy, alert, &condition, after)
+                    .await?;
                 emitted += raised;
                 if raised < ALERT_BATCH {
                     break;
                 }
+                after = last;
             }
         }
         Ok(emitted)
@@ -1011,21 +1017,23 @@ impl Store {
     /// Raises one batch of alerts in one transaction: a single INSERT … SELECT claims the
     /// ledger rows (ON CONFLICT DO NOTHING, so a replica racing on the same rows skips them),
     /// then the milestones, their projects and open prerequisites are read in three queries
-    /// and the events appended together. Returns how many were raised.
+    /// and the events appended together. Only milestones after `after` (by key) are looked at.
+    /// Returns how many were raised and the last key claimed.
     async fn raise_alerts(
         &self,
         ctx: &WriteContext,
         policy: &Policy,
         alert: &str,
         condition: &str,
-    ) -> Result<usize, Error> {
+        after: i64,
+    ) -> Result<(usize, i64), Error> {
         let tx = self.begin_write().await?;
         let claim = Sql::new(
             self.backend(),
             format!(
                 "INSERT INTO milestone_alerts (milestone_pk, kind, baseline_date, created_at_us) \
                  SELECT c.id, '{alert}', c.baseline_date, {now} FROM (SELECT m.id, m.baseline_date \
-                 FROM milestones m WHERE {condition} AND NOT EXISTS (SELECT 1 FROM milestone_alerts a \
+                 FROM milestones m WHERE m.id > {after} AND {condition} AND NOT EXISTS (SELECT 1 FROM milestone_alerts a \
                  WHERE a.milestone_pk = m.id AND a.kind = '{alert}' AND a.baseline_date = m.baseline_date) \
                  ORDER BY m.id LIMIT {ALERT_BATCH}) c WHERE 1 = 1 \
                  ON CONFLICT DO NOTHING RETURNING milestone_pk",
@@ -1040,9 +1048,9 @@ impl Store {
             .map(|row| row.try_get_by_index::<i64>(0))
             .collect::<Result<_, _>>()
             .map_err(db_error)?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
+        let Some(last) = ids.iter().copied().max() else {
+            return Ok((0, after));
+        };
         let rows = milestone::Entity::find()
             .filter(milestone::Column::Id.is_in(ids.iter().copied()))
             .order_by_asc(milestone::Column::Id)
@@ -1113,6 +1121,6 @@ impl Store {
         let count = drafts.len();
         events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
         self.commit(tx).await?;
-        Ok(count)
+        Ok((count, last))
     }
 }
