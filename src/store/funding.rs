@@ -214,24 +214,14 @@ impl Store {
             .all(self.connection())
             .await
             .map_err(db_error)?;
-        let more = rows.len() as u64 > query.limit;
-        let items = rows
-            .into_iter()
-            .take(query.limit as usize)
-            .map(to_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        let cursor = match items.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(day_number(if query.by_open_date {
-                    last.fields.open_date
-                } else {
-                    last.fields.close_date
-                }) as i64),
-                id: last.id.clone(),
-            }),
-            _ => None,
-        };
-        Ok((items, cursor))
+        super::page(rows, query.limit, to_domain, |last| Cursor {
+            key: SortKey::Int(day_number(if query.by_open_date {
+                last.fields.open_date
+            } else {
+                last.fields.close_date
+            }) as i64),
+            id: last.id.clone(),
+        })
     }
 
     pub async fn update_funding_window(

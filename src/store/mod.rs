@@ -88,6 +88,24 @@ impl Cursor {
     }
 }
 
+/// One page of a keyset listing fetched with `LIMIT limit + 1`: the first `limit` rows
+/// converted, and the cursor of the last one when the extra row shows more follow.
+pub(crate) fn page<R, T>(
+    rows: Vec<R>,
+    limit: u64,
+    convert: impl FnMut(R) -> Result<T, Error>,
+    cursor_of: impl FnOnce(&T) -> Cursor,
+) -> Result<(Vec<T>, Option<Cursor>), Error> {
+    let more = rows.len() as u64 > limit;
+    let items = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(convert)
+        .collect::<Result<Vec<_>, _>>()?;
+    let cursor = items.last().filter(|_| more).map(cursor_of);
+    Ok((items, cursor))
+}
+
 /// The database behind the service.
 #[derive(Clone, Debug)]
 pub struct Store {

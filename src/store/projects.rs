@@ -367,20 +367,10 @@ impl Store {
             .all(self.connection())
             .await
             .map_err(db_error)?;
-        let more = rows.len() as u64 > query.limit;
-        let projects = rows
-            .into_iter()
-            .take(query.limit as usize)
-            .map(to_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        let cursor = match projects.last() {
-            Some(last) if more => Some(Cursor {
-                key: query.order.key_of(last),
-                id: last.id.clone(),
-            }),
-            _ => None,
-        };
-        Ok((projects, cursor))
+        super::page(rows, query.limit, to_domain, |last| Cursor {
+            key: query.order.key_of(last),
+            id: last.id.clone(),
+        })
     }
 
     pub async fn update_project(
