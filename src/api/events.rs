@@ -1,6 +1,5 @@
 //! EventService: live and replayed event streams, and durable subscriptions.
 
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::pagination;
@@ -24,7 +23,6 @@ pub struct EventApi {
     services: Services,
     hub: LogHub,
     settings: StreamSettings,
-    stop: CancellationToken,
     quota: StreamQuota,
 }
 
@@ -42,18 +40,12 @@ fn parse_subscription_name(name: &str) -> Result<&str, String> {
 }
 
 impl EventApi {
-    pub fn new(
-        services: Services,
-        hub: LogHub,
-        settings: StreamSettings,
-        stop: CancellationToken,
-    ) -> Self {
+    pub fn new(services: Services, hub: LogHub, settings: StreamSettings) -> Self {
         Self {
             quota: StreamQuota::new(settings.max_streams_per_token),
             services,
             hub,
             settings,
-            stop,
         }
     }
 
@@ -118,14 +110,7 @@ impl EventApi {
                 oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
             }));
         }
-        Ok(stream::open(
-            self.hub.clone(),
-            filter,
-            start,
-            self.settings,
-            self.stop.clone(),
-        )
-        .holding(permit))
+        Ok(stream::open(self.hub.clone(), filter, start, self.settings).holding(permit))
     }
 }
 

@@ -4,12 +4,13 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::filter::CompiledFilter;
 use crate::domain::Error;
 use crate::store::Store;
 use crate::store::events::LOG_CHANNEL;
@@ -31,15 +32,33 @@ pub struct LogHub {
 struct Inner {
     store: Store,
     epoch: String,
-    head: watch::Sender<i64>,
+    head: watch::Sender<Head>,
     window: RwLock<Window>,
 }
 
-/// A contiguous run of the latest events: those with `after < seq <= after + len`.
+/// What streams watch: the last sequence this process has read, and whether it is shutting
+/// down (streams then end with UNAVAILABLE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub closing: bool,
+}
+
+/// A contiguous run of the latest events: those with `after < seq <= after + len`, each with
+/// the time this process published it.
 #[derive(Debug, Default)]
 struct Window {
     after: i64,
-    events: VecDeque<Arc<LogEvent>>,
+    events: VecDeque<(Arc<LogEvent>, Instant)>,
+}
+
+/// The next whole transactions after a stream's position, taken from the window.
+#[derive(Debug)]
+pub struct Taken {
+    /// The position after them.
+    pub pos: i64,
+    /// The encoded events that matched the stream's filter.
+    pub matching: Vec<bytes::Bytes>,
 }
 
 impl LogHub {
@@ -51,7 +70,10 @@ impl LogHub {
     ) -> Result<Self, Error> {
         let epoch = store.log_epoch().await?;
         let head = store.log_head().await?;
-        let (head_tx, _) = watch::channel(head);
+        let (head_tx, _) = watch::channel(Head {
+            seq: head,
+            closing: false,
+        });
         let hub = LogHub {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -67,7 +89,12 @@ impl LogHub {
         if store.backend() == sea_orm::DbBackend::Postgres {
             tokio::spawn(listen(store.url().to_string(), wake.clone(), stop.clone()));
         }
-        tokio::spawn(hub.clone().tail(wake, poll_interval, stop));
+        tokio::spawn(hub.clone().tail(wake, poll_interval, stop.clone()));
+        let closing = hub.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            closing.inner.head.send_modify(|h| h.closing = true);
+        });
         Ok(hub)
     }
 
@@ -81,34 +108,43 @@ impl LogHub {
 
     /// The last event sequence this process has read.
     pub fn head(&self) -> i64 {
-        *self.inner.head.borrow()
+        self.inner.head.borrow().seq
     }
 
-    pub fn watch_head(&self) -> watch::Receiver<i64> {
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
         self.inner.head.subscribe()
     }
 
-    /// Events after `pos` from memory, whole transactions, about `max` of them; None when the
-    /// window no longer reaches back to `pos` (the stream then reads the database).
-    pub fn cached_after(&self, pos: i64, max: usize) -> Option<Vec<Arc<LogEvent>>> {
+    /// The next whole transactions after `pos` from memory, about `max` events, filtered; None
+    /// when the window does not reach back to `pos` or holds nothing after it (the stream then
+    /// reads the database).
+    pub fn take_after(&self, pos: i64, max: usize, filter: &CompiledFilter) -> Option<Taken> {
         let window = self.inner.window.read().expect("window lock");
         if pos < window.after {
             return None;
         }
         let start = (pos - window.after) as usize;
-        let mut out = Vec::new();
-        for event in window.events.iter().skip(start) {
-            if out.len() >= max
-                && event.seq
-                    > out
-                        .last()
-                        .map_or(0, |e: &Arc<LogEvent>| e.transaction_end_seq)
-            {
+        let mut taken = 0;
+        let mut end = pos;
+        let mut matching = Vec::new();
+        for (event, _) in window.events.iter().skip(start) {
+            if taken >= max && event.seq > end {
                 break;
             }
-            out.push(event.clone());
+            taken += 1;
+            end = event.transaction_end_seq.max(event.seq);
+            if filter.matches(event) {
+                matching.push(event.payload.clone());
+            }
         }
-        Some(out)
+        (taken > 0).then_some(Taken { pos: end, matching })
+    }
+
+    /// When this process published the first event after `pos`, if the window still holds it.
+    pub fn published_after(&self, pos: i64) -> Option<Instant> {
+        let window = self.inner.window.read().expect("window lock");
+        let index = usize::try_from(pos - window.after).ok()?;
+        window.events.get(index).map(|(_, at)| *at)
     }
 
     async fn tail(self, wake: Arc<Notify>, poll_interval: Duration, stop: CancellationToken) {
@@ -149,6 +185,7 @@ impl LogHub {
     fn publish(&self, events: Vec<Arc<LogEvent>>, new_head: i64) {
         {
             let mut window = self.inner.window.write().expect("window lock");
+            let now = Instant::now();
             if events
                 .first()
                 .is_none_or(|e| e.seq != window.after + window.events.len() as i64 + 1)
@@ -156,14 +193,14 @@ impl LogHub {
                 window.events.clear();
                 window.after = events.first().map_or(new_head, |e| e.seq - 1);
             }
-            window.events.extend(events);
+            window.events.extend(events.into_iter().map(|e| (e, now)));
             while window.events.len() > WINDOW_EVENTS {
                 window.events.pop_front();
                 window.after += 1;
             }
         }
         debug!(head = new_head, "log head advanced");
-        self.inner.head.send_replace(new_head);
+        self.inner.head.send_modify(|h| h.seq = new_head);
     }
 }
 

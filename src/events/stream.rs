@@ -1,7 +1,11 @@
-//! One stream's delivery loop: replay from its position (from the shared window when it
-//! reaches back far enough, from the database otherwise), then follow the head. Responses go
-//! through a small bounded channel, so a slow reader holds at most that much memory; one that
-//! does not read for the stall limit is ended with RESOURCE_EXHAUSTED and its last cursor.
+//! One stream's delivery, driven by the HTTP/2 stream that carries it: there is no task or
+//! channel per stream. When tonic polls for the next message, the stream takes the next whole
+//! transactions after its position from the shared window (or from the database when the window
+//! no longer reaches back), filters them, and yields one batch; when it has caught up it
+//! registers for the next head change and waits. A stream therefore holds its position and
+//! filter and nothing else, however far behind its reader is: flow control stops tonic from
+//! polling a reader that does not read, and a reader that let the server wait longer than the
+//! stall limit is ended with RESOURCE_EXHAUSTED and its last cursor when it comes back.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,15 +13,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_stream::Stream;
-use tokio_util::sync::CancellationToken;
+use tokio_stream::wrappers::WatchStream;
 use tonic::Status;
 
 use super::cursor;
 use super::filter::CompiledFilter;
-use super::hub::LogHub;
+use super::hub::{Head, LogHub};
 use crate::api::to_status;
 use crate::domain::Error;
 use crate::proto::v1;
@@ -30,8 +33,6 @@ pub struct StreamSettings {
     pub heartbeat: Duration,
     /// A reader that accepts nothing for this long is cut off.
     pub stall_limit: Duration,
-    /// Responses buffered per stream.
-    pub buffer: usize,
     /// Events per batch, rounded up to whole transactions.
     pub batch_events: usize,
     /// Event streams one token may hold open at once.
@@ -43,7 +44,6 @@ impl Default for StreamSettings {
         Self {
             heartbeat: Duration::from_secs(15),
             stall_limit: Duration::from_secs(60),
-            buffer: 16,
             batch_events: 256,
             max_streams_per_token: 100,
         }
@@ -57,186 +57,66 @@ enum End {
     Failed(Error),
 }
 
+/// How long a stream waits before reading again when the head moved but a replica's view of
+/// the log does not show the new events yet.
+const REPLICA_RETRY: Duration = Duration::from_millis(20);
+
+type Read = Pin<Box<dyn Future<Output = Result<Vec<Arc<LogEvent>>, Error>> + Send>>;
+
 /// Starts delivering events after `start` that match `filter`.
 pub fn open(
     hub: LogHub,
     filter: CompiledFilter,
     start: i64,
     settings: StreamSettings,
-    stop: CancellationToken,
 ) -> EventStream {
-    let (tx, rx) = mpsc::channel(settings.buffer);
-    let (end_tx, end_rx) = oneshot::channel();
-    let epoch = hub.epoch().to_string();
-    tokio::spawn(async move {
-        let mut delivery = Delivery {
-            hub,
-            filter,
-            settings,
-            tx,
-            pos: start,
-        };
-        let end = delivery.run(stop).await;
-        end_tx.send(end).ok();
-    });
+    let changes = WatchStream::new(hub.watch_head());
+    let heartbeat = Box::pin(tokio::time::sleep(settings.heartbeat));
     EventStream {
-        rx,
-        end: end_rx,
-        epoch,
-        last_cursor: start,
+        hub,
+        filter,
+        settings,
+        pos: start,
+        head: Head {
+            seq: start,
+            closing: false,
+        },
+        changes,
+        reading: None,
+        caught_up: false,
+        last_message: Instant::now(),
+        heartbeat,
+        last_poll: std::time::Instant::now(),
         done: false,
         permit: None,
     }
 }
 
-struct Delivery {
+/// The response stream handed to tonic.
+pub struct EventStream {
     hub: LogHub,
     filter: CompiledFilter,
     settings: StreamSettings,
-    tx: mpsc::Sender<v1::WatchEventsResponse>,
-    /// Every matching event up to here has been handed to the channel.
+    /// Every matching event up to here has been yielded; the cursor of the last message.
     pos: i64,
-}
-
-impl Delivery {
-    fn cursor(&self) -> String {
-        cursor::encode(self.hub.epoch(), self.pos)
-    }
-
-    async fn send(&self, response: v1::watch_events_response::Response) -> Result<(), End> {
-        let message = v1::WatchEventsResponse {
-            response: Some(response),
-        };
-        match self
-            .tx
-            .send_timeout(message, self.settings.stall_limit)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(End::Stalled),
-            // The client went away; nothing left to do.
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(End::ShuttingDown),
-        }
-    }
-
-    async fn run(&mut self, stop: CancellationToken) -> End {
-        let mut head_rx = self.hub.watch_head();
-        let mut caught_up = false;
-        let mut last_message = Instant::now();
-        loop {
-            let head = *head_rx.borrow_and_update();
-            if self.pos < head {
-                let step = tokio::select! {
-                    _ = stop.cancelled() => return End::ShuttingDown,
-                    step = self.deliver_next() => step,
-                };
-                match step {
-                    Ok(true) => last_message = Instant::now(),
-                    Ok(false) => {}
-                    Err(end) => return end,
-                }
-                continue;
-            }
-            if !caught_up {
-                caught_up = true;
-                let marker = v1::CaughtUp {
-                    cursor: self.cursor(),
-                };
-                if let Err(end) = self
-                    .send(v1::watch_events_response::Response::CaughtUp(marker))
-                    .await
-                {
-                    return end;
-                }
-                last_message = Instant::now();
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return End::ShuttingDown,
-                _ = self.tx.closed() => return End::ShuttingDown,
-                changed = head_rx.changed() => {
-                    if changed.is_err() {
-                        return End::ShuttingDown;
-                    }
-                }
-                _ = tokio::time::sleep_until(last_message + self.settings.heartbeat) => {
-                    let progress = v1::Progress { cursor: self.cursor() };
-                    if let Err(end) = self.send(v1::watch_events_response::Response::Progress(progress)).await {
-                        return end;
-                    }
-                    last_message = Instant::now();
-                }
-            }
-        }
-    }
-
-    /// Delivers the next whole transactions after `pos`. Ok(true) when a batch was sent.
-    async fn deliver_next(&mut self) -> Result<bool, End> {
-        let events = match self.hub.cached_after(self.pos, self.settings.batch_events) {
-            Some(events) if !events.is_empty() => events,
-            _ => {
-                let pruned = self
-                    .hub
-                    .store()
-                    .log_pruned_through()
-                    .await
-                    .map_err(End::Failed)?;
-                if self.pos < pruned {
-                    return Err(End::Failed(Error::CursorExpired {
-                        oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
-                    }));
-                }
-                self.hub
-                    .store()
-                    .read_log(self.pos, self.settings.batch_events as u64)
-                    .await
-                    .map_err(End::Failed)?
-            }
-        };
-        let Some(last) = events.last() else {
-            // The head moved but nothing is readable yet (a replica's view lags); wait a bit.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            return Ok(false);
-        };
-        let new_pos = last.transaction_end_seq.max(last.seq);
-        let matching: Vec<bytes::Bytes> = events
-            .iter()
-            .filter(|e| self.filter.matches(e))
-            .map(|e: &Arc<LogEvent>| e.payload.clone())
-            .collect();
-        self.pos = new_pos;
-        if matching.is_empty() {
-            return Ok(false);
-        }
-        let batch = v1::EventBatch {
-            encoded_events: matching,
-            cursor: self.cursor(),
-            ..Default::default()
-        };
-        self.send(v1::watch_events_response::Response::Batch(batch))
-            .await?;
-        Ok(true)
-    }
-}
-
-/// The response stream handed to tonic. It remembers the cursor of the last message it
-/// yielded, so an early end can tell the client exactly where to resume.
-pub struct EventStream {
-    rx: mpsc::Receiver<v1::WatchEventsResponse>,
-    end: oneshot::Receiver<End>,
-    epoch: String,
-    last_cursor: i64,
+    /// The latest head seen.
+    head: Head,
+    changes: WatchStream<Head>,
+    /// A read from the database in progress (the window did not reach back far enough).
+    reading: Option<Read>,
+    /// Whether the caught-up marker was sent.
+    caught_up: bool,
+    /// When the last message was yielded; heartbeats count from here.
+    last_message: Instant,
+    heartbeat: Pin<Box<Sleep>>,
+    /// When poll_next last returned. Tonic polls until the stream is pending and then polls
+    /// again only when HTTP/2 flow control lets it send, so events that were waiting for
+    /// longer than the stall limit since both this and their publication mean the reader
+    /// stopped reading.
+    last_poll: std::time::Instant,
     done: bool,
     /// The token's stream slot, given back when the stream is dropped.
     permit: Option<super::quota::StreamPermit>,
-}
-
-fn cursor_of(response: &v1::WatchEventsResponse) -> Option<&str> {
-    use v1::watch_events_response::Response;
-    match response.response.as_ref()? {
-        Response::Batch(b) => Some(&b.cursor),
-        Response::Progress(p) => Some(&p.cursor),
-        Response::CaughtUp(c) => Some(&c.cursor),
-    }
 }
 
 impl EventStream {
@@ -246,9 +126,14 @@ impl EventStream {
         self
     }
 
-    fn finish(&mut self, end: End) -> Option<Result<v1::WatchEventsResponse, Status>> {
+    fn cursor(&self) -> String {
+        cursor::encode(self.hub.epoch(), self.pos)
+    }
+
+    fn finish(&mut self, end: End) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
         self.done = true;
-        let cursor = cursor::encode(&self.epoch, self.last_cursor);
+        self.reading = None;
+        let cursor = self.cursor();
         let error = match end {
             End::Stalled => Error::StreamEnded {
                 stalled: true,
@@ -260,7 +145,157 @@ impl EventStream {
             },
             End::Failed(err) => err,
         };
-        Some(Err(to_status(error)))
+        Poll::Ready(Some(Err(to_status(error))))
+    }
+
+    fn message(
+        &mut self,
+        response: v1::watch_events_response::Response,
+    ) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
+        self.last_message = Instant::now();
+        Poll::Ready(Some(Ok(v1::WatchEventsResponse {
+            response: Some(response),
+        })))
+    }
+
+    /// Starts reading the log after `pos` from the database, refusing a position the
+    /// retention already pruned.
+    fn start_read(&mut self) {
+        let store = self.hub.store().clone();
+        let epoch = self.hub.epoch().to_string();
+        let pos = self.pos;
+        let max = self.settings.batch_events as u64;
+        self.reading = Some(Box::pin(async move {
+            let pruned = store.log_pruned_through().await?;
+            if pos < pruned {
+                return Err(Error::CursorExpired {
+                    oldest_cursor: cursor::encode(&epoch, pruned),
+                });
+            }
+            let events = store.read_log(pos, max).await?;
+            if events.is_empty() {
+                tokio::time::sleep(REPLICA_RETRY).await;
+            }
+            Ok(events)
+        }));
+    }
+
+    /// Moves past `events` (whole transactions) and returns the matching ones as a batch.
+    fn take(&mut self, events: &[Arc<LogEvent>]) -> Option<v1::watch_events_response::Response> {
+        let last = events.last()?;
+        let matching: Vec<bytes::Bytes> = events
+            .iter()
+            .filter(|e| self.filter.matches(e))
+            .map(|e| e.payload.clone())
+            .collect();
+        self.batch(last.transaction_end_seq.max(last.seq), matching)
+    }
+
+    fn batch(
+        &mut self,
+        pos: i64,
+        matching: Vec<bytes::Bytes>,
+    ) -> Option<v1::watch_events_response::Response> {
+        self.pos = pos;
+        if matching.is_empty() {
+            return None;
+        }
+        Some(v1::watch_events_response::Response::Batch(v1::EventBatch {
+            encoded_events: matching,
+            cursor: self.cursor(),
+            ..Default::default()
+        }))
+    }
+
+    /// Whether events have been waiting for this reader longer than the stall limit.
+    fn stalled(&self) -> bool {
+        if self.pos >= self.head.seq {
+            return false;
+        }
+        let waiting_since = match self.hub.published_after(self.pos) {
+            Some(published) => published.max(self.last_poll),
+            None => self.last_poll,
+        };
+        waiting_since.elapsed() > self.settings.stall_limit
+    }
+
+    fn next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let mut first = true;
+        loop {
+            // Take every head change so far; this also registers for the next one.
+            loop {
+                match Pin::new(&mut self.changes).poll_next(cx) {
+                    Poll::Ready(Some(head)) => self.head = head,
+                    Poll::Ready(None) => {
+                        self.head.closing = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.head.closing {
+                return self.finish(End::ShuttingDown);
+            }
+            if std::mem::take(&mut first) && self.stalled() {
+                return self.finish(End::Stalled);
+            }
+            if let Some(read) = self.reading.as_mut() {
+                match read.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(err)) => return self.finish(End::Failed(err)),
+                    Poll::Ready(Ok(events)) => {
+                        self.reading = None;
+                        if let Some(batch) = self.take(&events) {
+                            return self.message(batch);
+                        }
+                        continue;
+                    }
+                }
+            }
+            if self.pos < self.head.seq {
+                let taken = self
+                    .hub
+                    .take_after(self.pos, self.settings.batch_events, &self.filter);
+                match taken {
+                    Some(taken) => {
+                        if let Some(batch) = self.batch(taken.pos, taken.matching) {
+                            return self.message(batch);
+                        }
+                    }
+                    None => self.start_read(),
+                }
+                continue;
+            }
+            if !self.caught_up {
+                self.caught_up = true;
+                let marker = v1::CaughtUp {
+                    cursor: self.cursor(),
+                };
+                return self.message(v1::watch_events_response::Response::CaughtUp(marker));
+            }
+            // Caught up: a heartbeat once the stream has been quiet for the interval. The timer
+            // is moved only when it fires early, not on every message.
+            if self.heartbeat.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let due = self.last_message + self.settings.heartbeat;
+            let now = Instant::now();
+            if now < due {
+                self.heartbeat.as_mut().reset(due);
+                continue;
+            }
+            self.heartbeat.as_mut().reset(now + self.settings.heartbeat);
+            let progress = v1::Progress {
+                cursor: self.cursor(),
+            };
+            return self.message(v1::watch_events_response::Response::Progress(progress));
+        }
     }
 }
 
@@ -268,43 +303,8 @@ impl Stream for EventStream {
     type Item = Result<v1::WatchEventsResponse, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        // A stall or failure is reported before anything still queued: the queued messages
-        // are dropped and the error names the last cursor the client was given.
-        if let Poll::Ready(end) = Pin::new(&mut self.end).poll(cx) {
-            return match end {
-                Ok(end @ (End::Stalled | End::Failed(_))) => Poll::Ready(self.finish(end)),
-                Ok(End::ShuttingDown) | Err(_) => match self.rx.poll_recv(cx) {
-                    // On shutdown, drain what is queued first.
-                    Poll::Ready(Some(message)) => {
-                        if let Some(c) =
-                            cursor_of(&message).and_then(|c| cursor::decode(c, &self.epoch).ok())
-                        {
-                            self.last_cursor = c;
-                        }
-                        // Put the end back for the next poll.
-                        let (tx, rx) = oneshot::channel();
-                        tx.send(End::ShuttingDown).ok();
-                        self.end = rx;
-                        Poll::Ready(Some(Ok(message)))
-                    }
-                    _ => Poll::Ready(self.finish(End::ShuttingDown)),
-                },
-            };
-        }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(message)) => {
-                if let Some(c) =
-                    cursor_of(&message).and_then(|c| cursor::decode(c, &self.epoch).ok())
-                {
-                    self.last_cursor = c;
-                }
-                Poll::Ready(Some(Ok(message)))
-            }
-            Poll::Ready(None) => Poll::Pending,
-            Poll::Pending => Poll::Pending,
-        }
+        let result = self.next(cx);
+        self.last_poll = std::time::Instant::now();
+        result
     }
 }

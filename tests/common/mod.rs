@@ -167,7 +167,6 @@ impl TestServer {
             streams: StreamSettings {
                 heartbeat: Duration::from_millis(300),
                 stall_limit: Duration::from_secs(2),
-                buffer: 4,
                 batch_events: 64,
                 max_streams_per_token: 1000,
             },
