@@ -90,21 +90,25 @@ impl EventApi {
         Ok(Some(seq))
     }
 
-    /// Opens a stream after `start` for `caller`, refusing a position the retention already
-    /// pruned and a caller at its stream limit.
+    /// Opens a stream after `start` for `caller`, refusing a caller at its stream limit and,
+    /// when `check_pruned`, a position the retention already pruned.
     async fn open(
         &self,
         caller: &Principal,
         filter: CompiledFilter,
         start: i64,
+        check_pruned: bool,
     ) -> Result<EventStream, Status> {
         let permit = self.quota.acquire(&caller.name).map_err(to_status)?;
-        let pruned = self
-            .services
-            .store
-            .log_pruned_through()
-            .await
-            .map_err(to_status)?;
+        let pruned = if !check_pruned {
+            0
+        } else {
+            self.services
+                .store
+                .log_pruned_through()
+                .await
+                .map_err(to_status)?
+        };
         if start < pruned {
             return Err(to_status(Error::CursorExpired {
                 oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
@@ -131,8 +135,15 @@ impl EventService for EventApi {
             .await?;
         let compiled = filter::compile(&req.filter.unwrap_or_default(), "filter", &mut violations);
         invalid(violations)?;
+        // Without a cursor the stream starts at the head just read, which retention never
+        // passes; only a client's cursor needs checking against what was pruned.
         let stream = self
-            .open(&caller, compiled, start.expect("validated"))
+            .open(
+                &caller,
+                compiled,
+                start.expect("validated"),
+                !req.cursor.is_empty(),
+            )
             .await?;
         Ok(Response::new(stream))
     }
@@ -279,7 +290,7 @@ impl EventService for EventApi {
         let mut violations = Violations::new();
         let compiled = filter::compile(&sub.filter, "filter", &mut violations);
         violations.finish().map_err(to_status)?;
-        let stream = self.open(&caller, compiled, sub.acked_seq).await?;
+        let stream = self.open(&caller, compiled, sub.acked_seq, true).await?;
         Ok(Response::new(stream))
     }
 

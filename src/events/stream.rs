@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
+use std::time::Instant;
+
+use tokio::time::Sleep;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::WatchStream;
 use tonic::Status;
@@ -86,7 +88,9 @@ pub fn open(
         caught_up: false,
         last_message: Instant::now(),
         heartbeat,
-        last_poll: std::time::Instant::now(),
+        heartbeat_armed: false,
+        last_poll: Instant::now(),
+        now: Instant::now(),
         done: false,
         permit: None,
     }
@@ -109,11 +113,17 @@ pub struct EventStream {
     /// When the last message was yielded; heartbeats count from here.
     last_message: Instant,
     heartbeat: Pin<Box<Sleep>>,
+    /// Whether the heartbeat timer holds this stream's waker since its last reset; until it
+    /// fires it is then only checked, not polled (a response body is always polled by the
+    /// same task).
+    heartbeat_armed: bool,
     /// When poll_next last returned. Tonic polls until the stream is pending and then polls
     /// again only when HTTP/2 flow control lets it send, so events that were waiting for
     /// longer than the stall limit since both this and their publication mean the reader
     /// stopped reading.
-    last_poll: std::time::Instant,
+    last_poll: Instant,
+    /// The time at the start of the current poll (one clock read per poll).
+    now: Instant,
     done: bool,
     /// The token's stream slot, given back when the stream is dropped.
     permit: Option<super::quota::StreamPermit>,
@@ -152,7 +162,7 @@ impl EventStream {
         &mut self,
         response: v1::watch_events_response::Response,
     ) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
-        self.last_message = Instant::now();
+        self.last_message = self.now;
         Poll::Ready(Some(Ok(v1::WatchEventsResponse {
             response: Some(response),
         })))
@@ -216,7 +226,7 @@ impl EventStream {
             Some(published) => published.max(self.last_poll),
             None => self.last_poll,
         };
-        waiting_since.elapsed() > self.settings.stall_limit
+        self.now.saturating_duration_since(waiting_since) > self.settings.stall_limit
     }
 
     fn next(
@@ -281,16 +291,28 @@ impl EventStream {
             }
             // Caught up: a heartbeat once the stream has been quiet for the interval. The timer
             // is moved only when it fires early, not on every message.
-            if self.heartbeat.as_mut().poll(cx).is_pending() {
+            if !self.heartbeat_armed {
+                if self.heartbeat.as_mut().poll(cx).is_pending() {
+                    self.heartbeat_armed = true;
+                    return Poll::Pending;
+                }
+            } else if !self.heartbeat.is_elapsed() {
                 return Poll::Pending;
             }
+            self.heartbeat_armed = false;
             let due = self.last_message + self.settings.heartbeat;
-            let now = Instant::now();
+            let now = self.now;
             if now < due {
-                self.heartbeat.as_mut().reset(due);
+                self.heartbeat
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(due));
                 continue;
             }
-            self.heartbeat.as_mut().reset(now + self.settings.heartbeat);
+            self.heartbeat
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(
+                    now + self.settings.heartbeat,
+                ));
             let progress = v1::Progress {
                 cursor: self.cursor(),
             };
@@ -303,8 +325,9 @@ impl Stream for EventStream {
     type Item = Result<v1::WatchEventsResponse, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.now = Instant::now();
         let result = self.next(cx);
-        self.last_poll = std::time::Instant::now();
+        self.last_poll = self.now;
         result
     }
 }
