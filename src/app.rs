@@ -582,3 +582,49 @@ impl tokio::io::AsyncWrite for Connection {
         std::pin::Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{CONNECTION_BUFFER, Connection};
+
+    /// Small writes wait in the buffer until a flush; a write larger than the buffer goes past
+    /// it after what was buffered; the peer reads every byte in order.
+    #[tokio::test]
+    async fn buffered_writes_arrive_whole_and_in_order() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut peer = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut received = Vec::new();
+            peer.read_to_end(&mut received).await.unwrap();
+            received
+        });
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut conn = Connection::new(socket);
+
+        let mut sent = Vec::new();
+        for i in 0..1000u32 {
+            let frame = i.to_be_bytes().repeat(10);
+            conn.write_all(&frame).await.unwrap();
+            sent.extend_from_slice(&frame);
+        }
+        assert_eq!(conn.buf.len(), sent.len(), "small writes wait for a flush");
+        let large: Vec<u8> = (0..CONNECTION_BUFFER * 3)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        conn.write_all(&large).await.unwrap();
+        sent.extend_from_slice(&large);
+        conn.write_all(b"tail").await.unwrap();
+        sent.extend_from_slice(b"tail");
+        conn.flush().await.unwrap();
+        assert!(
+            conn.buf.is_empty() && !conn.yielded,
+            "a flush empties the buffer"
+        );
+        conn.shutdown().await.unwrap();
+
+        assert_eq!(client.await.unwrap(), sent);
+    }
+}

@@ -52,13 +52,31 @@ struct Window {
     events: VecDeque<(Arc<LogEvent>, Instant)>,
 }
 
-/// The next whole transactions after a stream's position, taken from the window.
+/// The next whole transactions after a stream's position, from the window or the database.
 #[derive(Debug)]
 pub struct Taken {
     /// The position after them.
     pub pos: i64,
     /// The encoded events that matched the stream's filter.
     pub matching: Vec<bytes::Bytes>,
+}
+
+impl Taken {
+    /// Filters `events` (whole transactions, in order); None when there are none.
+    pub fn of<'a>(
+        events: impl Iterator<Item = &'a LogEvent>,
+        filter: &CompiledFilter,
+    ) -> Option<Taken> {
+        let mut pos = None;
+        let mut matching = Vec::new();
+        for event in events {
+            pos = Some(event.transaction_end_seq.max(event.seq));
+            if filter.matches(event) {
+                matching.push(event.payload.clone());
+            }
+        }
+        pos.map(|pos| Taken { pos, matching })
+    }
 }
 
 impl LogHub {
@@ -124,20 +142,19 @@ impl LogHub {
             return None;
         }
         let start = (pos - window.after) as usize;
+        // About `max` events, then up to the end of the transaction under way.
         let mut taken = 0;
         let mut end = pos;
-        let mut matching = Vec::new();
-        for (event, _) in window.events.iter().skip(start) {
-            if taken >= max && event.seq > end {
-                break;
+        let events = window.events.iter().skip(start).map(|(event, _)| &**event);
+        let whole = events.take_while(|event| {
+            let keep = taken < max || event.seq <= end;
+            if keep {
+                taken += 1;
+                end = event.transaction_end_seq.max(event.seq);
             }
-            taken += 1;
-            end = event.transaction_end_seq.max(event.seq);
-            if filter.matches(event) {
-                matching.push(event.payload.clone());
-            }
-        }
-        (taken > 0).then_some(Taken { pos: end, matching })
+            keep
+        });
+        Taken::of(whole, filter)
     }
 
     /// When this process published the first event after `pos`, if the window still holds it.

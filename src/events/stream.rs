@@ -22,7 +22,7 @@ use tonic::Status;
 
 use super::cursor;
 use super::filter::CompiledFilter;
-use super::hub::{Head, LogHub};
+use super::hub::{Head, LogHub, Taken};
 use crate::api::to_status;
 use crate::domain::Error;
 use crate::proto::v1;
@@ -190,28 +190,14 @@ impl EventStream {
         }));
     }
 
-    /// Moves past `events` (whole transactions) and returns the matching ones as a batch.
-    fn take(&mut self, events: &[Arc<LogEvent>]) -> Option<v1::watch_events_response::Response> {
-        let last = events.last()?;
-        let matching: Vec<bytes::Bytes> = events
-            .iter()
-            .filter(|e| self.filter.matches(e))
-            .map(|e| e.payload.clone())
-            .collect();
-        self.batch(last.transaction_end_seq.max(last.seq), matching)
-    }
-
-    fn batch(
-        &mut self,
-        pos: i64,
-        matching: Vec<bytes::Bytes>,
-    ) -> Option<v1::watch_events_response::Response> {
-        self.pos = pos;
-        if matching.is_empty() {
+    /// Moves past `taken` and returns its matching events as a batch, if any matched.
+    fn batch(&mut self, taken: Taken) -> Option<v1::watch_events_response::Response> {
+        self.pos = taken.pos;
+        if taken.matching.is_empty() {
             return None;
         }
         Some(v1::watch_events_response::Response::Batch(v1::EventBatch {
-            encoded_events: matching,
+            encoded_events: taken.matching,
             cursor: self.cursor(),
             ..Default::default()
         }))
@@ -261,7 +247,8 @@ impl EventStream {
                     Poll::Ready(Err(err)) => return self.finish(End::Failed(err)),
                     Poll::Ready(Ok(events)) => {
                         self.reading = None;
-                        if let Some(batch) = self.take(&events) {
+                        let taken = Taken::of(events.iter().map(|e| &**e), &self.filter);
+                        if let Some(batch) = taken.and_then(|t| self.batch(t)) {
                             return self.message(batch);
                         }
                         continue;
@@ -274,7 +261,7 @@ impl EventStream {
                     .take_after(self.pos, self.settings.batch_events, &self.filter);
                 match taken {
                     Some(taken) => {
-                        if let Some(batch) = self.batch(taken.pos, taken.matching) {
+                        if let Some(batch) = self.batch(taken) {
                             return self.message(batch);
                         }
                     }
