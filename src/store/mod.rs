@@ -6,6 +6,7 @@ pub mod entities;
 pub mod events;
 pub mod funding;
 pub mod idempotency;
+mod inline;
 pub mod log;
 pub mod milestones;
 pub mod prerequisites;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -117,6 +118,9 @@ pub struct Store {
     /// Signalled after every commit that appended events, so the log tailer of this process
     /// wakes at once instead of at its next poll.
     commits: Arc<Notify>,
+    /// On a SQLite database file: read-only connections for the point reads every call makes,
+    /// run on the calling thread (see `inline`).
+    inline: Option<Arc<inline::InlineReader>>,
 }
 
 impl Store {
@@ -132,11 +136,21 @@ impl Store {
         } else {
             db.clone()
         };
+        // Connecting created the file if it was missing; an in-memory database has none.
+        let inline = match db.get_database_backend() {
+            DbBackend::Sqlite => url
+                .parse::<SqliteConnectOptions>()
+                .ok()
+                .and_then(|options| inline::InlineReader::for_file(options.get_filename()))
+                .map(Arc::new),
+            _ => None,
+        };
         Ok(Self {
             db,
             writer,
             url: url.to_string(),
             commits: Arc::new(Notify::new()),
+            inline,
         })
     }
 
@@ -188,6 +202,11 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The calling-thread reader, on a SQLite database file.
+    pub(crate) fn inline_reader(&self) -> Option<&inline::InlineReader> {
+        self.inline.as_deref()
     }
 
     pub fn backend(&self) -> DbBackend {

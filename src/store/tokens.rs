@@ -131,7 +131,8 @@ impl Store {
     ///
     /// Every call runs this, so it is one fixed statement through the driver (prepared once
     /// per connection) rather than a query built per call: the built query's future was about
-    /// 13 KB, held by each call waiting for a connection.
+    /// 13 KB, held by each call waiting for a connection. On a SQLite file it runs on the
+    /// calling thread (`store::inline`).
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, Error> {
         use sea_orm::sqlx;
         type Row = (String, String, String, String, Option<i64>);
@@ -139,23 +140,33 @@ impl Store {
             return Ok(None);
         }
         let secret_hash = hash(secret);
-        let row: Option<Row> = match self.backend() {
-            sea_orm::DbBackend::Postgres => sqlx::query_as(
-                "SELECT name, role, departments, townships, revoked_at_us \
-                 FROM api_tokens WHERE secret_hash = $1",
-            )
-            .bind(secret_hash)
-            .fetch_optional(self.connection().get_postgres_connection_pool())
-            .await
-            .map_err(|e| Error::internal(format!("reading the token: {e}")))?,
-            _ => sqlx::query_as(
-                "SELECT name, role, departments, townships, revoked_at_us \
-                 FROM api_tokens WHERE secret_hash = ?",
-            )
-            .bind(secret_hash)
-            .fetch_optional(self.connection().get_sqlite_connection_pool())
-            .await
-            .map_err(|e| Error::internal(format!("reading the token: {e}")))?,
+        const SQL: &str = "SELECT name, role, departments, townships, revoked_at_us \
+                           FROM api_tokens WHERE secret_hash = ?1";
+        let row: Option<Row> = if let Some(reader) = self.inline_reader() {
+            reader.read("reading the token", |c| {
+                use rusqlite::OptionalExtension;
+                c.prepare_cached(SQL)?
+                    .query_row([&secret_hash], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .optional()
+            })?
+        } else {
+            match self.backend() {
+                sea_orm::DbBackend::Postgres => sqlx::query_as(
+                    "SELECT name, role, departments, townships, revoked_at_us \
+                     FROM api_tokens WHERE secret_hash = $1",
+                )
+                .bind(secret_hash)
+                .fetch_optional(self.connection().get_postgres_connection_pool())
+                .await
+                .map_err(|e| Error::internal(format!("reading the token: {e}")))?,
+                _ => sqlx::query_as(SQL)
+                    .bind(secret_hash)
+                    .fetch_optional(self.connection().get_sqlite_connection_pool())
+                    .await
+                    .map_err(|e| Error::internal(format!("reading the token: {e}")))?,
+            }
         };
         let Some((name, role, departments, townships, revoked_at_us)) = row else {
             return Ok(None);
