@@ -17,7 +17,7 @@
 //! PostgreSQL keep the pooled path.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -80,6 +80,19 @@ impl InlineReader {
             idle.push(connection);
         }
         Ok(value)
+    }
+
+    /// `read` on a thread of the blocking pool: for reads of many rows, which should not hold
+    /// a runtime thread for milliseconds.
+    pub(crate) async fn read_blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        what: &'static str,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.read(what, read))
+            .await
+            .map_err(|e| Error::internal(format!("{what}: {e}")))?
     }
 }
 

@@ -85,6 +85,135 @@ pub struct MilestoneQuery {
     pub status_date: NaiveDate,
 }
 
+/// Every column of `milestones`, in the order `milestone_from_row` reads them.
+macro_rules! milestone_columns {
+    () => {
+        "id, project_pk, milestone_id, uid, kind, title, description, baseline_date, \
+         forecast_date, actual_date, slip_count, days_slipped, revision_count, created_at_us, \
+         updated_at_us, version, township"
+    };
+}
+
+/// A `milestones` row read by the calling-thread reader (`store::inline`), selected with
+/// `milestone_columns!()`.
+fn milestone_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<milestone::Model> {
+    Ok(milestone::Model {
+        id: r.get(0)?,
+        project_pk: r.get(1)?,
+        milestone_id: r.get(2)?,
+        uid: r.get(3)?,
+        kind: r.get(4)?,
+        title: r.get(5)?,
+        description: r.get(6)?,
+        baseline_date: r.get(7)?,
+        forecast_date: r.get(8)?,
+        actual_date: r.get(9)?,
+        slip_count: r.get(10)?,
+        days_slipped: r.get(11)?,
+        revision_count: r.get(12)?,
+        created_at_us: r.get(13)?,
+        updated_at_us: r.get(14)?,
+        version: r.get(15)?,
+        township: r.get(16)?,
+    })
+}
+
+/// What the scanner needs to build the alerts of claimed milestones: their rows (by id),
+/// their projects, and which of those projects have open prerequisites.
+struct AlertInputs {
+    milestones: Vec<milestone::Model>,
+    projects: Vec<project::Model>,
+    open: std::collections::HashSet<i64>,
+}
+
+/// Reads the `AlertInputs` of the milestones `ids` inside the scanner's transaction.
+///
+/// On a SQLite file the rows are read by the calling-thread reader on a blocking thread
+/// instead: decoding a thousand rows through sqlx and sea-orm was half of a scanner batch.
+/// That reads outside the transaction, and sees the same rows: the transaction holds
+/// SQLite's write lock (`BEGIN IMMEDIATE`), so nothing else commits meanwhile, and it has
+/// only added alert rows, which these reads do not look at.
+async fn alert_inputs(
+    store: &Store,
+    tx: &DatabaseTransaction,
+    ids: Vec<i64>,
+) -> Result<AlertInputs, Error> {
+    if let Some(reader) = store.inline_reader() {
+        return reader
+            .read_blocking("reading the milestones to alert", move |c| {
+                let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                let milestones = c
+                    .prepare(&format!(
+                        concat!(
+                            "SELECT ",
+                            milestone_columns!(),
+                            " FROM milestones WHERE id IN ({}) ORDER BY id"
+                        ),
+                        list
+                    ))?
+                    .query_map([], milestone_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let pks: std::collections::BTreeSet<i64> =
+                    milestones.iter().map(|m| m.project_pk).collect();
+                let list = pks.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                let projects = c
+                    .prepare(&format!(
+                        concat!(
+                            "SELECT ",
+                            super::projects::project_columns!(),
+                            " FROM projects WHERE id IN ({})"
+                        ),
+                        list
+                    ))?
+                    .query_map([], super::projects::project_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let open = c
+                    .prepare(&format!(
+                        "SELECT DISTINCT project_pk FROM prerequisites WHERE project_pk IN ({list}) \
+                         AND state NOT IN ('DONE', 'WAIVED')"
+                    ))?
+                    .query_map([], |r| r.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(AlertInputs {
+                    milestones,
+                    projects,
+                    open,
+                })
+            })
+            .await;
+    }
+    let milestones = milestone::Entity::find()
+        .filter(milestone::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(milestone::Column::Id)
+        .all(tx)
+        .await
+        .map_err(db_error)?;
+    let project_pks: std::collections::BTreeSet<i64> =
+        milestones.iter().map(|r| r.project_pk).collect();
+    let projects = project::Entity::find()
+        .filter(project::Column::Id.is_in(project_pks.iter().copied()))
+        .all(tx)
+        .await
+        .map_err(db_error)?;
+    let open = prerequisite::Entity::find()
+        .select_only()
+        .column(prerequisite::Column::ProjectPk)
+        .filter(prerequisite::Column::ProjectPk.is_in(project_pks.iter().copied()))
+        .filter(prerequisite::Column::State.is_not_in(["DONE", "WAIVED"]))
+        .distinct()
+        .into_tuple::<i64>()
+        .all(tx)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .collect();
+    Ok(AlertInputs {
+        milestones,
+        projects,
+        open,
+    })
+}
+
 fn to_domain(project_id: &str, row: milestone::Model) -> Result<Milestone, Error> {
     let kind = MilestoneKind::parse(&row.kind).ok_or_else(|| {
         Error::internal(format!("stored milestone kind {:?} is unknown", row.kind))
@@ -1051,35 +1180,15 @@ impl Store {
         let Some(last) = ids.iter().copied().max() else {
             return Ok((0, after));
         };
-        let rows = milestone::Entity::find()
-            .filter(milestone::Column::Id.is_in(ids.iter().copied()))
-            .order_by_asc(milestone::Column::Id)
-            .all(&tx)
-            .await
-            .map_err(db_error)?;
-        let project_pks: std::collections::BTreeSet<i64> =
-            rows.iter().map(|r| r.project_pk).collect();
+        let AlertInputs {
+            milestones: rows,
+            projects: project_rows,
+            open,
+        } = alert_inputs(self, &tx, ids).await?;
         let mut projects = std::collections::HashMap::new();
-        for row in project::Entity::find()
-            .filter(project::Column::Id.is_in(project_pks.iter().copied()))
-            .all(&tx)
-            .await
-            .map_err(db_error)?
-        {
+        for row in project_rows {
             projects.insert(row.id, project_to_domain(row)?);
         }
-        let open: std::collections::HashSet<i64> = prerequisite::Entity::find()
-            .select_only()
-            .column(prerequisite::Column::ProjectPk)
-            .filter(prerequisite::Column::ProjectPk.is_in(project_pks.iter().copied()))
-            .filter(prerequisite::Column::State.is_not_in(["DONE", "WAIVED"]))
-            .distinct()
-            .into_tuple::<i64>()
-            .all(&tx)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .collect();
         let overdue = alert == "OVERDUE";
         let kind = if overdue {
             v1::EventKind::MilestoneOverdue

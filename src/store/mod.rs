@@ -107,6 +107,11 @@ pub(crate) fn page<R, T>(
     Ok((items, cursor))
 }
 
+/// Rows a SQLite query may have in flight from sqlx's connection thread before that thread
+/// waits for the caller to take them. sqlx's default of 50 made a 1,000-row read (the
+/// scanner's batches, a report) wake each side twenty times over.
+const ROW_CHANNEL: usize = 1024;
+
 /// The database behind the service.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -167,6 +172,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    .row_buffer_size(ROW_CHANNEL)
             });
         options
     }
@@ -205,8 +211,8 @@ impl Store {
     }
 
     /// The calling-thread reader, on a SQLite database file.
-    pub(crate) fn inline_reader(&self) -> Option<&inline::InlineReader> {
-        self.inline.as_deref()
+    pub(crate) fn inline_reader(&self) -> Option<&Arc<inline::InlineReader>> {
+        self.inline.as_ref()
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -69,6 +69,46 @@ impl ProjectOrder {
     }
 }
 
+/// Every column of `projects`, in the order `project_from_row` reads them (a macro, so that
+/// fixed statements can be built with `concat!`).
+macro_rules! project_columns {
+    () => {
+        "id, project_id, uid, display_name, description, project_code, category, \
+         investment_type, township, department, owner, leader, total_investment_yuan, \
+         annual_planned_investment_yuan, completed_investment_yuan, stage, \
+         suspended_from_stage, stage_changed_at_us, created_at_us, updated_at_us, version"
+    };
+}
+pub(crate) use project_columns;
+
+/// A `projects` row read by the calling-thread reader (`store::inline`), selected with
+/// `project_columns!()`.
+pub(crate) fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<project::Model> {
+    Ok(project::Model {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        uid: r.get(2)?,
+        display_name: r.get(3)?,
+        description: r.get(4)?,
+        project_code: r.get(5)?,
+        category: r.get(6)?,
+        investment_type: r.get(7)?,
+        township: r.get(8)?,
+        department: r.get(9)?,
+        owner: r.get(10)?,
+        leader: r.get(11)?,
+        total_investment_yuan: r.get(12)?,
+        annual_planned_investment_yuan: r.get(13)?,
+        completed_investment_yuan: r.get(14)?,
+        stage: r.get(15)?,
+        suspended_from_stage: r.get(16)?,
+        stage_changed_at_us: r.get(17)?,
+        created_at_us: r.get(18)?,
+        updated_at_us: r.get(19)?,
+        version: r.get(20)?,
+    })
+}
+
 pub(crate) fn to_domain(row: project::Model) -> Result<Project, Error> {
     let bad =
         |what: &str, value: &str| Error::internal(format!("stored {what} {value:?} is unknown"));
@@ -310,39 +350,12 @@ impl Store {
         if let Some(reader) = self.inline_reader() {
             let row = reader.read("reading the project", |c| {
                 use rusqlite::OptionalExtension;
-                c.prepare_cached(
-                    "SELECT id, project_id, uid, display_name, description, project_code, \
-                     category, investment_type, township, department, owner, leader, \
-                     total_investment_yuan, annual_planned_investment_yuan, \
-                     completed_investment_yuan, stage, suspended_from_stage, \
-                     stage_changed_at_us, created_at_us, updated_at_us, version \
-                     FROM projects WHERE project_id = ?1",
-                )?
-                .query_row([project_id], |r| {
-                    Ok(project::Model {
-                        id: r.get(0)?,
-                        project_id: r.get(1)?,
-                        uid: r.get(2)?,
-                        display_name: r.get(3)?,
-                        description: r.get(4)?,
-                        project_code: r.get(5)?,
-                        category: r.get(6)?,
-                        investment_type: r.get(7)?,
-                        township: r.get(8)?,
-                        department: r.get(9)?,
-                        owner: r.get(10)?,
-                        leader: r.get(11)?,
-                        total_investment_yuan: r.get(12)?,
-                        annual_planned_investment_yuan: r.get(13)?,
-                        completed_investment_yuan: r.get(14)?,
-                        stage: r.get(15)?,
-                        suspended_from_stage: r.get(16)?,
-                        stage_changed_at_us: r.get(17)?,
-                        created_at_us: r.get(18)?,
-                        updated_at_us: r.get(19)?,
-                        version: r.get(20)?,
-                    })
-                })
+                c.prepare_cached(concat!(
+                    "SELECT ",
+                    project_columns!(),
+                    " FROM projects WHERE project_id = ?1"
+                ))?
+                .query_row([project_id], project_from_row)
                 .optional()
             })?;
             let row = row.ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
