@@ -165,15 +165,24 @@ impl Store {
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
-            .max_connections(connections)
-            .map_sqlx_sqlite_opts(|opts| {
-                opts.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .row_buffer_size(ROW_CHANNEL)
-            });
+            .max_connections(connections);
+        // A pooled SQLite connection is a file handle that cannot go stale, so it is never
+        // pinged before use (the ping was one more hand-off to sqlx's connection thread per
+        // transaction). A PostgreSQL connection is pinged only after it sat idle for a while,
+        // so a server restart is still noticed before a request fails on it.
+        if url.starts_with("sqlite:") {
+            options.test_before_acquire(false);
+        } else {
+            options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+        }
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .row_buffer_size(ROW_CHANNEL)
+        });
         options
     }
 
