@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod codec;
 pub mod config;
 pub mod demo;
 pub mod domain;

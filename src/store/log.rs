@@ -139,22 +139,33 @@ impl Store {
     /// The sequence number of the last committed event (0 for an empty log).
     pub async fn log_head(&self) -> Result<i64, Error> {
         // Every stream opened without a cursor asks this, so it is a fixed statement through
-        // the driver rather than a built query (whose future was about 13 KB per waiting call).
+        // the driver rather than a built query (whose future was about 13 KB per waiting call);
+        // on a SQLite file it is read on the calling thread (`store::inline`), so a burst of
+        // stream opens does not queue thousands of waiting calls for pooled connections.
         use sea_orm::sqlx;
         const SQL: &str = "SELECT last_seq FROM event_counter WHERE id = 1";
-        let head: Option<i64> = match self.backend() {
-            sea_orm::DbBackend::Postgres => {
-                sqlx::query_scalar(SQL)
-                    .fetch_optional(self.connection().get_postgres_connection_pool())
-                    .await
+        let head: Option<i64> = if let Some(reader) = self.inline_reader() {
+            reader.read("reading the event counter", |c| {
+                use rusqlite::OptionalExtension;
+                c.prepare_cached(SQL)?
+                    .query_row([], |r| r.get(0))
+                    .optional()
+            })?
+        } else {
+            match self.backend() {
+                sea_orm::DbBackend::Postgres => {
+                    sqlx::query_scalar(SQL)
+                        .fetch_optional(self.connection().get_postgres_connection_pool())
+                        .await
+                }
+                _ => {
+                    sqlx::query_scalar(SQL)
+                        .fetch_optional(self.connection().get_sqlite_connection_pool())
+                        .await
+                }
             }
-            _ => {
-                sqlx::query_scalar(SQL)
-                    .fetch_optional(self.connection().get_sqlite_connection_pool())
-                    .await
-            }
-        }
-        .map_err(|e| Error::internal(format!("reading the event counter: {e}")))?;
+            .map_err(|e| Error::internal(format!("reading the event counter: {e}")))?
+        };
         head.ok_or_else(|| Error::internal("the event counter row is missing"))
     }
 
