@@ -137,3 +137,46 @@ mod tests {
         assert!(InlineReader::for_file(&dir.path().join("missing.db")).is_none());
     }
 }
+
+#[cfg(test)]
+mod store_tests {
+    use crate::domain::access::{Principal, Role};
+    use crate::store::Store;
+
+    /// The same answers from a database file (read on the calling thread) and from an
+    /// in-memory database (read through the pool), so neither path is left untested.
+    #[tokio::test]
+    async fn file_and_memory_databases_answer_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        for (url, inline) in [
+            (Store::sqlite_url(dir.path()), true),
+            ("sqlite::memory:".to_string(), false),
+        ] {
+            let store = Store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            assert_eq!(store.inline_reader().is_some(), inline, "{url}");
+            let principal = Principal {
+                name: "dashboard".into(),
+                role: Role::Editor,
+                departments: vec!["县发改委".into(), "县交通局".into()],
+                townships: vec!["城关镇".into()],
+            };
+            let secret = store.create_token(&principal, 1).await.unwrap();
+            assert_eq!(
+                store.authenticate(&secret).await.unwrap(),
+                Some(principal.clone()),
+                "{url}"
+            );
+            assert_eq!(store.authenticate("pl_unknown").await.unwrap(), None);
+            store.revoke_token("dashboard", 2).await.unwrap();
+            assert_eq!(store.authenticate(&secret).await.unwrap(), None, "{url}");
+            assert_eq!(store.log_head().await.unwrap(), 0, "{url}");
+            let missing = store.get_project("no-such-project").await.unwrap_err();
+            assert!(
+                matches!(missing, crate::domain::Error::NotFound { .. }),
+                "{url}: {missing:?}"
+            );
+            store.close().await.unwrap();
+        }
+    }
+}
