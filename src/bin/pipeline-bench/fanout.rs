@@ -7,7 +7,7 @@ use pipeline::proto::v1;
 use tonic::transport::Channel;
 use v1::project_service_client::ProjectServiceClient;
 
-use crate::common::{Database, histogram, now_us, rss_kib, start_server};
+use crate::common::{Database, cpu_ms, histogram, now_us, rss_kib, start_server};
 
 pub async fn fanout(
     subscribers: usize,
@@ -86,6 +86,7 @@ pub async fn fanout(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_streams = rss_kib(pid);
 
+    let cpu_before = cpu_ms(pid);
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let mut next = tokio::time::Instant::now();
@@ -108,10 +109,12 @@ pub async fn fanout(
         }
     }
     let total_time = started.elapsed();
+    let cpu_us_per_delivery =
+        cpu_ms(pid).saturating_sub(cpu_before) as f64 * 1000.0 / delivered.max(1) as f64;
     let rss_peak = rss_kib(pid);
     let per_subscriber = (rss_streams.saturating_sub(rss_before)) as f64 / subscribers as f64;
     println!(
-        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {} |",
+        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.1} | {} | {} |",
         writes.value_at_quantile(0.50) as f64 / 1000.0,
         writes.value_at_quantile(0.99) as f64 / 1000.0,
         delivered,
@@ -119,6 +122,7 @@ pub async fn fanout(
         histogram.value_at_quantile(0.99) as f64 / 1000.0,
         histogram.max() as f64 / 1000.0,
         delivered as f64 / total_time.as_secs_f64(),
+        cpu_us_per_delivery,
         per_subscriber,
         rss_before,
         rss_peak,
