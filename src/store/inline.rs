@@ -2,16 +2,17 @@
 //!
 //! sqlx drives each SQLite connection from a worker thread of its own, so every query is a hand
 //! off to that thread and back: two context switches around a lookup that takes a few
-//! microseconds. For the reads every call makes (the token check) and the hottest single-row
-//! read (GetProject), that hand-off was most of the cost of the call. This reader keeps a few
-//! read-only connections to the same database file and runs such reads directly, with their
-//! statements prepared once per connection.
+//! microseconds. For the reads every call makes (the token check), every stream open makes
+//! (the log head) and the hottest single-row read (GetProject), that hand-off was most of the
+//! cost of the call. This reader keeps a few read-only connections to the same database file
+//! and runs such reads directly, with their statements prepared once per connection.
 //!
 //! Running a query on a runtime thread blocks it for the query's duration, so only indexed
-//! single-row reads belong here. In WAL mode a reader never waits for the writer; it could
-//! only wait (up to `BUSY_TIMEOUT`) while another connection recovers the WAL index, which
-//! happens after a crash, not in normal running. The reader sees the last committed state,
-//! exactly as a pooled sqlx connection would.
+//! single-row reads run there (`read`); reads of many rows, such as the scanner's batches, go
+//! to the blocking pool (`read_blocking`). In WAL mode a reader never waits for the writer; it
+//! could only wait (up to `BUSY_TIMEOUT`) while another connection recovers the WAL index,
+//! which happens after a crash, not in normal running. The reader sees the last committed
+//! state, exactly as a pooled sqlx connection would.
 //!
 //! It is used only for a database file: an in-memory database (tests may use one) and
 //! PostgreSQL keep the pooled path.

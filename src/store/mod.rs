@@ -108,9 +108,9 @@ pub(crate) fn page<R, T>(
 }
 
 /// Rows a SQLite query may have in flight from sqlx's connection thread before that thread
-/// waits for the caller to take them. sqlx's default of 50 made a 1,000-row read (the
-/// scanner's batches, a report) wake each side twenty times over.
-const ROW_CHANNEL: usize = 1024;
+/// waits for the caller to take them. With sqlx's default of 50, a read of a thousand rows
+/// (a report's groups, a long listing) woke each side twenty times over.
+const ROW_BUFFER: usize = 1024;
 
 /// The database behind the service.
 #[derive(Clone, Debug)]
@@ -181,7 +181,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .row_buffer_size(ROW_CHANNEL)
+                .row_buffer_size(ROW_BUFFER)
         });
         options
     }
