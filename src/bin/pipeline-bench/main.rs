@@ -148,6 +148,25 @@ enum Bench {
     },
 }
 
+/// The database a `--database-url` or `--data-dir` option names (the URL wins); `create`
+/// makes a missing data directory.
+fn database(
+    url: Option<String>,
+    data_dir: Option<std::path::PathBuf>,
+    create: bool,
+) -> anyhow::Result<String> {
+    match (url, data_dir) {
+        (Some(url), _) => Ok(url),
+        (None, Some(dir)) => {
+            if create {
+                std::fs::create_dir_all(&dir)?;
+            }
+            Ok(pipeline::store::Store::sqlite_url(&dir))
+        }
+        (None, None) => anyhow::bail!("give --data-dir or --database-url"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
@@ -157,14 +176,7 @@ async fn main() -> anyhow::Result<()> {
             projects,
             milestones_per_project,
         } => {
-            let url = match (database_url, data_dir) {
-                (Some(url), _) => url,
-                (None, Some(dir)) => {
-                    std::fs::create_dir_all(&dir)?;
-                    pipeline::store::Store::sqlite_url(&dir)
-                }
-                (None, None) => anyhow::bail!("give --data-dir or --database-url"),
-            };
+            let url = database(database_url, data_dir, true)?;
             let seconds = seed::seed(&url, projects, milestones_per_project).await?;
             println!(
                 "seeded {projects} projects × {milestones_per_project} milestones in {seconds:.1} s"
@@ -174,11 +186,7 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             database_url,
         } => {
-            let url = match (database_url, data_dir) {
-                (Some(url), _) => url,
-                (None, Some(dir)) => pipeline::store::Store::sqlite_url(&dir),
-                (None, None) => anyhow::bail!("give --data-dir or --database-url"),
-            };
+            let url = database(database_url, data_dir, false)?;
             let (first, emitted, second) = queries::scan_twice(&url).await?;
             println!(
                 "scanner first pass {first:.2} s ({emitted} alerts), pass with nothing new {second:.2} s"
