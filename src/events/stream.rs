@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use tokio::time::Sleep;
 use tokio_stream::Stream;
-use tokio_stream::wrappers::WatchStream;
 use tonic::Status;
 
 use super::cursor;
@@ -72,8 +71,10 @@ pub fn open(
     start: i64,
     settings: StreamSettings,
 ) -> EventStream {
-    let changes = WatchStream::new(hub.watch_head());
-    let heartbeat = Box::pin(tokio::time::sleep(settings.heartbeat));
+    let opened = Instant::now();
+    let heartbeat = Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+        opened + settings.heartbeat,
+    )));
     EventStream {
         hub,
         filter,
@@ -83,14 +84,15 @@ pub fn open(
             seq: start,
             closing: false,
         },
-        changes,
+        registered: u64::MAX,
         reading: None,
         caught_up: false,
-        last_message: Instant::now(),
+        last_message: opened,
         heartbeat,
+        heartbeat_due: opened + settings.heartbeat,
         heartbeat_armed: false,
-        last_poll: Instant::now(),
-        now: Instant::now(),
+        last_poll: opened,
+        now: opened,
         done: false,
         permit: None,
     }
@@ -105,7 +107,8 @@ pub struct EventStream {
     pos: i64,
     /// The latest head seen.
     head: Head,
-    changes: WatchStream<Head>,
+    /// The hub's waiter generation this stream's waker is registered in.
+    registered: u64,
     /// A read from the database in progress (the window did not reach back far enough).
     reading: Option<Read>,
     /// Whether the caught-up marker was sent.
@@ -113,9 +116,11 @@ pub struct EventStream {
     /// When the last message was yielded; heartbeats count from here.
     last_message: Instant,
     heartbeat: Pin<Box<Sleep>>,
-    /// Whether the heartbeat timer holds this stream's waker since its last reset; until it
-    /// fires it is then only checked, not polled (a response body is always polled by the
-    /// same task).
+    /// The heartbeat timer's deadline, kept here so that a poll compares two instants instead
+    /// of touching the timer.
+    heartbeat_due: Instant,
+    /// Whether the heartbeat timer holds this stream's waker since its last reset; until its
+    /// deadline it is then not polled (a response body is always polled by the same task).
     heartbeat_armed: bool,
     /// When poll_next last returned. Tonic polls until the stream is pending and then polls
     /// again only when HTTP/2 flow control lets it send, so events that were waiting for
@@ -203,6 +208,13 @@ impl EventStream {
         }))
     }
 
+    fn arm_heartbeat(&mut self, due: Instant) {
+        self.heartbeat_due = due;
+        self.heartbeat
+            .as_mut()
+            .reset(tokio::time::Instant::from_std(due));
+    }
+
     /// Whether events have been waiting for this reader longer than the stall limit.
     fn stalled(&self) -> bool {
         if self.pos >= self.head.seq {
@@ -224,17 +236,10 @@ impl EventStream {
         }
         let mut first = true;
         loop {
-            // Take every head change so far; this also registers for the next one.
-            loop {
-                match Pin::new(&mut self.changes).poll_next(cx) {
-                    Poll::Ready(Some(head)) => self.head = head,
-                    Poll::Ready(None) => {
-                        self.head.closing = true;
-                        break;
-                    }
-                    Poll::Pending => break,
-                }
-            }
+            // The latest head, registered for the next change.
+            self.head = self
+                .hub
+                .head_after_registering(cx.waker(), &mut self.registered);
             if self.head.closing {
                 return self.finish(End::ShuttingDown);
             }
@@ -283,23 +288,17 @@ impl EventStream {
                     self.heartbeat_armed = true;
                     return Poll::Pending;
                 }
-            } else if !self.heartbeat.is_elapsed() {
+            } else if self.now < self.heartbeat_due {
                 return Poll::Pending;
             }
             self.heartbeat_armed = false;
             let due = self.last_message + self.settings.heartbeat;
             let now = self.now;
             if now < due {
-                self.heartbeat
-                    .as_mut()
-                    .reset(tokio::time::Instant::from_std(due));
+                self.arm_heartbeat(due);
                 continue;
             }
-            self.heartbeat
-                .as_mut()
-                .reset(tokio::time::Instant::from_std(
-                    now + self.settings.heartbeat,
-                ));
+            self.arm_heartbeat(now + self.settings.heartbeat);
             let progress = v1::Progress {
                 cursor: self.cursor(),
             };
