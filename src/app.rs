@@ -9,11 +9,12 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::{Level, info, warn};
+use tracing::{info, warn};
 
 use crate::api::Services;
 use crate::api::auth::AuthLayer;
+use crate::api::call_log::CallLogLayer;
+use crate::api::event_routes::EventRoutes;
 use crate::api::events::EventApi;
 use crate::api::funding::FundingApi;
 use crate::api::milestones::MilestoneApi;
@@ -231,9 +232,14 @@ pub async fn run(
     )
     .await
     .context("starting the event log tailer")?;
-    let events = EventServiceServer::new(EventApi::new(services.clone(), hub, options.streams))
-        .max_decoding_message_size(options.max_message_bytes)
-        .max_encoding_message_size(options.max_message_bytes);
+    let stream_settings = StreamSettings {
+        max_message_bytes: options.max_message_bytes,
+        ..options.streams
+    };
+    let events = EventRoutes::new(
+        EventApi::new(services.clone(), hub, stream_settings),
+        options.max_message_bytes,
+    );
     tokio::spawn(retention::run(
         services.store.clone(),
         options.event_retention,
@@ -299,11 +305,7 @@ pub async fn run(
         .max_concurrent_streams(Some(options.max_streams_per_connection))
         .max_connection_age(Duration::from_secs(30 * 60))
         .max_connection_age_grace(Duration::from_secs(60))
-        .layer(
-            TraceLayer::new_for_grpc()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer(CallLogLayer)
         .layer(AuthLayer::new(services.store.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)

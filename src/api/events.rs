@@ -118,15 +118,12 @@ impl EventApi {
     }
 }
 
-#[tonic::async_trait]
-impl EventService for EventApi {
-    type WatchEventsStream = EventStream;
-    type StreamSubscriptionStream = EventStream;
-
-    async fn watch_events(
+impl EventApi {
+    /// WatchEvents up to the response: the stream of encoded messages.
+    pub async fn watch(
         &self,
         request: Request<v1::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+    ) -> Result<EventStream, Status> {
         let caller = principal(&request)?;
         let req = request.into_inner();
         let mut violations = Violations::new();
@@ -145,7 +142,72 @@ impl EventService for EventApi {
                 !req.cursor.is_empty(),
             )
             .await?;
-        Ok(Response::new(stream))
+        Ok(stream)
+    }
+
+    /// The caller's subscription of that name.
+    async fn subscription_named(
+        &self,
+        caller: &Principal,
+        name: &str,
+    ) -> Result<StoredSubscription, Status> {
+        let id = parse_subscription_name(name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        self.services
+            .store
+            .get_subscription(caller, id)
+            .await
+            .map_err(to_status)
+    }
+
+    /// StreamSubscription up to the response: the stream of encoded messages.
+    pub async fn stream_subscription_events(
+        &self,
+        request: Request<v1::StreamSubscriptionRequest>,
+    ) -> Result<EventStream, Status> {
+        let caller = principal(&request)?;
+        let req = request.into_inner();
+        let sub = self.subscription_named(&caller, &req.name).await?;
+        let mut violations = Violations::new();
+        let compiled = filter::compile(&sub.filter, "filter", &mut violations);
+        violations.finish().map_err(to_status)?;
+        let stream = self.open(&caller, compiled, sub.acked_seq, true).await?;
+        Ok(stream)
+    }
+}
+
+/// The messages of an event stream, for a caller of the `EventService` trait itself. Over the
+/// network the two stream RPCs are served by `EventRoutes`, which sends the encoded messages
+/// as they are.
+pub struct Messages(EventStream);
+
+impl tokio_stream::Stream for Messages {
+    type Item = Result<v1::WatchEventsResponse, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use prost::Message;
+        std::pin::Pin::new(&mut self.0).poll_next(cx).map(|item| {
+            item.map(|frame| {
+                let frame = frame?;
+                v1::WatchEventsResponse::decode(&frame[5..])
+                    .map_err(|e| Status::internal(format!("re-reading an event message: {e}")))
+            })
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl EventService for EventApi {
+    type WatchEventsStream = Messages;
+    type StreamSubscriptionStream = Messages;
+
+    async fn watch_events(
+        &self,
+        request: Request<v1::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        Ok(Response::new(Messages(self.watch(request).await?)))
     }
 
     async fn create_subscription(
@@ -207,14 +269,7 @@ impl EventService for EventApi {
     ) -> Result<Response<v1::Subscription>, Status> {
         let caller = principal(&request)?;
         let req = request.into_inner();
-        let id =
-            parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
-        let sub = self
-            .services
-            .store
-            .get_subscription(&caller, id)
-            .await
-            .map_err(to_status)?;
+        let sub = self.subscription_named(&caller, &req.name).await?;
         Ok(Response::new(self.to_message(&sub)))
     }
 
@@ -277,21 +332,9 @@ impl EventService for EventApi {
         &self,
         request: Request<v1::StreamSubscriptionRequest>,
     ) -> Result<Response<Self::StreamSubscriptionStream>, Status> {
-        let caller = principal(&request)?;
-        let req = request.into_inner();
-        let id =
-            parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
-        let sub = self
-            .services
-            .store
-            .get_subscription(&caller, id)
-            .await
-            .map_err(to_status)?;
-        let mut violations = Violations::new();
-        let compiled = filter::compile(&sub.filter, "filter", &mut violations);
-        violations.finish().map_err(to_status)?;
-        let stream = self.open(&caller, compiled, sub.acked_seq, true).await?;
-        Ok(Response::new(stream))
+        Ok(Response::new(Messages(
+            self.stream_subscription_events(request).await?,
+        )))
     }
 
     async fn acknowledge_subscription(

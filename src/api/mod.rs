@@ -3,7 +3,9 @@
 
 pub mod applications;
 pub mod auth;
+pub mod call_log;
 pub mod error;
+pub mod event_routes;
 pub mod events;
 pub mod filter;
 pub mod funding;

@@ -40,6 +40,9 @@ struct Inner {
     /// Streams waiting for the head to move.
     waiters: Waiters,
     window: RwLock<Window>,
+    /// The most recently encoded batches: streams at the same position with filters that
+    /// pick the same events send the same bytes, encoded by the first of them.
+    frames: Mutex<VecDeque<(BatchKey, bytes::Bytes)>>,
 }
 
 /// The wakers of the streams waiting for the next head change. A stream registers once per
@@ -102,6 +105,10 @@ pub struct Taken {
     pub pos: i64,
     /// The encoded events that matched the stream's filter.
     pub matching: Vec<bytes::Bytes>,
+    /// Which of the first 64 events matched (bit i for the i-th), when there were at most 64:
+    /// with the positions before and after, it names the batch exactly, so streams that take
+    /// the same batch can share its encoding.
+    pub mask: Option<u64>,
 }
 
 impl Taken {
@@ -112,15 +119,36 @@ impl Taken {
     ) -> Option<Taken> {
         let mut pos = None;
         let mut matching = Vec::new();
-        for event in events {
+        let mut mask = Some(0u64);
+        for (i, event) in events.enumerate() {
             pos = Some(event.transaction_end_seq.max(event.seq));
-            if filter.matches(event) {
+            let matched = filter.matches(event);
+            if matched {
                 matching.push(event.payload.clone());
             }
+            mask = match mask {
+                Some(bits) if i < 64 => Some(bits | (u64::from(matched) << i)),
+                _ => None,
+            };
         }
-        pos.map(|pos| Taken { pos, matching })
+        pos.map(|pos| Taken {
+            pos,
+            matching,
+            mask,
+        })
     }
 }
+
+/// A batch's identity: the positions before and after it and which events matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BatchKey {
+    from: i64,
+    to: i64,
+    mask: u64,
+}
+
+/// How many encoded batches the hub keeps for streams to share.
+const SHARED_FRAMES: usize = 16;
 
 impl LogHub {
     /// Reads the head and epoch, then starts the tailer (and, on PostgreSQL, a LISTEN task).
@@ -138,6 +166,7 @@ impl LogHub {
                 head: AtomicI64::new(head),
                 closing: AtomicBool::new(false),
                 waiters: Waiters::default(),
+                frames: Mutex::new(VecDeque::with_capacity(SHARED_FRAMES)),
                 window: RwLock::new(Window {
                     after: head,
                     events: VecDeque::new(),
@@ -204,6 +233,42 @@ impl LogHub {
             keep
         });
         Taken::of(whole, filter)
+    }
+
+    /// The encoding of the batch `taken` after `from`: shared with every stream that took the
+    /// same batch, or made by `encode` (and kept for the next streams).
+    pub fn batch_frame(
+        &self,
+        from: i64,
+        taken: &Taken,
+        encode: impl FnOnce() -> bytes::Bytes,
+    ) -> bytes::Bytes {
+        let Some(mask) = taken.mask else {
+            return encode();
+        };
+        let key = BatchKey {
+            from,
+            to: taken.pos,
+            mask,
+        };
+        if let Some((_, frame)) = self
+            .inner
+            .frames
+            .lock()
+            .expect("frames lock")
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+        {
+            return frame.clone();
+        }
+        let frame = encode();
+        let mut frames = self.inner.frames.lock().expect("frames lock");
+        if frames.len() == SHARED_FRAMES {
+            frames.pop_front();
+        }
+        frames.push_back((key, frame.clone()));
+        frame
     }
 
     /// When this process published the first event after `pos`, if the window still holds it.

@@ -19,9 +19,11 @@ use tokio::time::Sleep;
 use tokio_stream::Stream;
 use tonic::Status;
 
-use super::cursor;
+use bytes::Bytes;
+
 use super::filter::CompiledFilter;
 use super::hub::{Head, LogHub, Taken};
+use super::{cursor, wire};
 use crate::api::to_status;
 use crate::domain::Error;
 use crate::proto::v1;
@@ -38,6 +40,8 @@ pub struct StreamSettings {
     pub batch_events: usize,
     /// Event streams one token may hold open at once.
     pub max_streams_per_token: usize,
+    /// The largest message a stream sends (the server's message limit).
+    pub max_message_bytes: usize,
 }
 
 impl Default for StreamSettings {
@@ -47,6 +51,7 @@ impl Default for StreamSettings {
             stall_limit: Duration::from_secs(60),
             batch_events: 256,
             max_streams_per_token: 100,
+            max_message_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -61,6 +66,10 @@ enum End {
 /// How long a stream waits before reading again when the head moved but a replica's view of
 /// the log does not show the new events yet.
 const REPLICA_RETRY: Duration = Duration::from_millis(20);
+
+/// What a stream yields: one whole gRPC message (length prefix included) or the status that
+/// ends it.
+pub type Item = Result<Bytes, Status>;
 
 type Read = Pin<Box<dyn Future<Output = Result<Vec<Arc<LogEvent>>, Error>> + Send>>;
 
@@ -145,7 +154,7 @@ impl EventStream {
         cursor::encode(self.hub.epoch(), self.pos)
     }
 
-    fn finish(&mut self, end: End) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
+    fn finish(&mut self, end: End) -> Poll<Option<Item>> {
         self.done = true;
         self.reading = None;
         let cursor = self.cursor();
@@ -163,14 +172,27 @@ impl EventStream {
         Poll::Ready(Some(Err(to_status(error))))
     }
 
-    fn message(
-        &mut self,
-        response: v1::watch_events_response::Response,
-    ) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
-        self.last_message = self.now;
-        Poll::Ready(Some(Ok(v1::WatchEventsResponse {
+    fn message(&mut self, response: v1::watch_events_response::Response) -> Poll<Option<Item>> {
+        self.send(wire::grpc_frame(&v1::WatchEventsResponse {
             response: Some(response),
-        })))
+        }))
+    }
+
+    fn send(&mut self, frame: Bytes) -> Poll<Option<Item>> {
+        if frame.len() - 5 > self.settings.max_message_bytes {
+            // What tonic does with any response over the limit, with the cursor to resume.
+            self.done = true;
+            self.reading = None;
+            return Poll::Ready(Some(Err(Status::out_of_range(format!(
+                "the next message is {} bytes, over the server's limit of {} bytes \
+                 (--max-message-bytes); the stream stopped at cursor {}",
+                frame.len() - 5,
+                self.settings.max_message_bytes,
+                self.cursor()
+            )))));
+        }
+        self.last_message = self.now;
+        Poll::Ready(Some(Ok(frame)))
     }
 
     /// Starts reading the log after `pos` from the database, refusing a position the
@@ -195,16 +217,22 @@ impl EventStream {
         }));
     }
 
-    /// Moves past `taken` and returns its matching events as a batch, if any matched.
-    fn batch(&mut self, taken: Taken) -> Option<v1::watch_events_response::Response> {
-        self.pos = taken.pos;
+    /// Moves past `taken` and returns its matching events as an encoded batch, if any
+    /// matched; streams taking the same batch share one encoding.
+    fn batch(&mut self, taken: Taken) -> Option<Bytes> {
+        let from = std::mem::replace(&mut self.pos, taken.pos);
         if taken.matching.is_empty() {
             return None;
         }
-        Some(v1::watch_events_response::Response::Batch(v1::EventBatch {
-            encoded_events: taken.matching,
-            cursor: self.cursor(),
-            ..Default::default()
+        let hub = &self.hub;
+        Some(hub.batch_frame(from, &taken, || {
+            wire::grpc_frame(&v1::WatchEventsResponse {
+                response: Some(v1::watch_events_response::Response::Batch(v1::EventBatch {
+                    cursor: cursor::encode(hub.epoch(), taken.pos),
+                    encoded_events: taken.matching.clone(),
+                    ..Default::default()
+                })),
+            })
         }))
     }
 
@@ -227,10 +255,7 @@ impl EventStream {
         self.now.saturating_duration_since(waiting_since) > self.settings.stall_limit
     }
 
-    fn next(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<v1::WatchEventsResponse, Status>>> {
+    fn next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         if self.done {
             return Poll::Ready(None);
         }
@@ -254,7 +279,7 @@ impl EventStream {
                         self.reading = None;
                         let taken = Taken::of(events.iter().map(|e| &**e), &self.filter);
                         if let Some(batch) = taken.and_then(|t| self.batch(t)) {
-                            return self.message(batch);
+                            return self.send(batch);
                         }
                         continue;
                     }
@@ -267,7 +292,7 @@ impl EventStream {
                 match taken {
                     Some(taken) => {
                         if let Some(batch) = self.batch(taken) {
-                            return self.message(batch);
+                            return self.send(batch);
                         }
                     }
                     None => self.start_read(),
@@ -308,7 +333,7 @@ impl EventStream {
 }
 
 impl Stream for EventStream {
-    type Item = Result<v1::WatchEventsResponse, Status>;
+    type Item = Item;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.now = Instant::now();

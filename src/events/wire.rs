@@ -20,6 +20,17 @@ pub struct EventBatch {
     pub encoded_events: Vec<Bytes>,
 }
 
+/// `message` as one gRPC length-prefixed message: an uncompressed flag byte, the length as
+/// four big-endian bytes, then the message.
+pub fn grpc_frame(message: &impl prost::Message) -> Bytes {
+    let len = message.encoded_len();
+    let mut buf = bytes::BytesMut::with_capacity(5 + len);
+    buf.put_u8(0);
+    buf.put_u32(u32::try_from(len).expect("a batch is far smaller than 4 GiB"));
+    message.encode_raw(&mut buf);
+    buf.freeze()
+}
+
 const EVENTS: u32 = 1;
 const CURSOR: u32 = 2;
 

@@ -169,6 +169,7 @@ impl TestServer {
                 stall_limit: Duration::from_secs(2),
                 batch_events: 64,
                 max_streams_per_token: 1000,
+                ..StreamSettings::default()
             },
             ..RunOptions::default()
         };

@@ -87,6 +87,7 @@ pub async fn fanout(
     let rss_streams = rss_kib(pid);
 
     let cpu_before = cpu_ms(pid);
+    let load_cpu_before = cpu_ms(std::process::id());
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let mut next = tokio::time::Instant::now();
@@ -111,10 +112,13 @@ pub async fn fanout(
     let total_time = started.elapsed();
     let cpu_us_per_delivery =
         cpu_ms(pid).saturating_sub(cpu_before) as f64 * 1000.0 / delivered.max(1) as f64;
+    let load_us_per_delivery = cpu_ms(std::process::id()).saturating_sub(load_cpu_before) as f64
+        * 1000.0
+        / delivered.max(1) as f64;
     let rss_peak = rss_kib(pid);
     let per_subscriber = (rss_streams.saturating_sub(rss_before)) as f64 / subscribers as f64;
     println!(
-        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.1} | {} | {} |",
+        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
         writes.value_at_quantile(0.50) as f64 / 1000.0,
         writes.value_at_quantile(0.99) as f64 / 1000.0,
         delivered,
@@ -123,6 +127,7 @@ pub async fn fanout(
         histogram.max() as f64 / 1000.0,
         delivered as f64 / total_time.as_secs_f64(),
         cpu_us_per_delivery,
+        load_us_per_delivery,
         per_subscriber,
         rss_before,
         rss_peak,

@@ -261,9 +261,11 @@ async fn main() -> anyhow::Result<()> {
                 "fan-out: one change per write, SQLite, server and load on the same 2-core machine"
             );
             println!(
-                "| subscribers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | server KiB per stream | server RSS before KiB | server RSS after KiB |"
+                "| subscribers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | load CPU µs per delivery | server KiB per stream | server RSS before KiB | server RSS after KiB |"
             );
-            println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            println!(
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            );
             for n in subscribers {
                 fanout::fanout(
                     n,
