@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use pipeline::proto::v1;
+use prost::Message;
 use tonic::transport::Channel;
 use v1::project_service_client::ProjectServiceClient;
 
@@ -15,6 +17,7 @@ pub async fn fanout(
     seconds: u64,
     per_connection: usize,
     server_cpus: Option<&str>,
+    tonic_readers: bool,
 ) -> anyhow::Result<()> {
     let server = start_server(
         Database::Scratch,
@@ -44,21 +47,33 @@ pub async fn fanout(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_kib(pid);
 
-    let mut channels = Vec::new();
+    // The readers speak HTTP/2 directly (see `RawStream`): with tonic's client each delivery
+    // cost the load generator more CPU than it cost the server, so the latency measured was
+    // the load generator's own queue.
+    let mut connections = Vec::new();
     for _ in 0..subscribers.div_ceil(per_connection) {
-        channels.push(Channel::from_shared(server.addr.clone())?.connect().await?);
+        connections.push(if tonic_readers {
+            Connection::Tonic(Channel::from_shared(server.addr.clone())?.connect().await?)
+        } else {
+            Connection::H2(h2_connect(&server.addr).await?)
+        });
     }
+    let authority = server.addr.trim_start_matches("http://").to_string();
+    let bearer_text = format!("Bearer {}", server.token);
     let expected = rate as u64 * seconds;
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(subscribers);
     let mut readers = Vec::with_capacity(subscribers);
     for i in 0..subscribers {
-        let channel = channels[i / per_connection].clone();
+        let connection = connections[i / per_connection].clone();
         let ready = ready_tx.clone();
-        let bearer = bearer.clone();
+        let bearer = bearer_text.clone();
+        let authority = authority.clone();
         readers.push(tokio::spawn(async move {
-            let mut stream = watch_light(channel, bearer).await.expect("watch");
+            let mut stream = Reader::watch(connection, &authority, &bearer)
+                .await
+                .expect("watch");
             let mut latencies: Vec<u32> = Vec::with_capacity(expected as usize);
-            while let Ok(Some(message)) = stream.message().await {
+            while let Some(message) = stream.message().await.expect("stream") {
                 if message.caught_up.is_some() {
                     ready.send(()).await.ok();
                 }
@@ -168,6 +183,37 @@ struct LightCursor {
     cursor: String,
 }
 
+/// A connection readers share: the h2 crate's, or a tonic channel (`--tonic-readers`).
+#[derive(Clone)]
+enum Connection {
+    H2(h2::client::SendRequest<Bytes>),
+    Tonic(Channel),
+}
+
+/// One reader's stream.
+enum Reader {
+    H2(RawStream),
+    Tonic(tonic::Streaming<LightResponse>),
+}
+
+impl Reader {
+    async fn watch(connection: Connection, authority: &str, bearer: &str) -> anyhow::Result<Self> {
+        Ok(match connection {
+            Connection::H2(send) => Reader::H2(RawStream::watch(send, authority, bearer).await?),
+            Connection::Tonic(channel) => {
+                Reader::Tonic(watch_light(channel, bearer.parse()?).await?)
+            }
+        })
+    }
+
+    async fn message(&mut self) -> anyhow::Result<Option<LightResponse>> {
+        match self {
+            Reader::H2(stream) => stream.message().await,
+            Reader::Tonic(stream) => Ok(stream.message().await?),
+        }
+    }
+}
+
 async fn watch_light(
     channel: Channel,
     bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
@@ -184,6 +230,77 @@ async fn watch_light(
     request.metadata_mut().insert("authorization", bearer);
     let response = grpc.server_streaming(request, path, codec).await?;
     Ok(response.into_inner())
+}
+
+/// Opens an HTTP/2 connection to the server for readers to share.
+async fn h2_connect(addr: &str) -> anyhow::Result<h2::client::SendRequest<Bytes>> {
+    let tcp = tokio::net::TcpStream::connect(addr.trim_start_matches("http://")).await?;
+    tcp.set_nodelay(true)?;
+    // hyper's client windows (tonic's defaults): h2's own 64 KiB connection window would also
+    // shrink its budget for small DATA frames below what 500 streams' first messages take.
+    let (send, connection) = h2::client::Builder::new()
+        .initial_window_size(2 * 1024 * 1024)
+        .initial_connection_window_size(5 * 1024 * 1024)
+        .handshake(tcp)
+        .await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(send)
+}
+
+/// A WatchEvents call made with the h2 crate: the request is one empty message, the response
+/// is read as gRPC frames and decoded as `LightResponse`. Nothing else happens per message.
+struct RawStream {
+    body: h2::RecvStream,
+    buffer: BytesMut,
+}
+
+impl RawStream {
+    async fn watch(
+        connection: h2::client::SendRequest<Bytes>,
+        authority: &str,
+        bearer: &str,
+    ) -> anyhow::Result<RawStream> {
+        let mut connection = connection.ready().await?;
+        let request = http::Request::post(format!(
+            "http://{authority}/pipeline.v1.EventService/WatchEvents"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", bearer)
+        .body(())?;
+        let (response, mut send) = connection.send_request(request, false)?;
+        // One message: not compressed, zero bytes long (an empty WatchEventsRequest).
+        send.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)?;
+        let response = response.await?;
+        if let Some(status) = response.headers().get("grpc-status") {
+            anyhow::bail!("WatchEvents refused: grpc-status {status:?}");
+        }
+        Ok(RawStream {
+            body: response.into_body(),
+            buffer: BytesMut::new(),
+        })
+    }
+
+    /// The next message, or None at the end of the stream.
+    async fn message(&mut self) -> anyhow::Result<Option<LightResponse>> {
+        loop {
+            if self.buffer.len() >= 5 {
+                let len = u32::from_be_bytes(self.buffer[1..5].try_into()?) as usize;
+                if self.buffer.len() >= 5 + len {
+                    let frame = self.buffer.split_to(5 + len);
+                    return Ok(Some(LightResponse::decode(&frame[5..])?));
+                }
+            }
+            let Some(chunk) = self.body.data().await else {
+                return Ok(None);
+            };
+            let chunk = chunk?;
+            self.body.flow_control().release_capacity(chunk.len())?;
+            self.buffer.extend_from_slice(&chunk);
+        }
+    }
 }
 
 fn request(id: &str) -> v1::CreateProjectRequest {

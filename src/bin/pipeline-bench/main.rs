@@ -85,6 +85,10 @@ enum Bench {
         /// itself under `taskset -c 1` to keep the load off the server's core.
         #[arg(long)]
         server_cpus: Option<String>,
+        /// Read the streams with tonic's client instead of the h2 crate's (heavier: the load
+        /// generator then spends more CPU per delivery than the server).
+        #[arg(long)]
+        tonic_readers: bool,
     },
     /// GetProject throughput and p99 on SQLite with many projects, against a bare tonic
     /// server returning a message of the same size (alternating rounds).
@@ -256,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             streams_per_connection,
             server_cpus,
+            tonic_readers,
         } => {
             println!(
                 "fan-out: one change per write, SQLite, server and load on the same 2-core machine"
@@ -273,6 +278,7 @@ async fn main() -> anyhow::Result<()> {
                     seconds,
                     streams_per_connection,
                     server_cpus.as_deref(),
+                    tonic_readers,
                 )
                 .await?;
             }
