@@ -38,12 +38,15 @@ started=$(date +%s)
     "$bin" get-project --projects 200 --rounds 2 --seconds-per-round 0.5
     "$bin" writes --clients 4 --seconds 1 --rounds 1 "${pg[@]}"
     "${load[@]}" "$bin" queries --projects 500 --requests 20 "${pg[@]}" "${server_cpus[@]}"
-    "${load[@]}" "$bin" fanout --subscribers 20 --rate 20 --seconds 2 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --rate 20 --seconds 2 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 20 --tonic-readers --rate 20 --seconds 2 "${server_cpus[@]}"
   else
     "$bin" get-project
     "$bin" writes "${pg[@]}"
     "${load[@]}" "$bin" queries "${pg[@]}" "${server_cpus[@]}"
-    "${load[@]}" "$bin" fanout --subscribers 1000 --subscribers 10000 --rate 100 --seconds 10 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 1000 --rate 100 --seconds 10 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 10000 --rate 10 --seconds 10 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 1000 --stalled 1000 --rate 100 --seconds 10 "${server_cpus[@]}"
   fi
 } 2>&1 | tee "$out"
 grep '^{' "$out" > bench-results.json || true

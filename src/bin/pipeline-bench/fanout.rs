@@ -18,6 +18,7 @@ pub async fn fanout(
     per_connection: usize,
     server_cpus: Option<&str>,
     tonic_readers: bool,
+    stalled: usize,
 ) -> anyhow::Result<()> {
     let server = start_server(
         Database::Scratch,
@@ -101,6 +102,19 @@ pub async fn fanout(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_streams = rss_kib(pid);
 
+    // Readers that never read, on connections of their own (as separate stalled clients would
+    // be) with 1 KiB stream windows: HTTP/2 flow control stops the server after a few events
+    // each, and from then on the server must hold nothing for them but their position.
+    let mut stalled_streams = Vec::with_capacity(stalled);
+    let mut stalled_connections = Vec::new();
+    for _ in 0..stalled.div_ceil(per_connection) {
+        stalled_connections.push(h2_connect_windows(&server.addr, 1024, 5 * 1024 * 1024).await?);
+    }
+    for i in 0..stalled {
+        let connection = stalled_connections[i / per_connection].clone();
+        stalled_streams.push(RawStream::watch(connection, &authority, &bearer_text).await?);
+    }
+
     let cpu_before = cpu_ms(pid);
     let load_cpu_before = cpu_ms(std::process::id());
     let started = Instant::now();
@@ -132,8 +146,9 @@ pub async fn fanout(
         / delivered.max(1) as f64;
     let rss_peak = rss_kib(pid);
     let per_subscriber = (rss_streams.saturating_sub(rss_before)) as f64 / subscribers as f64;
+    drop(stalled_streams);
     println!(
-        "| {subscribers} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
+        "| {subscribers} | {stalled} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
         writes.value_at_quantile(0.50) as f64 / 1000.0,
         writes.value_at_quantile(0.99) as f64 / 1000.0,
         delivered,
@@ -232,15 +247,23 @@ async fn watch_light(
     Ok(response.into_inner())
 }
 
-/// Opens an HTTP/2 connection to the server for readers to share.
+/// Opens an HTTP/2 connection to the server for readers to share, with hyper's client windows
+/// (tonic's defaults): h2's own 64 KiB connection window would also shrink its budget for small
+/// DATA frames below what 500 streams' first messages take.
 async fn h2_connect(addr: &str) -> anyhow::Result<h2::client::SendRequest<Bytes>> {
+    h2_connect_windows(addr, 2 * 1024 * 1024, 5 * 1024 * 1024).await
+}
+
+async fn h2_connect_windows(
+    addr: &str,
+    stream_window: u32,
+    connection_window: u32,
+) -> anyhow::Result<h2::client::SendRequest<Bytes>> {
     let tcp = tokio::net::TcpStream::connect(addr.trim_start_matches("http://")).await?;
     tcp.set_nodelay(true)?;
-    // hyper's client windows (tonic's defaults): h2's own 64 KiB connection window would also
-    // shrink its budget for small DATA frames below what 500 streams' first messages take.
     let (send, connection) = h2::client::Builder::new()
-        .initial_window_size(2 * 1024 * 1024)
-        .initial_connection_window_size(5 * 1024 * 1024)
+        .initial_window_size(stream_window)
+        .initial_connection_window_size(connection_window)
         .handshake(tcp)
         .await?;
     tokio::spawn(async move {

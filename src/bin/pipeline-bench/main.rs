@@ -89,6 +89,9 @@ enum Bench {
         /// generator then spends more CPU per delivery than the server).
         #[arg(long)]
         tonic_readers: bool,
+        /// Also open this many streams that never read, to show what stalled readers cost.
+        #[arg(long, default_value_t = 0)]
+        stalled: usize,
     },
     /// GetProject throughput and p99 on SQLite with many projects, against a bare tonic
     /// server returning a message of the same size (alternating rounds).
@@ -261,12 +264,13 @@ async fn main() -> anyhow::Result<()> {
             streams_per_connection,
             server_cpus,
             tonic_readers,
+            stalled,
         } => {
             println!(
                 "fan-out: one change per write, SQLite, server and load on the same 2-core machine"
             );
             println!(
-                "| subscribers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | load CPU µs per delivery | server KiB per stream | server RSS before KiB | server RSS after KiB |"
+                "| subscribers | stalled readers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | load CPU µs per delivery | server KiB per stream | server RSS before KiB | server RSS after KiB |"
             );
             println!(
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -279,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
                     streams_per_connection,
                     server_cpus.as_deref(),
                     tonic_readers,
+                    stalled,
                 )
                 .await?;
             }
