@@ -273,7 +273,7 @@ async fn main() -> anyhow::Result<()> {
                 "| subscribers | stalled readers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | load CPU µs per delivery | server KiB per stream | server RSS before KiB | server RSS after KiB |"
             );
             println!(
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
             );
             for n in subscribers {
                 fanout::fanout(
