@@ -656,9 +656,122 @@ async fn stalled_reader_and_shutdown(mut server: TestServer) {
     stop.await.unwrap();
 }
 
+/// Sends one WatchEvents request over HTTP/2 with the given extra header and body, and returns
+/// the response head and, for a stream that opened, its first message.
+async fn raw_watch(
+    server: &TestServer,
+    token: Option<&str>,
+    header: Option<(&str, &str)>,
+    body: &'static [u8],
+) -> (http::response::Parts, Option<bytes::Bytes>) {
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut send = send.ready().await.unwrap();
+    let mut request = http::Request::post(format!(
+        "http://{}/pipeline.v1.EventService/WatchEvents",
+        server.addr
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    let (response, mut stream) = send.send_request(request.body(()).unwrap(), false).unwrap();
+    stream
+        .send_data(bytes::Bytes::from_static(body), true)
+        .unwrap();
+    let (parts, mut body) = response.await.unwrap().into_parts();
+    let first = if parts.headers.contains_key("grpc-status") {
+        None
+    } else {
+        Some(body.data().await.unwrap().unwrap())
+    };
+    (parts, first)
+}
+
+fn grpc_status(parts: &http::response::Parts) -> Option<i32> {
+    parts
+        .headers
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().parse().unwrap())
+}
+
+/// The stream RPCs are answered outside tonic's generated handler; their requests must still be
+/// read as tonic reads them, and their responses framed as tonic frames them.
+async fn stream_requests_read_as_tonic_reads_them(server: TestServer) {
+    let admin = Some(server.admin_token.as_str());
+    // An empty WatchEventsRequest opens a stream whose first message is the caught-up marker.
+    let (parts, first) = raw_watch(&server, admin, None, &[0, 0, 0, 0, 0]).await;
+    assert_eq!(parts.status, http::StatusCode::OK);
+    assert_eq!(parts.headers["content-type"], "application/grpc");
+    assert_eq!(grpc_status(&parts), None);
+    let first = first.unwrap();
+    assert_eq!(first[0], 0, "not compressed");
+    let len = u32::from_be_bytes(first[1..5].try_into().unwrap()) as usize;
+    assert_eq!(first.len(), 5 + len);
+    let message = <v1::WatchEventsResponse as prost::Message>::decode(&first[5..]).unwrap();
+    assert!(matches!(message.response, Some(Message::CaughtUp(_))));
+
+    // Compression is not enabled on this server.
+    let (parts, _) = raw_watch(
+        &server,
+        admin,
+        Some(("grpc-encoding", "gzip")),
+        &[0, 0, 0, 0, 0],
+    )
+    .await;
+    assert_eq!(grpc_status(&parts), Some(Code::Unimplemented as i32));
+    assert_eq!(parts.headers["grpc-accept-encoding"], "identity");
+    // A body that is not a WatchEventsRequest, and no message at all.
+    let (parts, _) = raw_watch(&server, admin, None, &[0, 0, 0, 0, 2, 0xff, 0xff]).await;
+    assert_eq!(grpc_status(&parts), Some(Code::Internal as i32));
+    let (parts, _) = raw_watch(&server, admin, None, &[]).await;
+    assert_eq!(grpc_status(&parts), Some(Code::Internal as i32));
+    // A message over --max-message-bytes (4 MiB by default).
+    let (parts, _) = raw_watch(&server, admin, None, &[0, 0x7f, 0, 0, 0]).await;
+    assert_eq!(grpc_status(&parts), Some(Code::OutOfRange as i32));
+    // Without a token: refused before the stream opens.
+    let (parts, _) = raw_watch(&server, None, None, &[0, 0, 0, 0, 0]).await;
+    assert_eq!(grpc_status(&parts), Some(Code::Unauthenticated as i32));
+
+    // And through tonic's client, a subscription's stream works the same way.
+    let mut events = server.events().await;
+    let sub = events
+        .create_subscription(v1::CreateSubscriptionRequest {
+            subscription_id: "raw".into(),
+            subscription: Some(v1::Subscription {
+                display_name: "raw".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stream = events
+        .stream_subscription(v1::StreamSubscriptionRequest { name: sub.name })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert!(matches!(first.response, Some(Message::CaughtUp(_))));
+    let missing = events
+        .stream_subscription(v1::StreamSubscriptionRequest {
+            name: "subscriptions/none".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
 both_backends!(
     history_checker,
     durable_subscription_catches_up,
     cursors_and_retention,
     stalled_reader_and_shutdown,
+    stream_requests_read_as_tonic_reads_them,
 );
