@@ -63,23 +63,29 @@ impl tower::Service<http::Request<Body>> for EventRoutes {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let api = self.api.clone();
         let limit = self.max_message_bytes;
         match request.uri().path() {
-            WATCH_EVENTS => Box::pin(async move {
-                let opened = match decode::<v1::WatchEventsRequest>(request, limit).await {
-                    Ok(request) => api.watch(request).await,
-                    Err(status) => Err(status),
-                };
-                Ok(respond(opened))
-            }),
-            STREAM_SUBSCRIPTION => Box::pin(async move {
-                let opened = match decode::<v1::StreamSubscriptionRequest>(request, limit).await {
-                    Ok(request) => api.stream_subscription_events(request).await,
-                    Err(status) => Err(status),
-                };
-                Ok(respond(opened))
-            }),
+            WATCH_EVENTS => {
+                let api = self.api.clone();
+                Box::pin(async move {
+                    let opened = match decode::<v1::WatchEventsRequest>(request, limit).await {
+                        Ok(request) => api.watch(request).await,
+                        Err(status) => Err(status),
+                    };
+                    Ok(respond(opened))
+                })
+            }
+            STREAM_SUBSCRIPTION => {
+                let api = self.api.clone();
+                Box::pin(async move {
+                    let opened = match decode::<v1::StreamSubscriptionRequest>(request, limit).await
+                    {
+                        Ok(request) => api.stream_subscription_events(request).await,
+                        Err(status) => Err(status),
+                    };
+                    Ok(respond(opened))
+                })
+            }
             _ => {
                 let mut generated = self.generated.clone();
                 Box::pin(async move { tower::Service::call(&mut generated, request).await })
