@@ -1137,6 +1137,15 @@ impl Store {
                 if raised < ALERT_BATCH {
                     break;
                 }
+                if after == 0 && self.backend() == sea_orm::DbBackend::Postgres {
+                    // A large backlog fills the alert ledger faster than autovacuum refreshes
+                    // its statistics; planned as empty, the claim's NOT EXISTS becomes a merge
+                    // anti join that sorts every alert so far, once per batch.
+                    self.connection()
+                        .execute_unprepared("ANALYZE milestone_alerts")
+                        .await
+                        .map_err(db_error)?;
+                }
                 after = last;
             }
         }

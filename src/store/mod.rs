@@ -9,6 +9,7 @@ pub mod idempotency;
 mod inline;
 pub mod log;
 pub mod milestones;
+mod nodelay;
 pub mod prerequisites;
 pub mod projects;
 pub mod reports;
@@ -128,6 +129,17 @@ pub struct Store {
     inline: Option<Arc<inline::InlineReader>>,
 }
 
+/// The TCP port of a PostgreSQL URL (5432 when it names none); None for other URLs and for
+/// Unix sockets.
+fn postgres_port(url: &str) -> Option<u16> {
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    if !url.starts_with("postgres") {
+        return None;
+    }
+    let options: PgConnectOptions = url.parse().ok()?;
+    options.get_socket().is_none().then(|| options.get_port())
+}
+
 impl Store {
     /// Connects to `postgres://…` or `sqlite://…` URLs. SQLite runs in WAL mode with a busy
     /// timeout, foreign keys on and NORMAL synchronous (durable at checkpoints, safe in WAL).
@@ -174,6 +186,16 @@ impl Store {
             options.test_before_acquire(false);
         } else {
             options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+        }
+        if let Some(port) = postgres_port(url) {
+            options.map_sqlx_postgres_pool_opts(move |pool| {
+                pool.after_connect(move |_, _| {
+                    Box::pin(async move {
+                        nodelay::set_for_peer_port(port);
+                        Ok(())
+                    })
+                })
+            });
         }
         options.map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
