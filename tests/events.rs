@@ -768,10 +768,65 @@ async fn stream_requests_read_as_tonic_reads_them(server: TestServer) {
     assert_eq!(missing.code(), Code::NotFound);
 }
 
+/// A batch larger than the server's message limit ends the stream with OUT_OF_RANGE and the
+/// cursor before that batch, so resuming (with a larger limit, or smaller batches) skips nothing.
+async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
+    let today = server.today;
+    server
+        .restart_with(today, |o| o.max_message_bytes = 2048)
+        .await;
+    let mut projects = server.projects().await;
+    let mut events = server.events().await;
+    let start = events
+        .watch_events(v1::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(Message::CaughtUp(v1::CaughtUp { cursor: before })) = start.response else {
+        panic!("expected the caught-up marker first");
+    };
+    // Three writes, each well under the limit; a stream from `before` takes them as one batch.
+    for i in 0..3 {
+        projects
+            .create_project(v1::CreateProjectRequest {
+                project_id: format!("long-{i}"),
+                project: Some(v1::Project {
+                    description: "说明".repeat(150),
+                    ..project("甲镇", &format!("说明很长的项目 {i}"))
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let mut stream = events
+        .watch_events(v1::WatchEventsRequest {
+            cursor: before.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = loop {
+        match stream.message().await {
+            Ok(Some(_)) => panic!("the oversized batch was sent"),
+            Ok(None) => panic!("the stream ended without a status"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains(&before), "{}", status.message());
+}
+
 both_backends!(
     history_checker,
     durable_subscription_catches_up,
     cursors_and_retention,
     stalled_reader_and_shutdown,
     stream_requests_read_as_tonic_reads_them,
+    oversized_batch_keeps_its_cursor,
 );

@@ -219,13 +219,15 @@ impl EventStream {
 
     /// Moves past `taken` and returns its matching events as an encoded batch, if any
     /// matched; streams taking the same batch share one encoding.
+    /// A batch over the message limit leaves the position before it, for the error's cursor.
     fn batch(&mut self, taken: Taken) -> Option<Bytes> {
-        let from = std::mem::replace(&mut self.pos, taken.pos);
+        let from = self.pos;
         if taken.matching.is_empty() {
+            self.pos = taken.pos;
             return None;
         }
         let hub = &self.hub;
-        Some(hub.batch_frame(from, &taken, || {
+        let frame = hub.batch_frame(from, &taken, || {
             wire::grpc_frame(&v1::WatchEventsResponse {
                 response: Some(v1::watch_events_response::Response::Batch(v1::EventBatch {
                     cursor: cursor::encode(hub.epoch(), taken.pos),
@@ -233,7 +235,11 @@ impl EventStream {
                     ..Default::default()
                 })),
             })
-        }))
+        });
+        if frame.len() - 5 <= self.settings.max_message_bytes {
+            self.pos = taken.pos;
+        }
+        Some(frame)
     }
 
     fn arm_heartbeat(&mut self, due: Instant) {
