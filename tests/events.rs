@@ -811,12 +811,10 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
         .await
         .unwrap()
         .into_inner();
-    let status = loop {
-        match stream.message().await {
-            Ok(Some(_)) => panic!("the oversized batch was sent"),
-            Ok(None) => panic!("the stream ended without a status"),
-            Err(status) => break status,
-        }
+    let status = match stream.message().await {
+        Ok(Some(_)) => panic!("the oversized batch was sent"),
+        Ok(None) => panic!("the stream ended without a status"),
+        Err(status) => status,
     };
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     assert!(status.message().contains(&before), "{}", status.message());

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use slab::Slab;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -47,25 +48,51 @@ struct Inner {
 
 /// The wakers of the streams waiting for the next head change. A stream registers once per
 /// change (the generation tells it whether it already has), and a change wakes and forgets
-/// them all. This is what a watch channel does, but a waiter is one waker in a shared list
-/// instead of a node in each stream's own memory, so waking 10,000 streams walks one array.
+/// them all. This is what a watch channel does, but a waiter is one waker in a shared table
+/// instead of a node in each stream's own memory, so waking 10,000 streams walks one array. A
+/// stream that ends takes its waker out, so a quiet log does not collect the wakers (and with
+/// them the tasks) of streams that came and went.
 #[derive(Debug, Default)]
 struct Waiters {
     generation: AtomicU64,
-    wakers: Mutex<Vec<Waker>>,
+    wakers: Mutex<Slab<Waker>>,
+}
+
+/// Where a stream's waker is registered: the generation and its slot in that generation's table.
+#[derive(Clone, Copy, Debug)]
+pub struct Registration {
+    generation: u64,
+    slot: usize,
+}
+
+impl Registration {
+    /// Not registered yet.
+    pub const NONE: Registration = Registration {
+        generation: u64::MAX,
+        slot: 0,
+    };
 }
 
 impl Waiters {
-    fn register(&self, waker: &Waker, registered: &mut u64) {
-        if *registered == self.generation.load(Ordering::Acquire) {
+    fn register(&self, waker: &Waker, registration: &mut Registration) {
+        if registration.generation == self.generation.load(Ordering::Acquire) {
             return;
         }
         let mut wakers = self.wakers.lock().expect("waiters lock");
         // Read under the lock: wake_all moves to the next generation under it too.
         let generation = self.generation.load(Ordering::Acquire);
-        if *registered != generation {
-            wakers.push(waker.clone());
-            *registered = generation;
+        if registration.generation != generation {
+            *registration = Registration {
+                generation,
+                slot: wakers.insert(waker.clone()),
+            };
+        }
+    }
+
+    fn unregister(&self, registration: Registration) {
+        let mut wakers = self.wakers.lock().expect("waiters lock");
+        if registration.generation == self.generation.load(Ordering::Acquire) {
+            wakers.try_remove(registration.slot);
         }
     }
 
@@ -74,9 +101,9 @@ impl Waiters {
             let mut wakers = self.wakers.lock().expect("waiters lock");
             self.generation.fetch_add(1, Ordering::AcqRel);
             let capacity = wakers.len();
-            std::mem::replace(&mut *wakers, Vec::with_capacity(capacity))
+            std::mem::replace(&mut *wakers, Slab::with_capacity(capacity))
         };
-        for waker in wakers {
+        for (_, waker) in wakers {
             waker.wake();
         }
     }
@@ -200,15 +227,20 @@ impl LogHub {
         self.inner.head.load(Ordering::Acquire)
     }
 
-    /// Registers `waker` for the next head change (once per change: `registered` remembers
-    /// the generation it was registered in) and returns the head as of now. A change
-    /// published after this read wakes the waker.
-    pub fn head_after_registering(&self, waker: &Waker, registered: &mut u64) -> Head {
-        self.inner.waiters.register(waker, registered);
+    /// Registers `waker` for the next head change (once per change: `registration` remembers
+    /// where it was registered) and returns the head as of now. A change published after this
+    /// read wakes the waker.
+    pub fn head_after_registering(&self, waker: &Waker, registration: &mut Registration) -> Head {
+        self.inner.waiters.register(waker, registration);
         Head {
             seq: self.head(),
             closing: self.inner.closing.load(Ordering::Acquire),
         }
+    }
+
+    /// Takes back a registration (a stream that ended).
+    pub fn unregister(&self, registration: Registration) {
+        self.inner.waiters.unregister(registration);
     }
 
     /// The next whole transactions after `pos` from memory, about `max` events, filtered; None
@@ -386,17 +418,41 @@ mod tests {
         let waiters = Waiters::default();
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
-        let mut registered = u64::MAX;
-        waiters.register(&waker, &mut registered);
-        waiters.register(&waker, &mut registered);
+        let mut registration = Registration::NONE;
+        waiters.register(&waker, &mut registration);
+        waiters.register(&waker, &mut registration);
         assert_eq!(waiters.wakers.lock().unwrap().len(), 1);
         waiters.wake_all();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         // Not registered again: the next change wakes nobody.
         waiters.wake_all();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        waiters.register(&waker, &mut registered);
+        waiters.register(&waker, &mut registration);
         waiters.wake_all();
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_ended_waiter_leaves_nothing_behind() {
+        let waiters = Waiters::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut ended = Registration::NONE;
+        let mut live = Registration::NONE;
+        waiters.register(&waker, &mut ended);
+        waiters.register(&waker, &mut live);
+        waiters.unregister(ended);
+        assert_eq!(waiters.wakers.lock().unwrap().len(), 1);
+        // Taking back a registration of an earlier generation does not touch the current table.
+        waiters.wake_all();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        let mut again = Registration::NONE;
+        waiters.register(&waker, &mut again);
+        waiters.unregister(live);
+        assert_eq!(waiters.wakers.lock().unwrap().len(), 1);
+        // The waker's task is no longer referenced once its stream took it back.
+        waiters.unregister(again);
+        assert_eq!(waiters.wakers.lock().unwrap().len(), 0);
+        assert_eq!(Arc::strong_count(&count), 2);
     }
 }

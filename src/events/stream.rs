@@ -22,7 +22,7 @@ use tonic::Status;
 use bytes::Bytes;
 
 use super::filter::CompiledFilter;
-use super::hub::{Head, LogHub, Taken};
+use super::hub::{Head, LogHub, Registration, Taken};
 use super::{cursor, wire};
 use crate::api::to_status;
 use crate::domain::Error;
@@ -93,7 +93,7 @@ pub fn open(
             seq: start,
             closing: false,
         },
-        registered: u64::MAX,
+        registered: Registration::NONE,
         reading: None,
         caught_up: false,
         last_message: opened,
@@ -116,8 +116,8 @@ pub struct EventStream {
     pos: i64,
     /// The latest head seen.
     head: Head,
-    /// The hub's waiter generation this stream's waker is registered in.
-    registered: u64,
+    /// Where this stream's waker is registered with the hub.
+    registered: Registration,
     /// A read from the database in progress (the window did not reach back far enough).
     reading: Option<Read>,
     /// Whether the caught-up marker was sent.
@@ -335,6 +335,12 @@ impl EventStream {
             };
             return self.message(v1::watch_events_response::Response::Progress(progress));
         }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.hub.unregister(self.registered);
     }
 }
 
