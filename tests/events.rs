@@ -817,6 +817,7 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
         Err(status) => status,
     };
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(info_metadata(&status, "cursor"), Some(before.clone()));
     assert!(status.message().contains(&before), "{}", status.message());
 }
 

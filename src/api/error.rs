@@ -156,6 +156,24 @@ pub fn to_status(err: Error) -> Status {
             );
             (code, format!("{message}; resume from cursor {cursor}"))
         }
+        Error::MessageTooLarge {
+            size,
+            limit,
+            cursor,
+        } => {
+            details.set_error_info(
+                "MESSAGE_TOO_LARGE",
+                ERROR_DOMAIN,
+                HashMap::from([("cursor".to_string(), cursor.clone())]),
+            );
+            (
+                Code::OutOfRange,
+                format!(
+                    "the next message is {size} bytes, over the server's limit of {limit} bytes \
+                     (--max-message-bytes); the stream stopped at cursor {cursor}"
+                ),
+            )
+        }
         Error::Internal(cause) => {
             tracing::error!(error = %cause, source = ?cause.source(), "internal error");
             details.set_error_info("INTERNAL", ERROR_DOMAIN, HashMap::new());

@@ -63,6 +63,15 @@ pub enum Error {
     /// A stream ended early: the reader stalled, or the server is shutting down.
     #[error("the stream ended; resume from cursor {cursor}")]
     StreamEnded { stalled: bool, cursor: String },
+    /// A stream's next message is larger than the server's message limit.
+    #[error(
+        "the next message is {size} bytes, over the limit of {limit}; resume from cursor {cursor}"
+    )]
+    MessageTooLarge {
+        size: usize,
+        limit: usize,
+        cursor: String,
+    },
     /// A failure inside the service or its database; never shown to clients in detail.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

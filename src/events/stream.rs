@@ -181,15 +181,12 @@ impl EventStream {
     fn send(&mut self, frame: Bytes) -> Poll<Option<Item>> {
         if frame.len() - 5 > self.settings.max_message_bytes {
             // What tonic does with any response over the limit, with the cursor to resume.
-            self.done = true;
-            self.reading = None;
-            return Poll::Ready(Some(Err(Status::out_of_range(format!(
-                "the next message is {} bytes, over the server's limit of {} bytes \
-                 (--max-message-bytes); the stream stopped at cursor {}",
-                frame.len() - 5,
-                self.settings.max_message_bytes,
-                self.cursor()
-            )))));
+            let end = End::Failed(Error::MessageTooLarge {
+                size: frame.len() - 5,
+                limit: self.settings.max_message_bytes,
+                cursor: self.cursor(),
+            });
+            return self.finish(end);
         }
         self.last_message = self.now;
         Poll::Ready(Some(Ok(frame)))
