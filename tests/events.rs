@@ -803,19 +803,38 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
             .await
             .unwrap();
     }
-    let mut stream = events
-        .watch_events(v1::WatchEventsRequest {
-            cursor: before.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let status = match stream.message().await {
-        Ok(Some(_)) => panic!("the oversized batch was sent"),
-        Ok(None) => panic!("the stream ended without a status"),
-        Err(status) => status,
-    };
+    // The writes are committed, but this process's log tailer may not have read all three yet:
+    // a stream from `before` then gets the ones it has (under the limit), or is caught up at
+    // once. Retry until the tailer has them all.
+    let mut ended = None;
+    for _ in 0..100 {
+        let mut stream = events
+            .watch_events(v1::WatchEventsRequest {
+                cursor: before.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        match stream.message().await {
+            Ok(Some(v1::WatchEventsResponse {
+                response: Some(Message::Batch(batch)),
+            })) if batch.events.len() < 3 => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(Some(v1::WatchEventsResponse {
+                response: Some(Message::CaughtUp(_)),
+            })) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(other) => panic!("the oversized batch was sent, or the stream ended: {other:?}"),
+            Err(status) => {
+                ended = Some(status);
+                break;
+            }
+        }
+    }
+    let status = ended.expect("the tailer never read all three writes");
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     assert_eq!(info_metadata(&status, "cursor"), Some(before.clone()));
     assert!(status.message().contains(&before), "{}", status.message());
