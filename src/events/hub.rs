@@ -90,6 +90,10 @@ impl Waiters {
     }
 
     fn unregister(&self, registration: Registration) {
+        // A registration from an earlier generation was already woken and dropped.
+        if registration.generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
         let mut wakers = self.wakers.lock().expect("waiters lock");
         if registration.generation == self.generation.load(Ordering::Acquire) {
             wakers.try_remove(registration.slot);
