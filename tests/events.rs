@@ -768,8 +768,178 @@ async fn stream_requests_read_as_tonic_reads_them(server: TestServer) {
     assert_eq!(missing.code(), Code::NotFound);
 }
 
-/// A batch larger than the server's message limit ends the stream with OUT_OF_RANGE and the
-/// cursor before that batch, so resuming (with a larger limit, or smaller batches) skips nothing.
+/// Reads a stream until the caught-up marker: the events of every batch, and the batches' encoded
+/// sizes (each must be under `limit`).
+async fn read_until_caught_up(
+    stream: &mut tonic::Streaming<v1::WatchEventsResponse>,
+    limit: usize,
+) -> (Vec<v1::Event>, usize) {
+    use prost::Message as _;
+    let mut events = Vec::new();
+    let mut batches = 0;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("the stream went quiet before catching up")
+            .unwrap_or_else(|status| panic!("the stream ended: {status:?}"))
+            .expect("the stream closed");
+        assert!(message.encoded_len() <= limit, "a message over the limit");
+        match message.response {
+            Some(Message::Batch(batch)) => {
+                batches += 1;
+                events.extend(batch.events);
+            }
+            Some(Message::CaughtUp(_)) => return (events, batches),
+            Some(Message::Progress(_)) => {}
+            None => panic!("an empty response"),
+        }
+    }
+}
+
+/// Issue 15, case 1: a reader that fell behind a backlog larger than the message limit catches
+/// up in as many batches as the limit needs, from the shared window and from the database, on
+/// WatchEvents and on a subscription's stream, with the server's byte budget per batch and
+/// with only the message limit bounding a batch.
+async fn a_reader_behind_catches_up_under_the_message_limit(mut server: TestServer) {
+    let today = server.today;
+    const LIMIT: usize = 65_536;
+    for batch_bytes in [usize::MAX, 16 * 1024] {
+        server
+            .restart_with(today, |o| {
+                o.max_message_bytes = LIMIT;
+                o.streams.batch_bytes = batch_bytes;
+            })
+            .await;
+        let mut events = server.events().await;
+        let mut projects = server.projects().await;
+        let head = events
+            .watch_events(v1::WatchEventsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .message()
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(Message::CaughtUp(v1::CaughtUp { cursor: before })) = head.response else {
+            panic!("expected the caught-up marker first");
+        };
+        let sub = events
+            .create_subscription(v1::CreateSubscriptionRequest {
+                subscription: Some(v1::Subscription {
+                    display_name: format!("behind {batch_bytes}"),
+                    ..Default::default()
+                }),
+                start_cursor: before.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        // 20 projects of about 9 KB each (3,000 CJK characters): 180 KB, three limits' worth.
+        let mut created = Vec::new();
+        for i in 0..20 {
+            let project = projects
+                .create_project(v1::CreateProjectRequest {
+                    project: Some(v1::Project {
+                        description: "项".repeat(3000),
+                        ..project("甲镇", &format!("积压 {batch_bytes} {i}"))
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            created.push(project.name);
+        }
+        let check = |(got, batches): (Vec<v1::Event>, usize), path: &str| {
+            let names: Vec<String> = got.iter().map(|e| e.project.clone()).collect();
+            assert_eq!(names, created, "{path}: every event once, in order");
+            assert!(
+                batches >= 3,
+                "{path}: {batches} batches for 180 KB under 64 KiB"
+            );
+        };
+        // The tailer may not have read all 20 yet: wait for it through a live stream.
+        let mut live = events
+            .watch_events(v1::WatchEventsRequest {
+                cursor: before.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            let message = tokio::time::timeout(Duration::from_secs(10), live.message())
+                .await
+                .expect("the live stream went quiet")
+                .unwrap()
+                .unwrap();
+            if let Some(Message::Batch(batch)) = message.response {
+                seen.extend(batch.events);
+            }
+        }
+        drop(live);
+        // From the shared window.
+        let mut stream = events
+            .watch_events(v1::WatchEventsRequest {
+                cursor: before.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        check(read_until_caught_up(&mut stream, LIMIT).await, "window");
+        let mut stream = events
+            .stream_subscription(v1::StreamSubscriptionRequest {
+                name: sub.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        check(
+            read_until_caught_up(&mut stream, LIMIT).await,
+            "subscription",
+        );
+        // From the database: after a restart the window starts at the head.
+        server
+            .restart_with(today, |o| {
+                o.max_message_bytes = LIMIT;
+                o.streams.batch_bytes = batch_bytes;
+            })
+            .await;
+        let mut events = server.events().await;
+        for attempt in 0..2 {
+            let mut stream = events
+                .watch_events(v1::WatchEventsRequest {
+                    cursor: before.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            check(
+                read_until_caught_up(&mut stream, LIMIT).await,
+                &format!("database, reconnect {attempt}"),
+            );
+        }
+        let mut stream = events
+            .stream_subscription(v1::StreamSubscriptionRequest { name: sub.name })
+            .await
+            .unwrap()
+            .into_inner();
+        check(
+            read_until_caught_up(&mut stream, LIMIT).await,
+            "subscription from the database",
+        );
+    }
+}
+
+/// Writes that each fit the message limit reach a reader that was behind in separate batches;
+/// only a single transaction larger than the limit ends the stream: RESOURCE_EXHAUSTED (gRPC's
+/// code for a message over a limit) with reason MESSAGE_TOO_LARGE and the cursor before that
+/// transaction, so resuming (with a larger limit) skips nothing.
 async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
     let today = server.today;
     server
@@ -789,7 +959,7 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
     let Some(Message::CaughtUp(v1::CaughtUp { cursor: before })) = start.response else {
         panic!("expected the caught-up marker first");
     };
-    // Three writes, each well under the limit; a stream from `before` takes them as one batch.
+    // Three writes, each well under the limit but over it together.
     for i in 0..3 {
         projects
             .create_project(v1::CreateProjectRequest {
@@ -803,41 +973,120 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
             .await
             .unwrap();
     }
-    // The writes are committed, but this process's log tailer may not have read all three yet:
-    // a stream from `before` then gets the ones it has (under the limit), or is caught up at
-    // once. Retry until the tailer has them all.
-    let mut ended = None;
-    for _ in 0..100 {
-        let mut stream = events
-            .watch_events(v1::WatchEventsRequest {
-                cursor: before.clone(),
-                ..Default::default()
-            })
+    // The writes are committed, but this process's log tailer may not have read all three
+    // yet: read until all three arrived.
+    let mut stream = events
+        .watch_events(v1::WatchEventsRequest {
+            cursor: before.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = Vec::new();
+    let mut after_three = None;
+    while got.len() < 3 {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
             .await
-            .unwrap()
-            .into_inner();
+            .expect("the three events never arrived")
+            .unwrap_or_else(|status| panic!("the stream ended: {status:?}"))
+            .unwrap();
+        if let Some(Message::Batch(batch)) = message.response {
+            assert_eq!(
+                batch.events.len(),
+                1,
+                "each write alone fits, two together do not"
+            );
+            got.extend(batch.events);
+            after_three = Some(batch.cursor);
+        }
+    }
+    let names: Vec<&str> = got.iter().map(|e| e.project.as_str()).collect();
+    assert_eq!(
+        names,
+        ["projects/long-0", "projects/long-1", "projects/long-2"]
+    );
+    let after_three = after_three.unwrap();
+    drop(stream);
+    // One write larger than the limit on its own: made while the limit is larger (the request
+    // alone would be over 2 KiB), then read with the 2 KiB limit again.
+    server
+        .restart_with(today, |o| o.max_message_bytes = 8192)
+        .await;
+    server
+        .projects()
+        .await
+        .create_project(v1::CreateProjectRequest {
+            project_id: "huge".into(),
+            project: Some(v1::Project {
+                description: "说明".repeat(600),
+                ..project("甲镇", "说明超长的项目")
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    server
+        .restart_with(today, |o| o.max_message_bytes = 2048)
+        .await;
+    let mut events = server.events().await;
+    let mut stream = events
+        .watch_events(v1::WatchEventsRequest {
+            cursor: after_three.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("the stream neither sent nor ended")
+        {
+            Ok(Some(message)) => match message.response {
+                Some(Message::Batch(batch)) => panic!("the oversized batch was sent: {batch:?}"),
+                _ => continue,
+            },
+            Ok(None) => panic!("the stream closed without a status"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "MESSAGE_TOO_LARGE"
+    );
+    assert_eq!(info_metadata(&status, "cursor"), Some(after_three.clone()));
+    assert!(
+        status.message().contains(&after_three),
+        "{}",
+        status.message()
+    );
+    // A reader resuming from the start gets the three small writes, then the same ending.
+    let mut stream = events
+        .watch_events(v1::WatchEventsRequest {
+            cursor: before.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut batches = 0;
+    let status = loop {
         match stream.message().await {
             Ok(Some(v1::WatchEventsResponse {
                 response: Some(Message::Batch(batch)),
-            })) if batch.events.len() < 3 => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Ok(Some(v1::WatchEventsResponse {
-                response: Some(Message::CaughtUp(_)),
             })) => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                assert_eq!(batch.events.len(), 1);
+                batches += 1;
             }
-            Ok(other) => panic!("the oversized batch was sent, or the stream ended: {other:?}"),
-            Err(status) => {
-                ended = Some(status);
-                break;
-            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(status) => break status,
         }
-    }
-    let status = ended.expect("the tailer never read all three writes");
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    assert_eq!(info_metadata(&status, "cursor"), Some(before.clone()));
-    assert!(status.message().contains(&before), "{}", status.message());
+    };
+    assert_eq!(batches, 3);
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(info_metadata(&status, "cursor"), Some(after_three));
 }
 
 both_backends!(
@@ -847,4 +1096,5 @@ both_backends!(
     stalled_reader_and_shutdown,
     stream_requests_read_as_tonic_reads_them,
     oversized_batch_keeps_its_cursor,
+    a_reader_behind_catches_up_under_the_message_limit,
 );

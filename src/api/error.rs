@@ -166,8 +166,9 @@ pub fn to_status(err: Error) -> Status {
                 ERROR_DOMAIN,
                 HashMap::from([("cursor".to_string(), cursor.clone())]),
             );
+            // gRPC's code for a message over a size limit, in either direction.
             (
-                Code::OutOfRange,
+                Code::ResourceExhausted,
                 format!(
                     "the next message is {size} bytes, over the server's limit of {limit} bytes \
                      (--max-message-bytes); the stream stopped at cursor {cursor}"

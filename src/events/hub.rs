@@ -143,31 +143,80 @@ pub struct Taken {
 }
 
 impl Taken {
-    /// Filters `events` (whole transactions, in order); None when there are none.
+    /// Filters `events` (whole transactions, in order), taking whole transactions while the
+    /// matching events fit in `budget` bytes of a batch message; None when there are none.
+    ///
+    /// A reader that fell behind gets the backlog in as many batches as the budget needs. The
+    /// first transaction is always taken, so a single transaction over the budget comes alone:
+    /// the stream then decides whether it still fits the message limit.
     pub fn of<'a>(
         events: impl Iterator<Item = &'a LogEvent>,
         filter: &CompiledFilter,
+        budget: usize,
     ) -> Option<Taken> {
-        let mut pos = None;
-        let mut matching = Vec::new();
-        let mut mask = Some(0u64);
+        let mut taken = Taken {
+            pos: 0,
+            matching: Vec::new(),
+            mask: Some(0),
+        };
+        // The matching bytes of the whole transactions taken so far, and of the one under way.
+        let (mut bytes, mut pending) = (0usize, 0usize);
+        // Where the transaction under way starts: its first event's index and its first match.
+        let (mut first_event, mut first_match) = (0usize, 0usize);
+        let (mut count, mut last_end) = (0, 0);
         for (i, event) in events.enumerate() {
-            pos = Some(event.transaction_end_seq.max(event.seq));
+            count = i + 1;
             let matched = filter.matches(event);
             if matched {
-                matching.push(event.payload.clone());
+                pending += batch_entry_len(event.payload.len());
+                taken.matching.push(event.payload.clone());
             }
-            mask = match mask {
+            taken.mask = match taken.mask {
                 Some(bits) if i < 64 => Some(bits | (u64::from(matched) << i)),
                 _ => None,
             };
+            let end = event.transaction_end_seq.max(event.seq);
+            last_end = end;
+            if event.seq < end {
+                continue;
+            }
+            // A transaction ends here: it goes in this batch if it fits, or if it is the first.
+            if first_event > 0 && bytes + pending > budget {
+                taken.matching.truncate(first_match);
+                let kept = 1u64
+                    .checked_shl(first_event as u32)
+                    .map_or(u64::MAX, |b| b - 1);
+                taken.mask = taken.mask.map(|bits| bits & kept);
+                return Some(taken);
+            }
+            bytes += pending;
+            pending = 0;
+            taken.pos = end;
+            first_event = i + 1;
+            first_match = taken.matching.len();
         }
-        pos.map(|pos| Taken {
-            pos,
-            matching,
-            mask,
-        })
+        if count == 0 {
+            return None;
+        }
+        if first_event < count {
+            // The events end inside a transaction (the window and the database reads hand
+            // out whole ones, so this is a safeguard): leave it for the next batch, or take it
+            // as it is when nothing else was taken.
+            if first_event > 0 {
+                taken.matching.truncate(first_match);
+            } else {
+                taken.pos = last_end;
+            }
+        }
+        Some(taken)
     }
+}
+
+/// The bytes one encoded event adds to a batch message: its field key, its length and itself.
+pub fn batch_entry_len(payload_len: usize) -> usize {
+    prost::encoding::key_len(1)
+        + prost::encoding::encoded_len_varint(payload_len as u64)
+        + payload_len
 }
 
 /// A batch's identity: the positions before and after it and which events matched.
@@ -247,10 +296,17 @@ impl LogHub {
         self.inner.waiters.unregister(registration);
     }
 
-    /// The next whole transactions after `pos` from memory, about `max` events, filtered; None
+    /// The next whole transactions after `pos` from memory, about `max` events and at most
+    /// `budget` bytes of matching events (see `Taken::of`), filtered; None
     /// when the window does not reach back to `pos` or holds nothing after it (the stream then
     /// reads the database).
-    pub fn take_after(&self, pos: i64, max: usize, filter: &CompiledFilter) -> Option<Taken> {
+    pub fn take_after(
+        &self,
+        pos: i64,
+        max: usize,
+        budget: usize,
+        filter: &CompiledFilter,
+    ) -> Option<Taken> {
         let window = self.inner.window.read().expect("window lock");
         if pos < window.after {
             return None;
@@ -268,7 +324,7 @@ impl LogHub {
             }
             keep
         });
-        Taken::of(whole, filter)
+        Taken::of(whole, filter, budget)
     }
 
     /// The encoding of the batch `taken` after `from`: shared with every stream that took the
@@ -415,6 +471,66 @@ mod tests {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// Events of transactions (first seq, last seq) with payloads of `size` bytes each.
+    fn log(transactions: &[(i64, i64)], size: usize) -> Vec<LogEvent> {
+        transactions
+            .iter()
+            .flat_map(|&(first, last)| {
+                (first..=last).map(move |seq| LogEvent {
+                    seq,
+                    transaction_end_seq: last,
+                    kind: 1,
+                    project_id: String::new(),
+                    township: String::new(),
+                    department: String::new(),
+                    leader: String::new(),
+                    light: None,
+                    slip_days: None,
+                    payload: bytes::Bytes::from(vec![0u8; size]),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_holds_whole_transactions_within_its_budget() {
+        let events = log(&[(1, 2), (3, 3), (4, 6), (7, 7)], 100);
+        let all = CompiledFilter::default();
+        let entry = batch_entry_len(100);
+        // Room for three events: the first transaction and the second, not the third.
+        let taken = Taken::of(events.iter(), &all, 3 * entry).unwrap();
+        assert_eq!(taken.pos, 3);
+        assert_eq!(taken.matching.len(), 3);
+        assert_eq!(taken.mask, Some(0b111));
+        // Exactly the whole log.
+        let taken = Taken::of(events.iter(), &all, 7 * entry).unwrap();
+        assert_eq!((taken.pos, taken.matching.len()), (7, 7));
+        // A first transaction over the budget comes alone, for the stream to judge.
+        let taken = Taken::of(events.iter(), &all, 1).unwrap();
+        assert_eq!((taken.pos, taken.matching.len()), (2, 2));
+        assert_eq!(taken.mask, Some(0b11));
+        assert!(Taken::of(std::iter::empty(), &all, 1).is_none());
+    }
+
+    #[test]
+    fn events_a_filter_drops_cost_a_batch_nothing() {
+        let events = log(&[(1, 1), (2, 2), (3, 3)], 100);
+        let mut violations = crate::domain::error::Violations::default();
+        let none = crate::events::filter::compile(
+            &crate::proto::v1::EventFilter {
+                projects: vec!["projects/nothing-matches".into()],
+                ..Default::default()
+            },
+            "filter",
+            &mut violations,
+        );
+        let taken = Taken::of(events.iter(), &none, 1).unwrap();
+        assert_eq!(
+            (taken.pos, taken.matching.len(), taken.mask),
+            (3, 0, Some(0))
+        );
     }
 
     #[test]

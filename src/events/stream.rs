@@ -38,6 +38,9 @@ pub struct StreamSettings {
     pub stall_limit: Duration,
     /// Events per batch, rounded up to whole transactions.
     pub batch_events: usize,
+    /// Bytes of events per batch: a batch stops before the transaction that would take it
+    /// past this (or past the message limit), unless that transaction is its first.
+    pub batch_bytes: usize,
     /// Event streams one token may hold open at once.
     pub max_streams_per_token: usize,
     /// The largest message a stream sends (the server's message limit).
@@ -50,9 +53,19 @@ impl Default for StreamSettings {
             heartbeat: Duration::from_secs(15),
             stall_limit: Duration::from_secs(60),
             batch_events: 256,
+            batch_bytes: 64 * 1024,
             max_streams_per_token: 100,
             max_message_bytes: 4 * 1024 * 1024,
         }
+    }
+}
+
+impl StreamSettings {
+    /// The bytes of events one batch may carry: `batch_bytes`, and never more than fits in a
+    /// message under the limit.
+    fn batch_budget(&self) -> usize {
+        self.batch_bytes
+            .min(self.max_message_bytes.saturating_sub(BATCH_ENVELOPE_BYTES))
     }
 }
 
@@ -66,6 +79,10 @@ enum End {
 /// How long a stream waits before reading again when the head moved but a replica's view of
 /// the log does not show the new events yet.
 const REPLICA_RETRY: Duration = Duration::from_millis(20);
+
+/// What a batch message holds besides its events, at most: the message's own key and length
+/// and the cursor field (cursors are at most 200 bytes, see `cursor::decode`).
+const BATCH_ENVELOPE_BYTES: usize = 256;
 
 /// What a stream yields: one whole gRPC message (length prefix included) or the status that
 /// ends it.
@@ -280,7 +297,8 @@ impl EventStream {
                     Poll::Ready(Err(err)) => return self.finish(End::Failed(err)),
                     Poll::Ready(Ok(events)) => {
                         self.reading = None;
-                        let taken = Taken::of(events.iter().map(|e| &**e), &self.filter);
+                        let budget = self.settings.batch_budget();
+                        let taken = Taken::of(events.iter().map(|e| &**e), &self.filter, budget);
                         if let Some(batch) = taken.and_then(|t| self.batch(t)) {
                             return self.send(batch);
                         }
@@ -289,9 +307,12 @@ impl EventStream {
                 }
             }
             if self.pos < self.head.seq {
-                let taken = self
-                    .hub
-                    .take_after(self.pos, self.settings.batch_events, &self.filter);
+                let taken = self.hub.take_after(
+                    self.pos,
+                    self.settings.batch_events,
+                    self.settings.batch_budget(),
+                    &self.filter,
+                );
                 match taken {
                     Some(taken) => {
                         if let Some(batch) = self.batch(taken) {
