@@ -307,6 +307,7 @@ pub async fn run(
         .max_connection_age_grace(Duration::from_secs(60))
         .layer(CallLogLayer)
         .layer(AuthLayer::new(services.store.clone()))
+        .layer(crate::api::refusals::layer())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

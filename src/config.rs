@@ -194,8 +194,10 @@ pub struct ServeConfig {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "PIPELINE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Largest request or response message, in bytes; larger ones get RESOURCE_EXHAUSTED.
-    #[arg(long, env = "PIPELINE_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
+    /// Largest request or response message, in bytes (64 KiB to 64 MiB); a larger request gets
+    /// RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE). Every resource and event fits in 64 KiB,
+    /// and list pages and event batches are cut to fit the limit.
+    #[arg(long, env = "PIPELINE_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(64 * 1024..=64 * 1024 * 1024))]
     pub max_message_bytes: u32,
     /// Concurrent calls (HTTP/2 streams, event streams included) per client connection.
     #[arg(long, env = "PIPELINE_MAX_STREAMS_PER_CONNECTION", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -693,6 +693,15 @@ async fn raw_watch(
     (parts, first)
 }
 
+/// The ErrorInfo reason of a trailers-only response.
+fn head_reason(parts: &http::response::Parts) -> String {
+    let status = Status::from_header_map(&parts.headers).expect("a status in the head");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("every error carries ErrorInfo");
+    assert_eq!(info.domain, "pipeline.v1");
+    info.reason.clone()
+}
+
 fn grpc_status(parts: &http::response::Parts) -> Option<i32> {
     parts
         .headers
@@ -726,14 +735,17 @@ async fn stream_requests_read_as_tonic_reads_them(server: TestServer) {
     .await;
     assert_eq!(grpc_status(&parts), Some(Code::Unimplemented as i32));
     assert_eq!(parts.headers["grpc-accept-encoding"], "identity");
-    // A body that is not a WatchEventsRequest, and no message at all.
+    // A body that is not a WatchEventsRequest, and no message at all: the client's fault.
     let (parts, _) = raw_watch(&server, admin, None, &[0, 0, 0, 0, 2, 0xff, 0xff]).await;
-    assert_eq!(grpc_status(&parts), Some(Code::Internal as i32));
+    assert_eq!(grpc_status(&parts), Some(Code::InvalidArgument as i32));
+    assert_eq!(head_reason(&parts), "MALFORMED_REQUEST");
     let (parts, _) = raw_watch(&server, admin, None, &[]).await;
-    assert_eq!(grpc_status(&parts), Some(Code::Internal as i32));
-    // A message over --max-message-bytes (4 MiB by default).
+    assert_eq!(grpc_status(&parts), Some(Code::InvalidArgument as i32));
+    assert_eq!(head_reason(&parts), "MALFORMED_REQUEST");
+    // A message over --max-message-bytes (4 MiB by default): gRPC's RESOURCE_EXHAUSTED.
     let (parts, _) = raw_watch(&server, admin, None, &[0, 0x7f, 0, 0, 0]).await;
-    assert_eq!(grpc_status(&parts), Some(Code::OutOfRange as i32));
+    assert_eq!(grpc_status(&parts), Some(Code::ResourceExhausted as i32));
+    assert_eq!(head_reason(&parts), "MESSAGE_TOO_LARGE");
     // Without a token: refused before the stream opens.
     let (parts, _) = raw_watch(&server, None, None, &[0, 0, 0, 0, 0]).await;
     assert_eq!(grpc_status(&parts), Some(Code::Unauthenticated as i32));

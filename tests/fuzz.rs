@@ -28,6 +28,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 use common::{Authed, TestServer, bad_fields};
 use v1::event_service_client::EventServiceClient;
@@ -199,21 +200,40 @@ fn preview(body: &[u8]) -> String {
     format!("{} bytes: {hex}{more}", body.len())
 }
 
+/// A body that is not a valid message is the client's fault: INVALID_ARGUMENT with reason
+/// MALFORMED_REQUEST (tonic's own answer, INTERNAL without details, is rewritten).
 fn is_decode_error(status: &Status) -> bool {
-    status.code() == Code::Internal
+    status.code() == Code::InvalidArgument
+        && reason(status).as_deref() == Some("MALFORMED_REQUEST")
         && status
             .message()
-            .starts_with("failed to decode Protobuf message")
+            .contains("failed to decode Protobuf message")
 }
 
-/// Codes a refused request may carry. INTERNAL is acceptable only as tonic's decode error.
+/// The ErrorInfo reason of a status, when it carries one in the API's domain.
+fn reason(status: &Status) -> Option<String> {
+    status
+        .get_error_details()
+        .error_info()
+        .filter(|info| info.domain == "pipeline.v1")
+        .map(|info| info.reason.clone())
+}
+
+/// A message over the size limit: RESOURCE_EXHAUSTED with reason MESSAGE_TOO_LARGE (gRPC's
+/// convention; tonic's own answer, OUT_OF_RANGE without details, is rewritten).
+fn is_too_large(status: &Status) -> bool {
+    status.code() == Code::ResourceExhausted
+        && reason(status).as_deref() == Some("MESSAGE_TOO_LARGE")
+}
+
+/// Codes a refused request may carry (always with an ErrorInfo).
 const REFUSALS: &[Code] = &[
     Code::InvalidArgument,
     Code::NotFound,
     Code::FailedPrecondition,
     Code::Aborted,
     Code::AlreadyExists,
-    Code::OutOfRange,
+    Code::ResourceExhausted,
 ];
 
 /// How many answers of each code every category produced, and every failed expectation; both
@@ -228,7 +248,7 @@ impl Tally {
     fn add(&mut self, category: &'static str, answer: &Result<(), Status>) {
         let code = match answer {
             Ok(()) => "OK".to_string(),
-            Err(s) if is_decode_error(s) => "INTERNAL (protobuf decode error)".to_string(),
+            Err(s) if is_decode_error(s) => "INVALID_ARGUMENT (protobuf decode error)".to_string(),
             Err(s) => format!("{:?}", s.code()),
         };
         *self
@@ -266,6 +286,13 @@ fn check_refused(
         Ok(()) => tally.fail(format!(
             "{} accepted a {what} body (seed {SEED:#x}): {}",
             rpc.path(),
+            preview(body)
+        )),
+        Err(s) if reason(s).is_none() => tally.fail(format!(
+            "{} answered a {what} body with {:?} {:?} without ErrorInfo (seed {SEED:#x}): {}",
+            rpc.path(),
+            s.code(),
+            s.message(),
             preview(body)
         )),
         Err(s) if decode_errors_allowed && is_decode_error(s) => {}
@@ -758,6 +785,50 @@ async fn first_of_stream(
 // ---------------------------------------------------------------------------------------------
 // The test.
 
+/// Issue 15, cases 5(a) and 5(b): `0a 05 61 62` (a string field that claims five bytes and
+/// has two) sent to GetProject is INVALID_ARGUMENT with ErrorInfo, not INTERNAL; a request over
+/// the message limit is RESOURCE_EXHAUSTED with ErrorInfo (the sizes in its metadata), as
+/// README and `serve --help` say; a method the server does not have still carries ErrorInfo.
+async fn refusals_of_unreadable_requests_keep_the_error_contract(server: TestServer) {
+    let channel = server.authed(&server.admin_token).await;
+    let get_project = Rpc {
+        service: "ProjectService".into(),
+        method: "GetProject".into(),
+        input_type: ".pipeline.v1.GetProjectRequest".into(),
+        server_streaming: false,
+    };
+    let truncated = call_raw(
+        &channel,
+        &get_project,
+        Bytes::from_static(&[0x0a, 0x05, 0x61, 0x62]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(truncated.code(), Code::InvalidArgument, "{truncated:?}");
+    assert_eq!(reason(&truncated).as_deref(), Some("MALFORMED_REQUEST"));
+    let over = call_raw(
+        &channel,
+        &get_project,
+        Bytes::from(vec![0u8; MAX_MESSAGE_BYTES + 1]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(over.code(), Code::ResourceExhausted, "{over:?}");
+    assert_eq!(reason(&over).as_deref(), Some("MESSAGE_TOO_LARGE"));
+    let info = over.get_error_details().error_info().unwrap().clone();
+    assert_eq!(info.metadata["size"], (MAX_MESSAGE_BYTES + 1).to_string());
+    assert_eq!(info.metadata["limit"], MAX_MESSAGE_BYTES.to_string());
+    let missing = Rpc {
+        method: "NoSuchMethod".into(),
+        ..get_project
+    };
+    let unknown = call_raw(&channel, &missing, Bytes::new())
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::Unimplemented, "{unknown:?}");
+    assert_eq!(reason(&unknown).as_deref(), Some("UNIMPLEMENTED"));
+}
+
 async fn malformed_and_oversized_requests_are_refused_without_writes(server: TestServer) {
     let started = Instant::now();
     let set = descriptor_set();
@@ -896,7 +967,7 @@ async fn malformed_and_oversized_requests_are_refused_without_writes(server: Tes
         let answer = call_raw(&channel, rpc, big.clone()).await;
         tally.add("5 MiB body", &answer);
         match &answer {
-            Err(s) if s.code() == Code::OutOfRange && s.message().contains("too large") => {}
+            Err(s) if is_too_large(s) => {}
             other => tally.fail(format!(
                 "{} answered a 5 MiB body with {other:?}",
                 rpc.path()
@@ -932,9 +1003,9 @@ async fn malformed_and_oversized_requests_are_refused_without_writes(server: Tes
         .await
         .map(|_| ());
     tally.add("well-formed, limit + 1 byte", &answer);
-    if !matches!(&answer, Err(s) if s.code() == Code::OutOfRange) {
+    if !matches!(&answer, Err(s) if is_too_large(s)) {
         tally.fail(format!(
-            "a CreateProject one byte over the limit: {answer:?}, expected OUT_OF_RANGE"
+            "a CreateProject one byte over the limit: {answer:?}, expected RESOURCE_EXHAUSTED"
         ));
     }
     // At exactly the limit the request is decoded and refused by validation.
@@ -1826,4 +1897,7 @@ fn fnv(text: &str) -> u64 {
     })
 }
 
-both_backends!(malformed_and_oversized_requests_are_refused_without_writes);
+both_backends!(
+    malformed_and_oversized_requests_are_refused_without_writes,
+    refusals_of_unreadable_requests_keep_the_error_contract,
+);

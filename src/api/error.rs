@@ -187,6 +187,72 @@ pub fn to_status(err: Error) -> Status {
     Status::with_error_details(code, clip(message), details)
 }
 
+/// The API's status for a refusal that tonic made by itself (see `refusals`): `status` has no
+/// details. A request it could not read is the client's fault: a message over the size limit is
+/// `RESOURCE_EXHAUSTED` (reason `MESSAGE_TOO_LARGE`, with the sizes in the metadata), a body
+/// that is not a valid message, or no message, is `INVALID_ARGUMENT` (reason
+/// `MALFORMED_REQUEST`). Anything else keeps its code and gains an ErrorInfo whose reason is
+/// the code's name (an unknown method is `UNIMPLEMENTED`, for instance).
+pub fn transport_refusal(status: Status) -> Status {
+    // tonic's own messages (tonic 0.14 `codec::decode`, `server::grpc`) and prost's.
+    const TOO_LARGE: &str = "decoded message length too large";
+    const MALFORMED: [&str; 4] = [
+        "failed to decode Protobuf message",
+        "Missing request message",
+        "Unexpected EOF decoding stream",
+        "invalid compression flag",
+    ];
+    let message = status.message();
+    let mut details = ErrorDetails::new();
+    if status.code() == Code::OutOfRange && message.contains(TOO_LARGE) {
+        // "... found {len} bytes, the limit is: {limit} bytes"
+        let numbers: Vec<&str> = message
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let (size, limit) = match numbers.as_slice() {
+            [size, limit] => (size.to_string(), limit.to_string()),
+            _ => (String::new(), String::new()),
+        };
+        details.set_error_info(
+            "MESSAGE_TOO_LARGE",
+            ERROR_DOMAIN,
+            HashMap::from([
+                ("size".to_string(), size.clone()),
+                ("limit".to_string(), limit.clone()),
+            ]),
+        );
+        return Status::with_error_details(
+            Code::ResourceExhausted,
+            format!(
+                "the request message is {size} bytes, over the server's limit of {limit} bytes \
+                 (--max-message-bytes)"
+            ),
+            details,
+        );
+    }
+    if status.code() == Code::Internal && MALFORMED.iter().any(|m| message.contains(m)) {
+        details.set_error_info("MALFORMED_REQUEST", ERROR_DOMAIN, HashMap::new());
+        return Status::with_error_details(
+            Code::InvalidArgument,
+            clip(format!(
+                "the request body is not a valid message of the method's request type: {message}"
+            )),
+            details,
+        );
+    }
+    let reason = format!("{:?}", status.code())
+        .chars()
+        .flat_map(|c| {
+            let upper = c.is_ascii_uppercase();
+            [(upper).then_some('_'), Some(c.to_ascii_uppercase())]
+        })
+        .flatten()
+        .collect::<String>();
+    details.set_error_info(reason.trim_start_matches('_'), ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(status.code(), clip(message.to_string()), details)
+}
+
 /// The resource type of a name, e.g. `pipeline.v1.Prerequisite`.
 fn resource_type(name: &str) -> String {
     let segments: Vec<&str> = name.split('/').collect();
@@ -229,5 +295,29 @@ mod tests {
         assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS + 1);
         assert!(clip("ab".into()) == "ab");
         assert!(clip("镇".repeat(200)).ends_with("…(cut)"));
+    }
+
+    #[test]
+    fn tonic_refusals_get_the_api_codes_and_error_info() {
+        let reason = |s: &Status| s.get_error_details().error_info().unwrap().reason.clone();
+        let too_large = transport_refusal(Status::out_of_range(
+            "Error, decoded message length too large: found 70000 bytes, the limit is: 65536 bytes",
+        ));
+        assert_eq!(too_large.code(), Code::ResourceExhausted);
+        assert_eq!(reason(&too_large), "MESSAGE_TOO_LARGE");
+        let info = too_large.get_error_details().error_info().unwrap().clone();
+        assert_eq!(info.metadata["size"], "70000");
+        assert_eq!(info.metadata["limit"], "65536");
+        let malformed = transport_refusal(Status::internal(
+            "failed to decode Protobuf message: buffer underflow",
+        ));
+        assert_eq!(malformed.code(), Code::InvalidArgument);
+        assert_eq!(reason(&malformed), "MALFORMED_REQUEST");
+        let unknown = transport_refusal(Status::unimplemented(""));
+        assert_eq!(unknown.code(), Code::Unimplemented);
+        assert_eq!(reason(&unknown), "UNIMPLEMENTED");
+        let other = transport_refusal(Status::deadline_exceeded("late"));
+        assert_eq!(reason(&other), "DEADLINE_EXCEEDED");
+        assert_eq!(other.message(), "late");
     }
 }

@@ -13,6 +13,7 @@ pub mod milestones;
 pub mod pagination;
 pub mod parse;
 pub mod projects;
+pub mod refusals;
 pub mod reports;
 
 use prost::Message;
