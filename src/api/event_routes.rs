@@ -11,6 +11,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use super::events::EventApi;
 use crate::codec::LeanCodec;
 use crate::events::stream::EventStream;
 use crate::proto::v1::{self, event_service_server::EventServiceServer};
+use crate::transport::connection::{Backpressure, ConnectionInfo, Registration};
 
 const WATCH_EVENTS: &str = "/pipeline.v1.EventService/WatchEvents";
 const STREAM_SUBSCRIPTION: &str = "/pipeline.v1.EventService/StreamSubscription";
@@ -67,23 +69,25 @@ impl tower::Service<http::Request<Body>> for EventRoutes {
         match request.uri().path() {
             WATCH_EVENTS => {
                 let api = self.api.clone();
+                let gate = gate_of(&request);
                 Box::pin(async move {
                     let opened = match decode::<v1::WatchEventsRequest>(request, limit).await {
                         Ok(request) => api.watch(request).await,
                         Err(status) => Err(status),
                     };
-                    Ok(respond(opened))
+                    Ok(respond(opened, gate))
                 })
             }
             STREAM_SUBSCRIPTION => {
                 let api = self.api.clone();
+                let gate = gate_of(&request);
                 Box::pin(async move {
                     let opened = match decode::<v1::StreamSubscriptionRequest>(request, limit).await
                     {
                         Ok(request) => api.stream_subscription_events(request).await,
                         Err(status) => Err(status),
                     };
-                    Ok(respond(opened))
+                    Ok(respond(opened, gate))
                 })
             }
             _ => {
@@ -130,13 +134,24 @@ where
     )))
 }
 
+/// The backpressure of the connection a request came on (absent when the server was not
+/// started by `app::run`, as in unit tests of the routes).
+fn gate_of(request: &http::Request<Body>) -> Option<Arc<Backpressure>> {
+    ConnectionInfo::of(request.extensions()).map(|info| info.backpressure.clone())
+}
+
 /// The response of a stream RPC: the stream's messages, or the status it was refused with.
-fn respond(opened: Result<EventStream, Status>) -> http::Response<Body> {
+fn respond(
+    opened: Result<EventStream, Status>,
+    gate: Option<Arc<Backpressure>>,
+) -> http::Response<Body> {
     match opened {
         Ok(stream) => {
             let mut response = http::Response::new(Body::new(FramedBody {
                 stream: Some(stream),
                 span: tracing::Span::current(),
+                gate,
+                registration: Registration::NONE,
             }));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -154,6 +169,10 @@ struct FramedBody {
     stream: Option<EventStream>,
     /// The call's span, for the line logged at the end.
     span: tracing::Span,
+    /// The connection's backpressure: no message is produced while its socket takes nothing
+    /// (see `transport::connection`).
+    gate: Option<Arc<Backpressure>>,
+    registration: Registration,
 }
 
 impl http_body::Body for FramedBody {
@@ -164,9 +183,15 @@ impl http_body::Body for FramedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let Some(stream) = self.stream.as_mut() else {
+        let this = &mut *self;
+        let Some(stream) = this.stream.as_mut() else {
             return Poll::Ready(None);
         };
+        if let Some(gate) = &this.gate
+            && gate.poll_open(cx, &mut this.registration).is_pending()
+        {
+            return Poll::Pending;
+        }
         let end = match Pin::new(stream).poll_next(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(Ok(message))) => return Poll::Ready(Some(Ok(Frame::data(message)))),

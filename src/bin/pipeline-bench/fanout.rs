@@ -1,6 +1,8 @@
 //! Event stream fan-out: open many WatchEvents streams, write at a fixed rate, and measure the
 //! delivery latency from commit to client, deliveries per second and memory per stream.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -11,6 +13,19 @@ use v1::project_service_client::ProjectServiceClient;
 
 use crate::common::{Database, cpu_ms, histogram, now_us, rss_kib, start_server};
 
+/// Streams that never read, opened beside the readers.
+#[derive(Clone, Copy, Debug)]
+pub struct Stalled {
+    /// How many.
+    pub count: usize,
+    /// The HTTP/2 stream window their connections advertise, in bytes.
+    pub window: u32,
+    /// Whether their connections also stop reading the socket once the streams are open (a
+    /// client that hangs), instead of only leaving the streams unread (h2 then keeps reading
+    /// into its own buffers up to the window).
+    pub frozen: bool,
+}
+
 pub async fn fanout(
     subscribers: usize,
     rate: u32,
@@ -18,7 +33,7 @@ pub async fn fanout(
     per_connection: usize,
     server_cpus: Option<&str>,
     tonic_readers: bool,
-    stalled: usize,
+    stalled: Stalled,
 ) -> anyhow::Result<()> {
     let server = start_server(
         Database::Scratch,
@@ -103,17 +118,34 @@ pub async fn fanout(
     let rss_streams = rss_kib(pid);
 
     // Readers that never read, on connections of their own (as separate stalled clients would
-    // be) with 1 KiB stream windows: HTTP/2 flow control stops the server after a few events
-    // each, and from then on the server must hold nothing for them but their position.
-    let mut stalled_streams = Vec::with_capacity(stalled);
+    // be). With small stream windows HTTP/2 flow control stops the server after a few events
+    // each; with large windows and a frozen socket only the server's own limits do. Either
+    // way the server must hold little for them beyond their position.
+    let mut stalled_streams = Vec::with_capacity(stalled.count);
     let mut stalled_connections = Vec::new();
-    for _ in 0..stalled.div_ceil(per_connection) {
-        stalled_connections.push(h2_connect_windows(&server.addr, 1024, 5 * 1024 * 1024).await?);
+    let freeze = Arc::new(AtomicBool::new(false));
+    let connection_window = (stalled.window as u64 * per_connection as u64)
+        .clamp(5 * 1024 * 1024, (1u64 << 31) - 1) as u32;
+    for _ in 0..stalled.count.div_ceil(per_connection) {
+        stalled_connections.push(
+            h2_connect_frozen(
+                &server.addr,
+                stalled.window,
+                connection_window,
+                freeze.clone(),
+            )
+            .await?,
+        );
     }
-    for i in 0..stalled {
+    for i in 0..stalled.count {
         let connection = stalled_connections[i / per_connection].clone();
         stalled_streams.push(RawStream::watch(connection, &authority, &bearer_text).await?);
     }
+    if stalled.frozen {
+        freeze.store(true, Ordering::Release);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_stalled_open = rss_kib(pid);
 
     let cpu_before = cpu_ms(pid);
     let load_cpu_before = cpu_ms(std::process::id());
@@ -146,9 +178,30 @@ pub async fn fanout(
         / delivered.max(1) as f64;
     let rss_peak = rss_kib(pid);
     let per_subscriber = (rss_streams.saturating_sub(rss_before)) as f64 / subscribers as f64;
+    // What the stalled streams cost once events had piled up for them: the growth from just
+    // before they opened (the readers' own share is in `rss_streams`).
+    let per_stalled = if stalled.count == 0 {
+        "-".to_string()
+    } else {
+        format!(
+            "{:.1} ({:.1} at open)",
+            rss_peak.saturating_sub(rss_streams) as f64 / stalled.count as f64,
+            rss_stalled_open.saturating_sub(rss_streams) as f64 / stalled.count as f64
+        )
+    };
     drop(stalled_streams);
+    let stalled_kind = if stalled.count == 0 {
+        "0".to_string()
+    } else {
+        format!(
+            "{} ({} KiB windows{})",
+            stalled.count,
+            stalled.window / 1024,
+            if stalled.frozen { ", frozen" } else { "" }
+        )
+    };
     println!(
-        "| {subscribers} | {stalled} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
+        "| {subscribers} | {stalled_kind} | {rate}/s | {:.2} / {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {per_stalled} | {} | {} |",
         writes.value_at_quantile(0.50) as f64 / 1000.0,
         writes.value_at_quantile(0.99) as f64 / 1000.0,
         delivered,
@@ -259,8 +312,69 @@ async fn h2_connect_windows(
     stream_window: u32,
     connection_window: u32,
 ) -> anyhow::Result<h2::client::SendRequest<Bytes>> {
+    h2_connect_frozen(
+        addr,
+        stream_window,
+        connection_window,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+}
+
+/// A socket that stops reading for good once `frozen` is set, as a client that hangs: the
+/// server's writes then pile up in the kernel's buffers and, past them, in the server.
+struct Freezable {
+    tcp: tokio::net::TcpStream,
+    frozen: Arc<AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for Freezable {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.frozen.load(Ordering::Acquire) {
+            // Never woken again: the connection's reads stop here.
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Freezable {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.tcp).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+async fn h2_connect_frozen(
+    addr: &str,
+    stream_window: u32,
+    connection_window: u32,
+    frozen: Arc<AtomicBool>,
+) -> anyhow::Result<h2::client::SendRequest<Bytes>> {
     let tcp = tokio::net::TcpStream::connect(addr.trim_start_matches("http://")).await?;
     tcp.set_nodelay(true)?;
+    let tcp = Freezable { tcp, frozen };
     let (send, connection) = h2::client::Builder::new()
         .initial_window_size(stream_window)
         .initial_connection_window_size(connection_window)

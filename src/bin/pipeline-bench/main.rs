@@ -92,6 +92,12 @@ enum Bench {
         /// Also open this many streams that never read, to show what stalled readers cost.
         #[arg(long, default_value_t = 0)]
         stalled: usize,
+        /// The HTTP/2 stream window the stalled streams' connections advertise, in bytes.
+        #[arg(long, default_value_t = 1024)]
+        stalled_window: u32,
+        /// The stalled streams' connections also stop reading their sockets (a hung client).
+        #[arg(long)]
+        stalled_frozen: bool,
     },
     /// GetProject throughput and p99 on SQLite with many projects, against a bare tonic
     /// server returning a message of the same size (alternating rounds).
@@ -265,15 +271,17 @@ async fn main() -> anyhow::Result<()> {
             server_cpus,
             tonic_readers,
             stalled,
+            stalled_window,
+            stalled_frozen,
         } => {
             println!(
                 "fan-out: one change per write, SQLite, server and load on the same 2-core machine"
             );
             println!(
-                "| subscribers | stalled readers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | load CPU µs per delivery | server KiB per stream | server RSS before KiB | server RSS after KiB |"
+                "| subscribers | stalled readers | writes | write call p50 / p99 ms | deliveries | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs per delivery | load CPU µs per delivery | server KiB per stream | server KiB per stalled stream | server RSS before KiB | server RSS after KiB |"
             );
             println!(
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
             );
             for n in subscribers {
                 fanout::fanout(
@@ -283,7 +291,11 @@ async fn main() -> anyhow::Result<()> {
                     streams_per_connection,
                     server_cpus.as_deref(),
                     tonic_readers,
-                    stalled,
+                    fanout::Stalled {
+                        count: stalled,
+                        window: stalled_window,
+                        frozen: stalled_frozen,
+                    },
                 )
                 .await?;
             }
