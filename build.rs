@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    postgres_tests();
+
     let proto_root = PathBuf::from("proto");
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
@@ -38,4 +40,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .compile_fds(descriptors)?;
     Ok(())
+}
+
+/// The PostgreSQL variants of the integration tests (tests/common/mod.rs) are compiled as
+/// `#[ignore]`d unless `PIPELINE_TEST_DATABASE_URL` is set, so that a plain `cargo test` reports
+/// them as ignored, with the reason, instead of passing without having run. Under `CI=true` they
+/// are always compiled in, and a missing URL fails them.
+fn postgres_tests() {
+    println!("cargo::rustc-check-cfg=cfg(pipeline_postgres_tests)");
+    println!("cargo:rerun-if-env-changed=PIPELINE_TEST_DATABASE_URL");
+    println!("cargo:rerun-if-env-changed=CI");
+    let url_set = std::env::var_os("PIPELINE_TEST_DATABASE_URL").is_some_and(|v| !v.is_empty());
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if url_set || in_ci {
+        println!("cargo:rustc-cfg=pipeline_postgres_tests");
+    }
 }

@@ -39,9 +39,9 @@ pub enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Load the county demo scenario (DESIGN §9) into the database, then exit.
+    /// Load the county demo scenario (the README's "demo county") into the database, then exit.
     ///
-    /// The scenario is the county's autumn push of 2026: the eight projects of §9 (绵遂内铁路,
+    /// The scenario is the county's autumn push of 2026: its eight headline projects (绵遂内铁路,
     /// 祠堂湾水库, the 鑫鸣灏 and 臻秦 battery plants, 城乡供水一体化, 县水网（一期）, 琴泉片区有机更新,
     /// 力诚食品) with their approvals, milestones and slips, sixteen newly reserved projects for
     /// the fifth fund batch, and special bond, central budget, fund and long-term loan windows
@@ -50,10 +50,12 @@ pub enum Command {
     /// 14 October 2026 and are recorded on their own dates; steps after --today are left for a
     /// later run. Running it again changes nothing.
     ///
-    /// It reads best as of mid-October 2026: `pipeline demo`, then
-    /// `pipeline serve --today 2026-10-15` (a construction start at risk, a trial production
-    /// 35 days late, the fifth fund batch closing in a week with projects undeclared). Served
-    /// with a later date, the October milestones show as overdue.
+    /// Load it into a data directory (or database) of its own, not one holding your projects,
+    /// and serve it as of mid-October 2026: `pipeline demo --data-dir demo-data --today
+    /// 2026-10-15`, then `pipeline serve --data-dir demo-data --today 2026-10-15` (a
+    /// construction start at risk, a trial production 35 days late, the fifth fund batch closing
+    /// in a week with projects undeclared). Served with a later date, the October milestones
+    /// show as overdue.
     Demo(DemoConfig),
 }
 
@@ -173,7 +175,7 @@ pub struct ServeConfig {
     /// How often the scanner checks whether the date changed.
     #[arg(long, env = "PIPELINE_SCAN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub scan_interval: Duration,
-    /// How often the log tailer polls the database when no wake-up arrives (at most 1s).
+    /// The log tailer reads the database at least this often when no wake-up arrives.
     #[arg(long, env = "PIPELINE_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub poll_interval: Duration,
     /// A stream with nothing to send gets a progress heartbeat after this long.

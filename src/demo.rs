@@ -156,7 +156,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         None => config.database.data_dir.display().to_string(),
     };
     println!(
-        "County scenario (autumn 2026, DESIGN §9) loaded into {destination} as of {today}, as actor {ACTOR:?}:"
+        "County scenario (autumn 2026) loaded into {destination} as of {today}, as actor {ACTOR:?}:"
     );
     println!("  created:          {}", report.created);
     println!("  already present:  {}", report.present);

@@ -277,8 +277,10 @@ async fn two_processes_lose_nothing(mut server: TestServer) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(pipeline_postgres_tests),
+    ignore = "PostgreSQL only: set PIPELINE_TEST_DATABASE_URL to run it"
+)]
 async fn postgres_two_processes_lose_nothing() {
-    if let Some(server) = TestServer::start(Backend::Postgres).await {
-        two_processes_lose_nothing(server).await;
-    }
+    two_processes_lose_nothing(TestServer::start(Backend::Postgres).await).await;
 }
