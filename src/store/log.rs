@@ -282,8 +282,9 @@ impl Store {
         key: Option<&RequestKey>,
         to_message: impl FnOnce(&StoredSubscription) -> Vec<u8>,
     ) -> Result<Outcome<StoredSubscription>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        // Every role that gets past the auth layer may subscribe; the new row is its own.
+        let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
+            Ok((tx, ())) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
         let NewSubscription {
@@ -316,7 +317,7 @@ impl Store {
         })?;
         let created = to_subscription(row)?;
         let bytes = to_message(&created);
-        commit_with_key(self, tx, key, || bytes, ctx.now_us, created).await
+        commit_with_key(self, tx, ctx, key, || bytes, created).await
     }
 
     /// A subscription the caller owns (or any, for an admin).
