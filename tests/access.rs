@@ -793,6 +793,116 @@ async fn scope_names_and_revocation(server: TestServer) {
         .unwrap();
 }
 
+/// A stored answer goes back only to the caller who earned it, and only while that caller may
+/// still make the call: request ids are kept per (caller, method), and authorization comes
+/// before any replay.
+async fn request_ids_belong_to_their_caller(server: TestServer) {
+    let zj = server
+        .token("住建-赵", Role::Editor, &["县住建局"], &[])
+        .await;
+    let mut as_admin = server.projects().await;
+    let mut as_zj = server.projects_as(&zj).await;
+    let water = v1::CreateProjectRequest {
+        project: Some(project("县水利局", "城关镇")),
+        request_id: "K-0001".into(),
+        ..Default::default()
+    };
+    let admins = as_admin
+        .create_project(water.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let before = log_len(&server).await;
+    // The editor of 县住建局 sends the identical request: refused as a fresh one would be.
+    for request_id in ["K-0001", "K-0002"] {
+        let refused = as_zj
+            .create_project(v1::CreateProjectRequest {
+                request_id: request_id.into(),
+                ..water.clone()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{request_id}");
+        assert_eq!(common::reason_of(&refused), "PERMISSION_DENIED");
+    }
+    assert_eq!(log_len(&server).await, before, "the refusals wrote nothing");
+    // The admin's retry still gets its own answer.
+    let again = as_admin
+        .create_project(water.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, admins);
+
+    // The same id is the editor's own key: in scope it acts, and its retry replays that.
+    let housing = v1::CreateProjectRequest {
+        project: Some(project("县住建局", "城关镇")),
+        request_id: "K-0001".into(),
+        ..Default::default()
+    };
+    let editors = as_zj
+        .create_project(housing.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(editors.name, admins.name);
+    assert_eq!(editors.department, "县住建局");
+    let retried = as_zj.create_project(housing).await.unwrap().into_inner();
+    assert_eq!(retried, editors);
+    let all = as_admin
+        .list_projects(v1::ListProjectsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        all.projects.len(),
+        2,
+        "one project per caller, none for the retries"
+    );
+
+    // A key is per method too: the admin's K-0001 on ChangeProjectStage is a new call.
+    let staged = as_admin
+        .change_project_stage(v1::ChangeProjectStageRequest {
+            name: admins.name.clone(),
+            stage: v1::ProjectStage::Reserve as i32,
+            reason: "入库".into(),
+            request_id: "K-0001".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(staged.stage(), v1::ProjectStage::Reserve);
+
+    // An answer the editor earned is not replayed once the project has left its scope.
+    let stage_change = v1::ChangeProjectStageRequest {
+        name: editors.name.clone(),
+        stage: v1::ProjectStage::Reserve as i32,
+        reason: "入库".into(),
+        request_id: "S-0001".into(),
+        ..Default::default()
+    };
+    as_zj
+        .change_project_stage(stage_change.clone())
+        .await
+        .unwrap();
+    as_admin
+        .update_project(v1::UpdateProjectRequest {
+            project: Some(v1::Project {
+                name: editors.name.clone(),
+                department: "县水利局".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["department".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let refused = as_zj.change_project_stage(stage_change).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+}
+
 /// One token holds at most `max_streams_per_token` event streams; others are not affected, and
 /// a closed stream gives its slot back.
 async fn streams_per_token_are_limited(mut server: TestServer) {
@@ -831,7 +941,8 @@ async fn streams_per_token_are_limited(mut server: TestServer) {
 both_backends!(
     every_role_against_every_write,
     scope_names_and_revocation,
-    streams_per_token_are_limited
+    streams_per_token_are_limited,
+    request_ids_belong_to_their_caller,
 );
 
 /// The token subcommands and the first-start admin token, through the real binary.

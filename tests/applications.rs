@@ -958,8 +958,60 @@ async fn every_illegal_transition_is_refused(server: TestServer) {
     assert_eq!(withdrawn.state(), S::Withdrawn);
 }
 
+/// Sixteen concurrent disbursements with one request id pay once: every call gets the first
+/// answer (before, on PostgreSQL, the calls after the first found the approval used up).
+async fn concurrent_disbursement_retries_pay_once(server: TestServer) {
+    let mut projects = server.projects().await;
+    reserve_project(&mut projects, "pay", "城关镇", 200_000_000, true).await;
+    let mut funding = server.funding().await;
+    let window = "fundingWindows/pay-window";
+    create_window(
+        &mut funding,
+        "pay-window",
+        v1::FundingChannel::SpecialBond,
+        day(9, 1),
+        day(9, 30),
+        1,
+    )
+    .await;
+    let created = apply(&mut funding, "pay", window, 80_000_000)
+        .await
+        .unwrap();
+    submit(&mut funding, &created.name, "").await.unwrap();
+    approve(&mut funding, &created.name, 80_000_000, false)
+        .await
+        .unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let mut c = funding.clone();
+        let barrier = barrier.clone();
+        let name = created.name.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            disburse(&mut c, &name, 80_000_000, day(9, 14), "pay-once").await
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(
+            task.await
+                .unwrap()
+                .expect("every retry gets the first answer"),
+        );
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]));
+    assert_eq!(answers[0].disbursed_amount_yuan, 80_000_000);
+    assert_eq!(answers[0].disbursements.len(), 1);
+    assert_eq!(
+        count(&log(&server.store).await, v1::EventKind::FundingDisbursed),
+        1
+    );
+}
+
 both_backends!(
     fifth_fund_batch,
     windows_bound_submission_and_input_is_checked,
-    every_illegal_transition_is_refused
+    every_illegal_transition_is_refused,
+    concurrent_disbursement_retries_pay_once,
 );

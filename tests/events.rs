@@ -1101,6 +1101,118 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
     assert_eq!(info_metadata(&status, "cursor"), Some(after_three));
 }
 
+/// A subscription is refused at creation when its start is older than the retained log (it
+/// could never stream); a stale subscription cannot be acknowledged to a pruned position, but
+/// can to the oldest retained one, from which it streams again.
+async fn expired_cursors_make_no_subscription(server: TestServer) {
+    let mut events = server.events().await;
+    let mut projects = server.projects().await;
+    let epoch = server.store.log_epoch().await.unwrap();
+    let create = |i: usize| v1::CreateProjectRequest {
+        project: Some(project("甲镇", &format!("e{i}"))),
+        ..Default::default()
+    };
+    for i in 0..5 {
+        projects.create_project(create(i)).await.unwrap();
+    }
+    let future = chrono::Utc::now().timestamp_micros() + 1_000_000;
+    let deleted = pipeline::events::retention::prune_once(&server.store, Duration::ZERO, future)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 5);
+    let subscribe = |id: &str, start: String| v1::CreateSubscriptionRequest {
+        subscription_id: id.into(),
+        start_cursor: start,
+        subscription: Some(v1::Subscription {
+            display_name: id.into(),
+            ..Default::default()
+        }),
+        request_id: format!("create-{id}"),
+    };
+    let err = events
+        .create_subscription(subscribe("too-old", cursor::encode(&epoch, 1)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(common::reason_of(&err), "CURSOR_EXPIRED");
+    let oldest = info_metadata(&err, "oldest_cursor").expect("the oldest usable cursor");
+    assert_eq!(cursor::decode(&oldest, &epoch), Ok(5));
+    let listed = events
+        .list_subscriptions(v1::ListSubscriptionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.subscriptions.is_empty(), "nothing was created");
+
+    // From the oldest cursor it is created and streams.
+    let sub = events
+        .create_subscription(subscribe("stale", oldest.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let client = events.clone();
+    let first_message = |name: String| {
+        let mut c = client.clone();
+        async move {
+            let mut stream = c
+                .stream_subscription(v1::StreamSubscriptionRequest { name })
+                .await?
+                .into_inner();
+            Ok::<_, Status>(stream.message().await?.unwrap().response.unwrap())
+        }
+    };
+    match first_message(sub.name.clone()).await.unwrap() {
+        Message::CaughtUp(c) => assert_eq!(c.cursor, oldest),
+        other => panic!("expected the caught-up marker, got {other:?}"),
+    }
+
+    // Three more events; the subscription goes quiet and retention prunes past it.
+    for i in 5..8 {
+        projects.create_project(create(i)).await.unwrap();
+    }
+    let future = chrono::Utc::now().timestamp_micros() + 1_000_000;
+    let deleted = server.store.prune_log(future, future, 1000).await.unwrap();
+    assert_eq!(deleted, 3, "a quiet subscription holds nothing back");
+    let err = first_message(sub.name.clone()).await.unwrap_err();
+    assert_eq!(common::reason_of(&err), "CURSOR_EXPIRED");
+    let acknowledge = |cursor: String| {
+        let mut c = client.clone();
+        let name = sub.name.clone();
+        async move {
+            c.acknowledge_subscription(v1::AcknowledgeSubscriptionRequest { name, cursor })
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    // Acknowledging a position that is still pruned would leave it unable to stream.
+    let err = acknowledge(cursor::encode(&epoch, 6)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(common::reason_of(&err), "CURSOR_EXPIRED");
+    let oldest = info_metadata(&err, "oldest_cursor").expect("the oldest usable cursor");
+    assert_eq!(cursor::decode(&oldest, &epoch), Ok(8));
+    let unchanged = events
+        .get_subscription(v1::GetSubscriptionRequest {
+            name: sub.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        unchanged.etag, sub.etag,
+        "the refused acknowledgment changed nothing"
+    );
+    // Acknowledged to the oldest retained position it streams again; an older cursor after
+    // that is accepted and changes nothing.
+    let acked = acknowledge(oldest.clone()).await.unwrap();
+    assert_eq!(acked.acknowledged_cursor, oldest);
+    match first_message(sub.name.clone()).await.unwrap() {
+        Message::CaughtUp(c) => assert_eq!(c.cursor, oldest),
+        other => panic!("expected the caught-up marker, got {other:?}"),
+    }
+    let older = acknowledge(cursor::encode(&epoch, 6)).await.unwrap();
+    assert_eq!(older.acknowledged_cursor, oldest);
+}
+
 both_backends!(
     history_checker,
     durable_subscription_catches_up,
@@ -1109,4 +1221,5 @@ both_backends!(
     stream_requests_read_as_tonic_reads_them,
     oversized_batch_keeps_its_cursor,
     a_reader_behind_catches_up_under_the_message_limit,
+    expired_cursors_make_no_subscription,
 );

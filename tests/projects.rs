@@ -1059,6 +1059,246 @@ async fn concurrent_writers_keep_the_log_gap_free(server: TestServer) {
     }
 }
 
+/// Sends `request` sixteen times at once through `call`, released together by a barrier, and
+/// returns every answer.
+async fn sixteen_at_once<R, T, F, Fut>(request: R, call: F) -> Vec<Result<T, Status>>
+where
+    R: Clone + Send + 'static,
+    T: Send + 'static,
+    F: Fn(R) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>> + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let barrier = barrier.clone();
+        let call = call(request.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            call.await
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+/// Every answer is OK and the same as the first.
+fn all_the_first<T: PartialEq + std::fmt::Debug>(what: &str, answers: Vec<Result<T, Status>>) -> T {
+    let answers: Vec<T> = answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|s| panic!("{what}: a retry failed: {s:?}")))
+        .collect();
+    for answer in &answers {
+        assert_eq!(
+            answer, &answers[0],
+            "{what}: every retry gets the first answer"
+        );
+    }
+    answers.into_iter().next().unwrap()
+}
+
+/// Concurrent calls with one request id all get the first answer and act once, on every keyed
+/// method (here: a stage change, creates with and without an id, achieving a milestone).
+async fn concurrent_retries_get_the_first_answer(server: TestServer) {
+    let client = server.projects().await;
+    let mut admin = client.clone();
+    admin
+        .create_project(v1::CreateProjectRequest {
+            project: Some(sample("并发入库项目")),
+            project_id: "race".into(),
+            initial_stage: v1::ProjectStage::Reserve as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let change = v1::ChangeProjectStageRequest {
+        name: "projects/race".into(),
+        stage: v1::ProjectStage::Preparation as i32,
+        reason: "前期工作启动".into(),
+        request_id: "stage-race".into(),
+        ..Default::default()
+    };
+    let answers = sixteen_at_once(change, |r| {
+        let mut c = client.clone();
+        async move { c.change_project_stage(r).await.map(|r| r.into_inner()) }
+    })
+    .await;
+    let moved = all_the_first("ChangeProjectStage", answers);
+    assert_eq!(moved.stage(), v1::ProjectStage::Preparation);
+    let current = admin
+        .get_project(v1::GetProjectRequest {
+            name: "projects/race".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(current.etag, moved.etag, "the project changed once");
+    let log = all_events(&server).await;
+    let stage_changes = log
+        .iter()
+        .filter(|e| e.kind() == v1::EventKind::ProjectStageChanged && e.project == "projects/race")
+        .count();
+    assert_eq!(stage_changes, 1);
+
+    // Creates: without an id (the server would make sixteen) and with one (fifteen would
+    // find it taken), each carrying a project code that is unique across projects.
+    for (project_id, code, request_id) in [
+        ("", "2209-510922-04-01-000001", "create-race"),
+        (
+            "race-fixed",
+            "2209-510922-04-01-000002",
+            "create-fixed-race",
+        ),
+    ] {
+        let mut project = sample(&format!("并发创建 {request_id}"));
+        project.project_code = code.into();
+        let create = v1::CreateProjectRequest {
+            project: Some(project),
+            project_id: project_id.into(),
+            request_id: request_id.into(),
+            ..Default::default()
+        };
+        let answers = sixteen_at_once(create, |r| {
+            let mut c = client.clone();
+            async move { c.create_project(r).await.map(|r| r.into_inner()) }
+        })
+        .await;
+        let created = all_the_first(request_id, answers);
+        assert_eq!(created.project_code, code);
+        let log = all_events(&server).await;
+        let creations = log
+            .iter()
+            .filter(|e| match &e.detail {
+                Some(v1::event::Detail::ProjectAfter(p)) => {
+                    e.kind() == v1::EventKind::ProjectCreated && p.project_code == code
+                }
+                _ => false,
+            })
+            .count();
+        assert_eq!(creations, 1, "{request_id}: one project");
+    }
+    let listed = admin
+        .list_projects(v1::ListProjectsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.projects.len(), 3);
+
+    // A milestone method: achieving once, sixteen times at once.
+    let milestones = server.milestones().await;
+    milestones
+        .clone()
+        .create_milestone(v1::CreateMilestoneRequest {
+            parent: "projects/race".into(),
+            milestone_id: "contract".into(),
+            milestone: Some(v1::Milestone {
+                kind: v1::MilestoneKind::ContractSigning as i32,
+                baseline_date: Some(v1::Date {
+                    year: 2026,
+                    month: 10,
+                    day: 31,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let achieve = v1::AchieveMilestoneRequest {
+        name: "projects/race/milestones/contract".into(),
+        actual_date: Some(v1::Date {
+            year: 2026,
+            month: 9,
+            day: 10,
+        }),
+        reason: "合同签订".into(),
+        request_id: "achieve-race".into(),
+        ..Default::default()
+    };
+    let answers = sixteen_at_once(achieve, |r| {
+        let mut c = milestones.clone();
+        async move { c.achieve_milestone(r).await.map(|r| r.into_inner()) }
+    })
+    .await;
+    let achieved = all_the_first("AchieveMilestone", answers);
+    assert!(achieved.actual_date.is_some());
+    let log = all_events(&server).await;
+    let achievements = log
+        .iter()
+        .filter(|e| e.kind() == v1::EventKind::MilestoneAchieved)
+        .count();
+    assert_eq!(achievements, 1);
+    assert_gap_free(&log);
+}
+
+/// A first call that fails keeps nothing, so its retry acts; and a retry after the resource
+/// was deleted still gets the answer its first call earned.
+async fn request_ids_after_failure_and_delete(server: TestServer) {
+    let mut client = server.projects().await;
+    create(&mut client, "taken", sample("已有项目")).await;
+    let request = v1::CreateProjectRequest {
+        project: Some(sample("新项目")),
+        project_id: "taken".into(),
+        request_id: "after-failure".into(),
+        ..Default::default()
+    };
+    let failed = client.create_project(request.clone()).await.unwrap_err();
+    assert_eq!(failed.code(), Code::AlreadyExists);
+    client
+        .delete_project(v1::DeleteProjectRequest {
+            name: "projects/taken".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let created = client
+        .create_project(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.display_name, "新项目");
+    let again = client.create_project(request).await.unwrap().into_inner();
+    assert_eq!(again, created);
+
+    let change = v1::ChangeProjectStageRequest {
+        name: created.name.clone(),
+        stage: v1::ProjectStage::Reserve as i32,
+        reason: "入库".into(),
+        request_id: "before-delete".into(),
+        ..Default::default()
+    };
+    let moved = client
+        .change_project_stage(change.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    client
+        .delete_project(v1::DeleteProjectRequest {
+            name: created.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let replayed = client
+        .change_project_stage(change.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replayed, moved);
+    let fresh = client
+        .change_project_stage(v1::ChangeProjectStageRequest {
+            request_id: "after-delete".into(),
+            ..change
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fresh.code(), Code::NotFound);
+}
+
 async fn health_and_reflection(server: TestServer) {
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     let status = health
@@ -1122,4 +1362,6 @@ both_backends!(
     pagination_is_stable_under_inserts,
     concurrent_writers_keep_the_log_gap_free,
     health_and_reflection,
+    concurrent_retries_get_the_first_answer,
+    request_ids_after_failure_and_delete,
 );

@@ -11,6 +11,7 @@ mod m20261128_000005_funding_applications;
 mod m20261128_000006_access;
 mod m20261128_000007_bulletins;
 mod m20261128_000008_milestone_township;
+mod m20261128_000009_request_ids_per_caller;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_access::Migration),
             Box::new(m20261128_000007_bulletins::Migration),
             Box::new(m20261128_000008_milestone_township::Migration),
+            Box::new(m20261128_000009_request_ids_per_caller::Migration),
         ]
     }
 }

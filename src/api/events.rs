@@ -62,6 +62,13 @@ impl EventApi {
         }
     }
 
+    /// The refusal of a cursor before `pruned`, the oldest position still retained.
+    fn expired(&self, pruned: i64) -> Error {
+        Error::CursorExpired {
+            oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
+        }
+    }
+
     /// The sequence number of a client's cursor: from this database and not ahead of the log.
     /// Empty means the head.
     async fn position(
@@ -110,9 +117,7 @@ impl EventApi {
                 .map_err(to_status)?
         };
         if start < pruned {
-            return Err(to_status(Error::CursorExpired {
-                oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
-            }));
+            return Err(to_status(self.expired(pruned)));
         }
         Ok(stream::open(self.hub.clone(), filter, start, self.settings).holding(permit))
     }
@@ -257,6 +262,7 @@ impl EventService for EventApi {
                 },
                 key.as_ref(),
                 |s| prost::Message::encode_to_vec(&self.to_message(s)),
+                |pruned| self.expired(pruned),
             )
             .await
             .map_err(to_status)?;
@@ -355,7 +361,12 @@ impl EventService for EventApi {
         let sub = self
             .services
             .store
-            .acknowledge_subscription(&ctx, id.expect("validated"), seq.expect("validated"))
+            .acknowledge_subscription(
+                &ctx,
+                id.expect("validated"),
+                seq.expect("validated"),
+                |pruned| self.expired(pruned),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(self.to_message(&sub)))

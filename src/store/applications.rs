@@ -474,11 +474,15 @@ impl Store {
         description: String,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingApplication>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let (tx, (project_pk, project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let window_row = window_row(&tx, window_id).await?;
         let window_pk = window_row.id;
         let window = window_to_domain(window_row)?;
@@ -749,11 +753,15 @@ impl Store {
         change: ApplicationTransition,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingApplication>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let (tx, (project_pk, project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(
             change.etag.as_deref(),
@@ -904,11 +912,15 @@ impl Store {
         etag: Option<&str>,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingApplication>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let (tx, (_, project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (_, project) = load_for_update(&tx, ctx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(etag, application.name(), application.etag())?;
         if application.state != ApplicationState::Approved {

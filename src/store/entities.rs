@@ -121,6 +121,9 @@ pub mod request_id {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "request_ids")]
     pub struct Model {
+        /// The token name of the caller who earned the response (migration 9).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub caller: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub method: String,
         #[sea_orm(primary_key, auto_increment = false)]

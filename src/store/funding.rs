@@ -123,8 +123,9 @@ impl Store {
         fields: WindowFields,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<FundingWindow>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        // Only admins get here (the auth layer's role check); windows have no scope.
+        let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
+            Ok((tx, ())) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
         let id = window_id.unwrap_or_else(crate::domain::names::generate_id);

@@ -102,6 +102,24 @@ fn owned(
     }
 }
 
+/// Makes retention and the calls that set a subscription's position take turns, so that a
+/// position checked against the pruned mark cannot be pruned before its subscription is seen
+/// by retention: a PostgreSQL transaction-scoped advisory lock (in the two-key space, apart
+/// from the request ids' one-key locks). SQLite's writers already take turns.
+async fn hold_retention(conn: &impl ConnectionTrait) -> Result<(), Error> {
+    use sea_orm::{DbBackend, Statement};
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(1886152808, 1)",
+    ))
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 impl Store {
     async fn meta(&self, conn: &impl ConnectionTrait, key: &str) -> Result<Option<String>, Error> {
         let mut sql = Sql::new(
@@ -171,8 +189,12 @@ impl Store {
 
     /// Every event up to this sequence number may have been deleted by retention.
     pub async fn log_pruned_through(&self) -> Result<i64, Error> {
+        self.pruned_through(self.connection()).await
+    }
+
+    async fn pruned_through(&self, conn: &impl ConnectionTrait) -> Result<i64, Error> {
         Ok(self
-            .meta(self.connection(), PRUNED_KEY)
+            .meta(conn, PRUNED_KEY)
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
@@ -232,6 +254,7 @@ impl Store {
         batch: u64,
     ) -> Result<u64, Error> {
         let tx = self.begin_write().await?;
+        hold_retention(&tx).await?;
         let held: Option<i64> = subscription::Entity::find()
             .select_only()
             .column_as(subscription::Column::AckedSeq.min(), "min")
@@ -275,15 +298,20 @@ impl Store {
         Ok(deleted)
     }
 
+    /// Creates a subscription that starts after `new.start_seq`. A start the retention has
+    /// already pruned is refused with `expired(oldest retained position)`: the subscription
+    /// could never stream.
     pub async fn create_subscription(
         &self,
         ctx: &WriteContext,
         new: NewSubscription,
         key: Option<&RequestKey>,
         to_message: impl FnOnce(&StoredSubscription) -> Vec<u8>,
+        expired: impl FnOnce(i64) -> Error,
     ) -> Result<Outcome<StoredSubscription>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        // Every role that gets past the auth layer may subscribe; the new row is its own.
+        let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
+            Ok((tx, ())) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
         let NewSubscription {
@@ -292,6 +320,11 @@ impl Store {
             filter,
             start_seq,
         } = new;
+        hold_retention(&tx).await?;
+        let pruned = self.pruned_through(&tx).await?;
+        if start_seq < pruned {
+            return Err(expired(pruned));
+        }
         let id = id.unwrap_or_else(crate::domain::names::generate_id);
         let row = subscription::ActiveModel {
             subscription_id: Set(id.clone()),
@@ -316,7 +349,7 @@ impl Store {
         })?;
         let created = to_subscription(row)?;
         let bytes = to_message(&created);
-        commit_with_key(self, tx, key, || bytes, ctx.now_us, created).await
+        commit_with_key(self, tx, ctx, key, || bytes, created).await
     }
 
     /// A subscription the caller owns (or any, for an admin).
@@ -389,12 +422,17 @@ impl Store {
         self.commit(tx).await
     }
 
-    /// Moves the acknowledged position forward to `seq` (never backwards).
+    /// Moves the acknowledged position forward to `seq` (never backwards). An acknowledgment
+    /// that would leave the subscription before the oldest retained event (one that went stale
+    /// and was pruned past, acknowledged to a pruned position) is refused with
+    /// `expired(oldest retained position)`, as it could not stream from there; otherwise a
+    /// cursor older than the acknowledged one is accepted and changes nothing.
     pub async fn acknowledge_subscription(
         &self,
         ctx: &WriteContext,
         id: &str,
         seq: i64,
+        expired: impl FnOnce(i64) -> Error,
     ) -> Result<StoredSubscription, Error> {
         let tx = self.begin_write().await?;
         let row = subscription::Entity::find()
@@ -406,6 +444,11 @@ impl Store {
         let row = owned(&ctx.principal, row, id)?;
         let pk = row.id;
         let mut current = to_subscription(row)?;
+        hold_retention(&tx).await?;
+        let pruned = self.pruned_through(&tx).await?;
+        if current.acked_seq.max(seq) < pruned {
+            return Err(expired(pruned));
+        }
         // Acknowledging also records that the subscriber is alive, which keeps retention from
         // pruning what it has not read yet.
         current.acked_seq = current.acked_seq.max(seq);

@@ -561,11 +561,15 @@ impl Store {
         new: NewMilestone,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<AssessedMilestone>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let (tx, (project_pk, project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         refuse_cancelled(&project)?;
         let forecast = new.forecast.unwrap_or(new.baseline);
         let mut problems = Vec::new();
@@ -981,11 +985,15 @@ impl Store {
         etag: Option<&str>,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<AssessedMilestone>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let (tx, (project_pk, mut project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (project_pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
         let milestone_pk = row.id;
         let revision_count = row.revision_count;

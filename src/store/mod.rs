@@ -262,19 +262,41 @@ impl Store {
             .map_err(db_error)
     }
 
-    /// Starts a write transaction for a call that may carry a request id. `Err` holds the
-    /// stored response when the id was seen before: the caller returns it without acting.
-    pub(crate) async fn begin_keyed(
+    /// Starts a write transaction for a call that may carry a request id, in this order:
+    ///
+    /// 1. `authorize` decides, inside the transaction, whether the caller may make this call:
+    ///    it loads and locks the resource to change and checks the caller's scope on it (or on
+    ///    the fields of a resource to create). Its refusal is the answer, whatever was stored:
+    ///    the role check has already run in the auth layer, so nothing is replayed to a caller
+    ///    who may not make the call now.
+    /// 2. The key is claimed (`idempotency::claim`), so concurrent retries take turns.
+    /// 3. The key is looked up under the caller's name. `Err` holds the response of this
+    ///    caller's first call with the id: the method returns it without acting.
+    ///
+    /// A resource that is gone (NOT_FOUND, which only a caller allowed to change anything
+    /// gets; others get PERMISSION_DENIED so names cannot be probed) does not stop a replay: a
+    /// retry after a later delete still gets the answer its first call earned.
+    pub(crate) async fn begin_keyed<A>(
         &self,
+        ctx: &WriteContext,
         key: Option<&idempotency::RequestKey>,
-    ) -> Result<Result<DatabaseTransaction, Vec<u8>>, Error> {
+        authorize: impl AsyncFnOnce(&DatabaseTransaction) -> Result<A, Error>,
+    ) -> Result<Result<(DatabaseTransaction, A), Vec<u8>>, Error> {
         let tx = self.begin_write().await?;
-        if let Some(key) = key
-            && let Some(response) = idempotency::lookup(&tx, key).await?
-        {
+        let authorized = authorize(&tx).await;
+        let Some(key) = key else {
+            return Ok(Ok((tx, authorized?)));
+        };
+        let authorized = match authorized {
+            Err(err) if !matches!(err, Error::NotFound { .. }) => return Err(err),
+            other => other,
+        };
+        let caller = ctx.principal.name.as_str();
+        idempotency::claim(&tx, caller, key).await?;
+        if let Some(response) = idempotency::lookup(&tx, caller, key).await? {
             return Ok(Err(response));
         }
-        Ok(Ok(tx))
+        Ok(Ok((tx, authorized?)))
     }
 
     pub async fn close(self) -> Result<(), DbErr> {

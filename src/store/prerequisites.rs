@@ -85,12 +85,16 @@ impl Store {
         fields: PrerequisiteFields,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<Prerequisite>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        // Locking the parent keeps a concurrent DeleteProject from orphaning the new row.
+        let (tx, (pk, project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        // Locking the parent keeps a concurrent DeleteProject from orphaning the new row.
-        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let id = prerequisite_id.unwrap_or_else(names::generate_id);
         let mut model = prerequisite::ActiveModel {
             project_pk: Set(pk),

@@ -262,26 +262,28 @@ pub(crate) async fn finish<T>(
     value: T,
 ) -> Result<Outcome<T>, Error> {
     events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
-    commit_with_key(store, tx, key, response, ctx.now_us, value).await
+    commit_with_key(store, tx, ctx, key, response, value).await
 }
 
-/// Keeps the encoded response of a request id and commits; when a concurrent call with the
-/// same id won the race, returns its response instead.
+/// Keeps the encoded response of a request id under the writer's name and commits; when a
+/// concurrent call with the same key won the race, returns its response instead. (With the
+/// key claimed in `Store::begin_keyed` that race is not expected; this stays the last word.)
 pub(crate) async fn commit_with_key<T>(
     store: &Store,
     tx: DatabaseTransaction,
+    ctx: &WriteContext,
     key: Option<&RequestKey>,
     response: impl FnOnce() -> Vec<u8>,
-    now_us: i64,
     value: T,
 ) -> Result<Outcome<T>, Error> {
     if let Some(key) = key {
-        match idempotency::record(&tx, key, response(), now_us).await {
+        let caller = ctx.principal.name.as_str();
+        match idempotency::record(&tx, caller, key, response(), ctx.now_us).await {
             Ok(()) => {}
             Err(Some(err)) => return Err(err),
             Err(None) => {
                 drop(tx);
-                return idempotency::lookup(store.connection(), key)
+                return idempotency::lookup(store.connection(), caller, key)
                     .await?
                     .map(Outcome::Replayed)
                     .ok_or_else(|| Error::internal("request id vanished after a conflict"));
@@ -301,12 +303,16 @@ impl Store {
         initial_stage: Stage,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<Project>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let id = project_id.unwrap_or_else(names::generate_id);
+        let tx = match self
+            .begin_keyed(ctx, key, async |_| {
+                check_scope(ctx, &fields, &names::project_name(&id))
+            })
+            .await?
+        {
+            Ok((tx, ())) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let id = project_id.unwrap_or_else(names::generate_id);
-        check_scope(ctx, &fields, &names::project_name(&id))?;
         let mut model = project::ActiveModel {
             project_id: Set(id.clone()),
             uid: Set(uuid::Uuid::new_v4().to_string()),
@@ -553,11 +559,15 @@ impl Store {
         change: StageChangeRequest,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<Project>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        let (tx, (pk, mut project)) = match self
+            .begin_keyed(ctx, key, async |tx| {
+                load_for_update(tx, ctx, project_id).await
+            })
+            .await?
+        {
+            Ok(started) => started,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
-        let (pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
         check_etag(change.etag.as_deref(), project.name(), project.etag())?;
         let step = transition(project.stage, project.suspended_from_stage, change.target).map_err(
             |err| Error::FailedPrecondition {

@@ -737,8 +737,9 @@ impl Store {
         policy: &Policy,
         key: Option<&RequestKey>,
     ) -> Result<Outcome<v1::Bulletin>, Error> {
-        let tx = match self.begin_keyed(key).await? {
-            Ok(tx) => tx,
+        // Only admins get here (the auth layer's role check); a bulletin has no scope.
+        let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
+            Ok((tx, ())) => tx,
             Err(first) => return Ok(Outcome::Replayed(first)),
         };
         let id = bulletin_id.unwrap_or_else(crate::domain::names::generate_id);
@@ -793,7 +794,7 @@ impl Store {
             )],
         )
         .await?;
-        commit_with_key(self, tx, key, || payload, ctx.now_us, message).await
+        commit_with_key(self, tx, ctx, key, || payload, message).await
     }
 
     pub async fn get_bulletin(&self, id: &str) -> Result<v1::Bulletin, Error> {
