@@ -693,6 +693,182 @@ async fn raw_watch(
     (parts, first)
 }
 
+/// A socket whose reads can be stopped and resumed, as a client that hangs and comes back.
+struct Freezable {
+    tcp: tokio::net::TcpStream,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thawed: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl tokio::io::AsyncRead for Freezable {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::future::Future;
+        if self.frozen.load(std::sync::atomic::Ordering::Acquire) {
+            let thawed = self.thawed.clone();
+            let mut wait = std::pin::pin!(thawed.notified());
+            if wait.as_mut().poll(cx).is_pending()
+                && self.frozen.load(std::sync::atomic::Ordering::Acquire)
+            {
+                // Wake the connection again later to look at the flag.
+                let waker = cx.waker().clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    waker.wake();
+                });
+                return std::task::Poll::Pending;
+            }
+        }
+        std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Freezable {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.tcp).poll_write(cx, data)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Issue 15, case 6: a client that advertises 16 MiB HTTP/2 windows and then stops reading its
+/// socket. The server holds its stream back once the socket is full (instead of queueing what
+/// the window allows) and, when the client reads again after more than the stall limit, ends
+/// the stream with RESOURCE_EXHAUSTED / STREAM_STALLED and the cursor to resume from; resuming
+/// delivers the rest exactly once. (What the server holds meanwhile is measured by
+/// `pipeline-bench fanout --stalled-frozen`, see BENCHMARKS.md.)
+async fn a_hung_client_with_huge_windows_is_held_back_and_cut_off(server: TestServer) {
+    use prost::Message as _;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let thawed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let io = Freezable {
+        tcp,
+        frozen: frozen.clone(),
+        thawed: thawed.clone(),
+    };
+    let (send, connection) = h2::client::Builder::new()
+        .initial_window_size(16 << 20)
+        .initial_connection_window_size(16 << 20)
+        .handshake::<_, bytes::Bytes>(io)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut send = send.ready().await.unwrap();
+    let request = http::Request::post(format!(
+        "http://{}/pipeline.v1.EventService/WatchEvents",
+        server.addr
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .header("authorization", format!("Bearer {}", server.admin_token))
+    .body(())
+    .unwrap();
+    let (response, mut stream) = send.send_request(request, false).unwrap();
+    stream
+        .send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .unwrap();
+    let mut body = response.await.unwrap().into_body();
+    frozen.store(true, std::sync::atomic::Ordering::Release);
+
+    // 600 writes of about 12 KB each: 7 MB, more than the kernel's socket buffers hold (Linux
+    // lets a send buffer grow to 4 MiB), so the rest has to wait in the server.
+    const WRITES: usize = 600;
+    let mut projects = server.projects().await;
+    let long = "项".repeat(4000);
+    for i in 0..WRITES {
+        projects
+            .create_project(v1::CreateProjectRequest {
+                project: Some(v1::Project {
+                    description: long.clone(),
+                    ..project("乙镇", &format!("hung {i}"))
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    // Past the stall limit (2 s in tests), the client reads again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    frozen.store(false, std::sync::atomic::Ordering::Release);
+    thawed.notify_waiters();
+    let mut buffer = bytes::BytesMut::new();
+    let mut delivered = 0;
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), body.data())
+        .await
+        .expect("the stream neither sent nor ended")
+    {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        buffer.extend_from_slice(&chunk);
+        while buffer.len() >= 5 {
+            let len = u32::from_be_bytes(buffer[1..5].try_into().unwrap()) as usize;
+            if buffer.len() < 5 + len {
+                break;
+            }
+            let frame = buffer.split_to(5 + len);
+            let message = v1::WatchEventsResponse::decode(&frame[5..]).unwrap();
+            if let Some(Message::Batch(batch)) = message.response {
+                delivered += batch.events.len();
+            }
+        }
+        assert!(delivered < WRITES, "the hung client was not cut off");
+    }
+    let trailers = tokio::time::timeout(Duration::from_secs(20), body.trailers())
+        .await
+        .expect("no trailers")
+        .unwrap()
+        .expect("the stream's status");
+    let status = Status::from_header_map(&trailers).unwrap();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "STREAM_STALLED"
+    );
+    assert!(
+        delivered < WRITES,
+        "the hung client was cut off before the end"
+    );
+    let resume = info_metadata(&status, "cursor").expect("the cursor to resume from");
+    let mut resumed = server
+        .events()
+        .await
+        .watch_events(v1::WatchEventsRequest {
+            cursor: resume,
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        match resumed.message().await.unwrap().unwrap().response.unwrap() {
+            Message::Batch(b) => delivered += b.events.len(),
+            Message::CaughtUp(_) => break,
+            Message::Progress(_) => {}
+        }
+    }
+    assert_eq!(delivered, WRITES, "resuming delivered the rest, once");
+}
+
 /// The ErrorInfo reason of a trailers-only response.
 fn head_reason(parts: &http::response::Parts) -> String {
     let status = Status::from_header_map(&parts.headers).expect("a status in the head");
@@ -1222,4 +1398,5 @@ both_backends!(
     oversized_batch_keeps_its_cursor,
     a_reader_behind_catches_up_under_the_message_limit,
     expired_cursors_make_no_subscription,
+    a_hung_client_with_huge_windows_is_held_back_and_cut_off,
 );
