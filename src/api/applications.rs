@@ -12,6 +12,7 @@ use crate::domain::error::Violations;
 use crate::domain::funding::{
     ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, FundingChannel,
 };
+use crate::domain::values::{reported_count, reported_yuan};
 use crate::domain::{names, values};
 use crate::proto::v1;
 use crate::store::SortKey;
@@ -70,22 +71,24 @@ fn coverage_message(c: &Coverage) -> v1::FundingCoverage {
         status_date: Some(crate::proto::date(c.status_date)),
         window_state: v1::FundingWindowState::from(f.state_on(c.status_date)) as i32,
         days_to_close: c.days_to_close(),
-        eligible_count: c.eligible_count as i32,
+        eligible_count: reported_count(c.eligible_count),
         undeclared_projects: c.undeclared.iter().map(coverage_entry).collect(),
         draft_applications: c.drafts.iter().map(coverage_entry).collect(),
-        submitted_count: c.submitted_count as i32,
-        approved_count: c.approved_count as i32,
-        rejected_count: c.rejected_count as i32,
-        declared_count: declared as i32,
-        declared_amount_yuan: c.declared_amount_yuan,
-        approved_amount_yuan: c.approved_amount_yuan,
-        disbursed_amount_yuan: c.disbursed_amount_yuan,
+        submitted_count: reported_count(c.submitted_count),
+        approved_count: reported_count(c.approved_count),
+        rejected_count: reported_count(c.rejected_count),
+        declared_count: reported_count(declared),
+        declared_amount_yuan: reported_yuan(c.declared_amount_yuan),
+        approved_amount_yuan: reported_yuan(c.approved_amount_yuan),
+        disbursed_amount_yuan: reported_yuan(c.disbursed_amount_yuan),
         target_count: f.target_count,
-        count_gap: (i64::from(f.target_count) - declared).max(0) as i32,
+        count_gap: reported_count((i64::from(f.target_count) - declared).max(0)),
         target_amount_yuan: f.target_amount_yuan,
-        amount_gap: (f.target_amount_yuan - c.declared_amount_yuan).max(0),
-        undeclared_count: c.undeclared_count as i32,
-        draft_count: c.draft_count as i32,
+        amount_gap: reported_yuan(
+            (i128::from(f.target_amount_yuan) - c.declared_amount_yuan).max(0),
+        ),
+        undeclared_count: reported_count(c.undeclared_count),
+        draft_count: reported_count(c.draft_count),
     }
 }
 
@@ -312,9 +315,9 @@ impl FundingApi {
                 .unwrap_or_default(),
             totals: Some(v1::FundingTotals {
                 application_count: totals.application_count,
-                requested_amount_yuan: totals.requested_amount_yuan,
-                approved_amount_yuan: totals.approved_amount_yuan,
-                disbursed_amount_yuan: totals.disbursed_amount_yuan,
+                requested_amount_yuan: reported_yuan(totals.requested_amount_yuan),
+                approved_amount_yuan: reported_yuan(totals.approved_amount_yuan),
+                disbursed_amount_yuan: reported_yuan(totals.disbursed_amount_yuan),
             }),
         }))
     }

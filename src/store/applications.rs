@@ -16,7 +16,7 @@ use super::events::{self, EventDraft};
 use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish, load_for_update};
-use super::sql::{Sql, insert_once};
+use super::sql::{Sql, exact_sum, insert_once, read_exact_sum};
 use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{
@@ -26,7 +26,7 @@ use crate::domain::funding::{
 use crate::domain::names;
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::Project;
-use crate::domain::values::{day_number, from_day_number};
+use crate::domain::values::{day_number, from_day_number, reported_count};
 use crate::proto::v1;
 
 /// At most this many projects are listed in each part of a coverage sheet; the counts are
@@ -51,13 +51,13 @@ pub struct ApplicationQuery {
     pub limit: u64,
 }
 
-/// Sums over a filtered set of applications.
-#[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
+/// Sums over a filtered set of applications, exact (see `exact_sum`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     pub application_count: i64,
-    pub requested_amount_yuan: i64,
-    pub approved_amount_yuan: i64,
-    pub disbursed_amount_yuan: i64,
+    pub requested_amount_yuan: i128,
+    pub approved_amount_yuan: i128,
+    pub disbursed_amount_yuan: i128,
 }
 
 /// A project line of a coverage sheet.
@@ -84,9 +84,10 @@ pub struct Coverage {
     pub submitted_count: i64,
     pub approved_count: i64,
     pub rejected_count: i64,
-    pub declared_amount_yuan: i64,
-    pub approved_amount_yuan: i64,
-    pub disbursed_amount_yuan: i64,
+    /// Exact sums, in 128 bits.
+    pub declared_amount_yuan: i128,
+    pub approved_amount_yuan: i128,
+    pub disbursed_amount_yuan: i128,
 }
 
 impl Coverage {
@@ -386,25 +387,18 @@ async fn coverage_on(
         .all(conn)
         .await
         .map_err(db_error)?;
-    #[derive(FromQueryResult)]
-    struct ByState {
-        state: String,
-        application_count: i64,
-        requested_amount_yuan: i64,
-        approved_amount_yuan: i64,
-        disbursed_amount_yuan: i64,
-    }
     let mut by_state = Sql::new(
         backend,
-        "SELECT a.state, COUNT(*) AS application_count, \
-         CAST(SUM(a.requested_amount_yuan) AS BIGINT) AS requested_amount_yuan, \
-         CAST(SUM(a.approved_amount_yuan) AS BIGINT) AS approved_amount_yuan, \
-         CAST(SUM(a.disbursed_amount_yuan) AS BIGINT) AS disbursed_amount_yuan \
-         FROM funding_applications a WHERE a.window_pk = ",
+        format!(
+            "SELECT a.state, COUNT(*), {}, {}, {} FROM funding_applications a WHERE a.window_pk = ",
+            exact_sum("a.requested_amount_yuan"),
+            exact_sum("a.approved_amount_yuan"),
+            exact_sum("a.disbursed_amount_yuan"),
+        ),
     );
     by_state.bind(window_pk).push(" GROUP BY a.state");
-    let rows = ByState::find_by_statement(by_state.build())
-        .all(conn)
+    let rows = conn
+        .query_all_raw(by_state.build())
         .await
         .map_err(db_error)?;
     let mut coverage = Coverage {
@@ -423,30 +417,32 @@ async fn coverage_on(
         disbursed_amount_yuan: 0,
     };
     for row in rows {
-        let declared = match ApplicationState::parse(&row.state) {
+        let state: String = row.try_get_by_index(0).map_err(db_error)?;
+        let application_count: i64 = row.try_get_by_index(1).map_err(db_error)?;
+        let declared = match ApplicationState::parse(&state) {
             Some(ApplicationState::Draft) => {
-                coverage.draft_count = row.application_count;
+                coverage.draft_count = application_count;
                 false
             }
             Some(ApplicationState::Submitted) => {
-                coverage.submitted_count = row.application_count;
+                coverage.submitted_count = application_count;
                 true
             }
             Some(ApplicationState::Approved) => {
-                coverage.approved_count = row.application_count;
+                coverage.approved_count = application_count;
                 true
             }
             Some(ApplicationState::Rejected) => {
-                coverage.rejected_count = row.application_count;
+                coverage.rejected_count = application_count;
                 true
             }
             _ => false,
         };
         if declared {
-            coverage.declared_amount_yuan += row.requested_amount_yuan;
+            coverage.declared_amount_yuan += read_exact_sum(&row, 2)?;
         }
-        coverage.approved_amount_yuan += row.approved_amount_yuan;
-        coverage.disbursed_amount_yuan += row.disbursed_amount_yuan;
+        coverage.approved_amount_yuan += read_exact_sum(&row, 4)?;
+        coverage.disbursed_amount_yuan += read_exact_sum(&row, 6)?;
     }
     Ok(coverage)
 }
@@ -654,19 +650,27 @@ impl Store {
         };
         let mut totals = Sql::new(
             self.backend(),
-            "SELECT COUNT(*) AS application_count, \
-             CAST(COALESCE(SUM(a.requested_amount_yuan), 0) AS BIGINT) AS requested_amount_yuan, \
-             CAST(COALESCE(SUM(a.approved_amount_yuan), 0) AS BIGINT) AS approved_amount_yuan, \
-             CAST(COALESCE(SUM(a.disbursed_amount_yuan), 0) AS BIGINT) AS disbursed_amount_yuan \
-             FROM funding_applications a JOIN projects p ON p.id = a.project_pk \
-             JOIN funding_windows w ON w.id = a.window_pk WHERE 1 = 1",
+            format!(
+                "SELECT COUNT(*), {}, {}, {} \
+                 FROM funding_applications a JOIN projects p ON p.id = a.project_pk \
+                 JOIN funding_windows w ON w.id = a.window_pk WHERE 1 = 1",
+                exact_sum("a.requested_amount_yuan"),
+                exact_sum("a.approved_amount_yuan"),
+                exact_sum("a.disbursed_amount_yuan"),
+            ),
         );
         push_filter(&mut totals, &query.filter);
-        let totals = Totals::find_by_statement(totals.build())
-            .one(conn)
+        let row = conn
+            .query_one_raw(totals.build())
             .await
             .map_err(db_error)?
-            .unwrap_or_default();
+            .ok_or_else(|| Error::internal("an aggregate returned no row"))?;
+        let totals = Totals {
+            application_count: row.try_get_by_index(0).map_err(db_error)?,
+            requested_amount_yuan: read_exact_sum(&row, 1)?,
+            approved_amount_yuan: read_exact_sum(&row, 3)?,
+            disbursed_amount_yuan: read_exact_sum(&row, 5)?,
+        };
         Ok((items, cursor, totals))
     }
 
@@ -1130,8 +1134,8 @@ impl Store {
                 channel: v1::FundingChannel::from(coverage.window.fields.channel) as i32,
                 status_date: Some(crate::proto::date(ctx.today)),
                 days_to_close: coverage.days_to_close(),
-                draft_count: coverage.draft_count as i32,
-                undeclared_count: coverage.undeclared_count as i32,
+                draft_count: reported_count(coverage.draft_count),
+                undeclared_count: reported_count(coverage.undeclared_count),
                 undeclared_projects: coverage
                     .undeclared
                     .iter()
