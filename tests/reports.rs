@@ -927,9 +927,199 @@ async fn money_is_bounded_and_sums_exactly(server: TestServer) {
     .unwrap();
 }
 
+/// Reads a ranking to its end, page after page, from `first`.
+async fn rest_of_ranking(
+    r: &mut ReportServiceClient<Authed>,
+    mut request: v1::ListRankingsRequest,
+    first: &v1::ListRankingsResponse,
+) -> Vec<v1::RankingRow> {
+    let mut rows = first.rows.clone();
+    let mut token = first.next_page_token.clone();
+    while !token.is_empty() {
+        request.page_token = token;
+        let page = r.list_rankings(request.clone()).await.unwrap().into_inner();
+        assert!(!page.rows.is_empty());
+        rows.extend(page.rows);
+        token = page.next_page_token;
+    }
+    rows
+}
+
+/// Forty projects, each with a township, department and leader of its own with names at their
+/// limit: the summary's long lists end in one tally summing the rest, and a bulletin (three
+/// rankings of forty rows of about 800 bytes) is sent cut to fit, its rankings continued
+/// through ListRankings with `bulletin`, so that every row is still read exactly once.
+async fn large_reports_fit_and_nothing_is_lost(server: TestServer) {
+    let mut projects = server.projects().await;
+    let wide = |i: usize| format!("{i:02}{}", "\u{20000}".repeat(98));
+    for i in 0..40 {
+        projects
+            .create_project(v1::CreateProjectRequest {
+                project: Some(v1::Project {
+                    display_name: format!("项目{i}"),
+                    category: v1::ProjectCategory::Water as i32,
+                    investment_type: v1::InvestmentType::Government as i32,
+                    township: wide(i),
+                    department: wide(i),
+                    leader: wide(i),
+                    total_investment_yuan: 1_000 + i as i64,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let mut r = reports(&server).await;
+    let s = r
+        .get_pipeline_summary(v1::GetPipelineSummaryRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for list in [&s.by_township, &s.by_department] {
+        assert!(list.len() > 10 && list.len() < 40, "{}", list.len());
+        let rest = list.last().unwrap();
+        assert_eq!(rest.key, "", "the rest summed under an empty key");
+        assert_eq!(list.iter().map(|t| t.project_count).sum::<i32>(), 40);
+        assert_eq!(
+            list.iter().map(|t| t.total_investment_yuan).sum::<i64>(),
+            s.total_investment_yuan
+        );
+        let named: Vec<&str> = list[..list.len() - 1]
+            .iter()
+            .map(|t| t.key.as_str())
+            .collect();
+        let expected: Vec<String> = (0..named.len()).map(wide).collect();
+        assert_eq!(named, expected, "the first groups by name, whole");
+    }
+
+    let bulletin = r
+        .publish_bulletin(v1::PublishBulletinRequest {
+            title: "第12期 项目建设进度通报".into(),
+            bulletin_id: "issue-12".into(),
+            request_id: "publish-12".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(prost::Message::encoded_len(&bulletin) <= 60 * 1024);
+    assert!(
+        bulletin
+            .rankings
+            .iter()
+            .all(|ranking| !ranking.next_page_token.is_empty() && !ranking.rows.is_empty()),
+        "every ranking was cut"
+    );
+    let read = r
+        .get_bulletin(v1::GetBulletinRequest {
+            name: bulletin.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, bulletin, "the same cut on every read");
+    let listed = r
+        .list_bulletins(v1::ListBulletinsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.bulletins, vec![bulletin.clone()]);
+    for ranking in &bulletin.rankings {
+        let from_bulletin = rest_of_ranking(
+            &mut r,
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: ranking.dimension,
+                page_size: 7,
+                ..Default::default()
+            },
+            ranking,
+        )
+        .await;
+        let live = r
+            .list_rankings(v1::ListRankingsRequest {
+                dimension: ranking.dimension,
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let live = rest_of_ranking(
+            &mut r,
+            v1::ListRankingsRequest {
+                dimension: ranking.dimension,
+                page_size: 1000,
+                ..Default::default()
+            },
+            &live,
+        )
+        .await;
+        assert_eq!(from_bulletin.len(), 40);
+        assert_eq!(
+            from_bulletin, live,
+            "the bulletin holds every row, as published"
+        );
+    }
+
+    // A bulletin's ranking is read as it is: no status date or units of its own.
+    for (request, field) in [
+        (
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: 1,
+                status_date: date(9, 1),
+                ..Default::default()
+            },
+            "status_date",
+        ),
+        (
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: 1,
+                units: vec!["城关镇".into()],
+                ..Default::default()
+            },
+            "units",
+        ),
+        (
+            v1::ListRankingsRequest {
+                bulletin: "issue-12".into(),
+                dimension: 1,
+                ..Default::default()
+            },
+            "bulletin",
+        ),
+        (
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: 2,
+                page_token: bulletin.rankings[0].next_page_token.clone(),
+                ..Default::default()
+            },
+            "page_token",
+        ),
+    ] {
+        let err = r.list_rankings(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}");
+        assert_eq!(bad_fields(&err), [field.to_string()].into(), "{field}");
+    }
+    let missing = r
+        .list_rankings(v1::ListRankingsRequest {
+            bulletin: "bulletins/none".into(),
+            dimension: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
 both_backends!(
     summary_figures,
     rankings_and_bulletins,
     funding_summary,
-    money_is_bounded_and_sums_exactly
+    money_is_bounded_and_sums_exactly,
+    large_reports_fit_and_nothing_is_lost
 );

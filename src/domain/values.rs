@@ -6,6 +6,28 @@ use chrono::{Datelike, NaiveDate};
 pub const MIN_YEAR: i32 = 1900;
 pub const MAX_YEAR: i32 = 2200;
 
+/// Text limits, in characters. Each free-text field of the API names one of these, and the
+/// `worst_case_*` size tests fill every field to its limit with 4-byte characters, so raising
+/// one is checked against the message budget (`proto::budget`).
+///
+/// Names and titles people give things: display names, titles, the owner unit.
+pub const TITLE_CHARS: usize = 200;
+/// Townships, departments and leaders.
+pub const UNIT_CHARS: usize = 100;
+/// Descriptions of projects, windows and applications.
+pub const DESCRIPTION_CHARS: usize = 4000;
+/// Notes of prerequisites, milestone descriptions, the reasons of application state changes.
+pub const NOTE_CHARS: usize = 2000;
+/// Reasons of stage changes and milestone date changes.
+pub const REASON_CHARS: usize = 1000;
+/// The note of one disbursement (a document number, a tranche): an application lists all of
+/// its disbursements, so each is kept short.
+pub const DISBURSEMENT_NOTE_CHARS: usize = 200;
+/// Token names, recorded as the actor of every change.
+pub const ACTOR_CHARS: usize = 128;
+/// National project codes (ASCII).
+pub const PROJECT_CODE_CHARS: usize = 64;
+
 /// Trims surrounding white space and checks the length in characters (not bytes).
 pub fn text(value: &str, required: bool, max_chars: usize) -> Result<String, String> {
     let trimmed = value.trim();
@@ -70,12 +92,14 @@ pub fn project_code(value: &str) -> Result<Option<String>, String> {
     if trimmed.is_empty() {
         return Ok(None);
     }
-    if trimmed.len() > 64
+    if trimmed.len() > PROJECT_CODE_CHARS
         || !trimmed
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
-        return Err("must be at most 64 ASCII letters, digits and hyphens".into());
+        return Err(format!(
+            "must be at most {PROJECT_CODE_CHARS} ASCII letters, digits and hyphens"
+        ));
     }
     Ok(Some(trimmed.to_string()))
 }

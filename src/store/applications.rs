@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use prost::Message;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, Set,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::entities::{funding_application, funding_disbursement, funding_window, prerequisite};
@@ -17,11 +17,11 @@ use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish, load_for_update};
 use super::sql::{Sql, exact_sum, insert_once, read_exact_sum};
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{
     ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, Disbursement,
-    Eligibility, FundingApplication, FundingChannel, FundingWindow, WindowState,
+    Eligibility, FundingApplication, FundingChannel, FundingWindow, MAX_DISBURSEMENTS, WindowState,
 };
 use crate::domain::names;
 use crate::domain::prerequisite::PrerequisiteKind;
@@ -32,6 +32,9 @@ use crate::proto::v1;
 /// At most this many projects are listed in each part of a coverage sheet; the counts are
 /// always complete.
 pub const COVERAGE_LIST_LIMIT: usize = 1000;
+
+/// At most this many undeclared projects are named in a funding window alert.
+pub const ALERT_PROJECTS: usize = 100;
 
 /// Filters of ListFundingApplications.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -604,7 +607,7 @@ impl Store {
     pub async fn list_funding_applications(
         &self,
         query: &ApplicationQuery,
-    ) -> Result<(Vec<FundingApplication>, Option<Cursor>, Totals), Error> {
+    ) -> Result<(Page<FundingApplication>, Totals), Error> {
         let conn = self.connection();
         let mut sql = Sql::new(self.backend(), SELECT_APPLICATIONS);
         sql.push(" WHERE 1 = 1");
@@ -641,13 +644,10 @@ impl Store {
                 application
             })
             .collect();
-        let cursor = match items.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(last.created_at_us),
-                id: last.uid.clone(),
-            }),
-            _ => None,
-        };
+        let page = Page::new(items, more, |item| Cursor {
+            key: SortKey::Int(item.created_at_us),
+            id: item.uid.clone(),
+        });
         let mut totals = Sql::new(
             self.backend(),
             format!(
@@ -671,7 +671,7 @@ impl Store {
             approved_amount_yuan: read_exact_sum(&row, 3)?,
             disbursed_amount_yuan: read_exact_sum(&row, 5)?,
         };
-        Ok((items, cursor, totals))
+        Ok((page, totals))
     }
 
     pub async fn update_funding_application(
@@ -928,6 +928,25 @@ impl Store {
                 )],
             });
         }
+        let recorded = funding_disbursement::Entity::find()
+            .filter(funding_disbursement::Column::ApplicationPk.eq(pk))
+            .count(&tx)
+            .await
+            .map_err(db_error)?;
+        if recorded >= MAX_DISBURSEMENTS as u64 {
+            return Err(Error::FailedPrecondition {
+                reason: "TOO_MANY_DISBURSEMENTS",
+                message: format!(
+                    "{} has {recorded} disbursements, the most one application keeps; record \
+                     further money as part of a larger disbursement",
+                    application.name()
+                ),
+                violations: vec![(
+                    application.name(),
+                    format!("{recorded} of {MAX_DISBURSEMENTS} disbursements recorded"),
+                )],
+            });
+        }
         let total = application
             .disbursed_amount_yuan
             .checked_add(amount_yuan)
@@ -1091,7 +1110,7 @@ impl Store {
             .map_err(db_error)?
             .ok_or_else(|| Error::internal("a scanned window vanished"))?;
         let window = window_to_domain(row)?;
-        let coverage = coverage_on(&tx, window_pk, window, ctx.today, 100).await?;
+        let coverage = coverage_on(&tx, window_pk, window, ctx.today, ALERT_PROJECTS).await?;
         let (day, event_kind, raise) = match kind {
             "OPENED" => (
                 coverage.window.fields.open_date,

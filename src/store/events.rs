@@ -13,7 +13,7 @@ use super::db_error;
 use super::entities::event;
 use crate::domain::Error;
 use crate::domain::project::Project;
-use crate::proto::v1;
+use crate::proto::{budget, v1};
 
 /// The PostgreSQL LISTEN/NOTIFY channel that announces new events.
 pub const LOG_CHANNEL: &str = "pipeline_events";
@@ -86,7 +86,29 @@ impl EventDraft {
     }
 }
 
+impl EventDraft {
+    /// The bytes this event takes in a stream's batch once `append` has numbered and stamped
+    /// it (counted at the widest numbers and time).
+    pub fn batch_len(&self, actor: &str) -> usize {
+        let mut event = self.event.clone();
+        event.sequence = i64::MAX;
+        event.transaction_end_sequence = i64::MAX;
+        event.actor = actor.to_string();
+        event.create_time = Some(prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 999_999_999,
+        });
+        budget::entry_len(&event)
+    }
+}
+
 /// Appends the events of one transaction. Call it as the last statement before commit.
+///
+/// Streams deliver all events of a transaction in one message, so together they must fit in
+/// `budget::MAX_RESOURCE_BYTES`: a transaction whose events would not is refused (INTERNAL,
+/// and it rolls back) rather than committed as a batch no stream could ever deliver. The
+/// bounds on every field make one event fit; the scanner, the one writer of many events per
+/// transaction, cuts its batches to fit.
 pub async fn append(
     tx: &DatabaseTransaction,
     actor: &str,
@@ -95,6 +117,15 @@ pub async fn append(
 ) -> Result<(), Error> {
     if drafts.is_empty() {
         return Ok(());
+    }
+    let bytes: usize = drafts.iter().map(|d| d.batch_len(actor)).sum();
+    if bytes > budget::MAX_RESOURCE_BYTES {
+        return Err(Error::internal(format!(
+            "the {} events of one transaction would take {bytes} bytes in a stream, over the {} \
+             a message may hold",
+            drafts.len(),
+            budget::MAX_RESOURCE_BYTES
+        )));
     }
     let count = drafts.len() as i64;
     let backend = tx.get_database_backend();

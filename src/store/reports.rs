@@ -16,7 +16,7 @@ use super::idempotency::RequestKey;
 use super::milestones::RuleSql;
 use super::projects::commit_with_key;
 use super::sql::{Sql, exact_sum, read_exact_sum};
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{ApplicationState, FundingChannel};
 use crate::domain::milestone::{Light, MilestoneKind, Policy};
@@ -142,8 +142,8 @@ impl GroupTally {
 
 /// The most the tallies of one list of a summary by township or by department take, encoded.
 /// The rest are summed up in one last tally with an empty key (no township or department is
-/// empty), so the counts and amounts still add up to the summary's totals. 8 KiB hold about 150
-/// groups of typical names and at least 17 of the longest allowed.
+/// empty), so the counts and amounts still add up to the summary's totals. 8 KiB hold over 200
+/// groups of typical names and at least 18 of the longest allowed.
 pub const TALLY_LIST_BYTES: usize = 8 * 1024;
 
 /// `tallies` (sorted by key) as response entries: every group while they fit in
@@ -707,7 +707,7 @@ impl Figures {
 }
 
 /// The most the window lines of a funding summary take, encoded; the lines after are left out
-/// (the channels and the total still count every window). 48 KiB hold about 300 lines of
+/// (the channels and the total still count every window). 48 KiB hold about 500 lines of
 /// typical titles and at least 48 of the longest allowed.
 pub const WINDOW_LINES_BYTES: usize = 48 * 1024;
 
@@ -812,7 +812,9 @@ pub async fn funding_summary(
 
 impl Store {
     /// Computes and stores a bulletin in one transaction, so its figures are one consistent
-    /// snapshot, together with its BULLETIN_PUBLISHED event.
+    /// snapshot, together with its BULLETIN_PUBLISHED event. It is stored whole, every ranking
+    /// row included; `response` encodes what a request id's retry is answered with.
+    #[allow(clippy::too_many_arguments)]
     pub async fn publish_bulletin(
         &self,
         ctx: &WriteContext,
@@ -821,6 +823,7 @@ impl Store {
         status_date: NaiveDate,
         policy: &Policy,
         key: Option<&RequestKey>,
+        response: impl FnOnce(&v1::Bulletin) -> Vec<u8>,
     ) -> Result<Outcome<v1::Bulletin>, Error> {
         let tx = match self.begin_keyed(key).await? {
             Ok(tx) => tx,
@@ -852,7 +855,7 @@ impl Store {
             uid: Set(message.uid.clone()),
             title: Set(title),
             status_date: Set(day_number(status_date)),
-            payload: Set(payload.clone()),
+            payload: Set(payload),
             publisher: Set(ctx.actor.clone()),
             created_at_us: Set(ctx.now_us),
             ..Default::default()
@@ -878,7 +881,9 @@ impl Store {
             )],
         )
         .await?;
-        commit_with_key(self, tx, key, || payload, ctx.now_us, message).await
+        // A retry gets the response the first call sent, which may be cut (see the API).
+        let sent = response(&message);
+        commit_with_key(self, tx, key, || sent, ctx.now_us, message).await
     }
 
     pub async fn get_bulletin(&self, id: &str) -> Result<v1::Bulletin, Error> {
@@ -892,12 +897,12 @@ impl Store {
         v1::Bulletin::decode(row.payload.as_slice()).map_err(Error::internal)
     }
 
-    /// Bulletins newest status date first (ties by id, descending).
+    /// Bulletins newest status date first (ties by id, descending), as stored (uncut).
     pub async fn list_bulletins(
         &self,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<(Vec<v1::Bulletin>, Option<Cursor>), Error> {
+    ) -> Result<Page<v1::Bulletin>, Error> {
         use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
         let mut query = bulletin::Entity::find()
             .order_by_desc(bulletin::Column::StatusDate)
@@ -916,17 +921,187 @@ impl Store {
             .map_err(db_error)?;
         let more = rows.len() as u64 > limit;
         let rows: Vec<bulletin::Model> = rows.into_iter().take(limit as usize).collect();
-        let cursor = match rows.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(last.status_date as i64),
-                id: last.bulletin_id.clone(),
-            }),
-            _ => None,
-        };
+        let cursors = rows
+            .iter()
+            .map(|row| Cursor {
+                key: SortKey::Int(row.status_date as i64),
+                id: row.bulletin_id.clone(),
+            })
+            .collect();
         let items = rows
             .iter()
             .map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(Error::internal))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((items, cursor))
+        Ok(Page {
+            items,
+            cursors,
+            more,
+        })
+    }
+}
+
+/// The pipeline summary at its bounds: the longest filter, every stage and category, and a
+/// thousand townships and departments of the longest names (cut by `capped_tallies`).
+#[cfg(test)]
+pub(crate) fn worst_summary() -> v1::PipelineSummary {
+    use crate::domain::values::UNIT_CHARS;
+    use crate::proto::budget::worst;
+    let group = |key: String| GroupTally {
+        key,
+        project_count: i64::from(i32::MAX),
+        total_investment_yuan: i128::from(i64::MAX),
+        annual_planned_investment_yuan: i128::from(i64::MAX),
+        completed_investment_yuan: i128::from(i64::MAX),
+    };
+    let units: Vec<GroupTally> = (0..1000)
+        .map(|i| group(format!("{i:04}{}", worst::text(UNIT_CHARS - 4))))
+        .collect();
+    let enums = |n: usize| -> Vec<v1::ProjectTally> {
+        (0..n)
+            .map(|_| group("TRIAL_PRODUCTION".into()).to_proto())
+            .collect()
+    };
+    let due = || {
+        Some(v1::DueMilestones {
+            start_date: worst::date(),
+            end_date: worst::date(),
+            due_count: i32::MAX,
+            achieved_count: i32::MAX,
+            overdue_count: i32::MAX,
+        })
+    };
+    v1::PipelineSummary {
+        status_date: worst::date(),
+        filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
+        project_count: i32::MAX,
+        total_investment_yuan: i64::MAX,
+        by_stage: enums(Stage::ALL.len()),
+        by_township: capped_tallies(&units),
+        by_department: capped_tallies(&units),
+        by_category: enums(Category::ALL.len()),
+        due_this_month: due(),
+        due_this_quarter: due(),
+        on_time_this_year: vec![
+            v1::OnTimeRate {
+                kind: v1::MilestoneKind::TrialProduction as i32,
+                due_count: i32::MAX,
+                achieved_count: i32::MAX,
+                on_time_count: i32::MAX,
+                on_time_rate: 0.5,
+            };
+            2
+        ],
+        by_light: vec![
+            v1::LightCount {
+                light: v1::AlertLight::Yellow as i32,
+                milestone_count: i32::MAX,
+            };
+            3
+        ],
+        year_end_date: worst::date(),
+        days_to_year_end: i32::MIN,
+        due_by_year_end: vec![
+            v1::KindCount {
+                kind: v1::MilestoneKind::TrialProduction as i32,
+                milestone_count: i32::MAX,
+                overdue_count: i32::MAX,
+            };
+            MilestoneKind::ALL.len()
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::values::TITLE_CHARS;
+    use crate::proto::budget::{self, worst};
+
+    #[test]
+    fn capped_tallies_keep_the_sums_and_fit() {
+        let tally = |key: &str, n: i64| GroupTally {
+            key: key.into(),
+            project_count: n,
+            total_investment_yuan: i128::from(n) * 10,
+            annual_planned_investment_yuan: 0,
+            completed_investment_yuan: 0,
+        };
+        let few = vec![tally("城关镇", 2), tally("太和镇", 3)];
+        assert_eq!(
+            capped_tallies(&few),
+            few.iter().map(GroupTally::to_proto).collect::<Vec<_>>()
+        );
+        let many: Vec<GroupTally> = (0..2000).map(|i| tally(&format!("{i:05}镇"), 1)).collect();
+        let capped = capped_tallies(&many);
+        let listed: usize = capped.iter().map(budget::entry_len).sum();
+        assert!(listed <= TALLY_LIST_BYTES, "{listed}");
+        let rest = capped.last().unwrap();
+        assert_eq!(
+            rest.key, "",
+            "the groups left out are summed up under an empty key"
+        );
+        assert!(capped.len() > 150, "typical names: {}", capped.len());
+        assert_eq!(capped.iter().map(|t| t.project_count).sum::<i32>(), 2000);
+        assert_eq!(
+            capped.iter().map(|t| t.total_investment_yuan).sum::<i64>(),
+            20_000
+        );
+    }
+
+    #[test]
+    fn worst_case_summary_fits() {
+        let summary = worst_summary();
+        assert!(
+            summary.by_township.len() >= 18,
+            "{}",
+            summary.by_township.len()
+        );
+        let len = summary.encoded_len();
+        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
+    }
+
+    #[test]
+    fn worst_case_funding_summary_fits() {
+        let figures = || {
+            Some(v1::FundingFigures {
+                draft_count: i32::MAX,
+                submitted_count: i32::MAX,
+                approved_count: i32::MAX,
+                rejected_count: i32::MAX,
+                withdrawn_count: i32::MAX,
+                declared_amount_yuan: i64::MAX,
+                approved_amount_yuan: i64::MAX,
+                disbursed_amount_yuan: i64::MAX,
+                undeclared_count: i32::MAX,
+            })
+        };
+        let line = v1::WindowFunding {
+            funding_window: worst::window_name(),
+            title: worst::text(TITLE_CHARS),
+            channel: v1::FundingChannel::Other as i32,
+            state: v1::FundingWindowState::Closed as i32,
+            figures: figures(),
+            target_count: i32::MAX,
+            count_gap: i32::MAX,
+        };
+        let mut windows = vec![line; 1000];
+        windows.truncate(budget::fitting(&windows, WINDOW_LINES_BYTES));
+        assert!(windows.len() >= 48, "{}", windows.len());
+        let summary = v1::FundingSummary {
+            status_date: worst::date(),
+            filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
+            windows,
+            channels: vec![
+                v1::ChannelFunding {
+                    channel: v1::FundingChannel::Other as i32,
+                    window_count: i32::MAX,
+                    figures: figures(),
+                };
+                FundingChannel::ALL.len()
+            ],
+            total: figures(),
+        };
+        let len = summary.encoded_len();
+        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
     }
 }
