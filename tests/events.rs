@@ -958,6 +958,38 @@ async fn filter_lists_are_bounded(server: TestServer) {
         .unwrap();
 }
 
+/// A transaction whose events could not travel in one stream message is refused, not
+/// committed as a batch that would stop every stream reaching it; one that fits is appended.
+async fn oversized_transactions_are_refused(server: TestServer) {
+    use pipeline::store::events::{EventDraft, append};
+    use sea_orm::TransactionTrait;
+    let window = |i: usize| {
+        EventDraft::global(
+            v1::EventKind::FundingWindowUpdated,
+            format!("fundingWindows/w{i}"),
+            Some(v1::event::Detail::FundingWindowAfter(v1::FundingWindow {
+                name: format!("fundingWindows/w{i}"),
+                description: "\u{20000}".repeat(4000),
+                ..Default::default()
+            })),
+            Vec::new(),
+        )
+    };
+    let tx = server.store.connection().begin().await.unwrap();
+    let err = append(&tx, "test", 0, (0..4).map(window).collect())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bytes"), "{err}");
+    drop(tx);
+    assert!(whole_log(&server.store).await.is_empty());
+    let tx = server.store.connection().begin().await.unwrap();
+    append(&tx, "test", 0, (0..3).map(window).collect())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(whole_log(&server.store).await.len(), 3);
+}
+
 both_backends!(
     history_checker,
     durable_subscription_catches_up,
@@ -966,4 +998,5 @@ both_backends!(
     stream_requests_read_as_tonic_reads_them,
     oversized_batch_keeps_its_cursor,
     filter_lists_are_bounded,
+    oversized_transactions_are_refused,
 );
