@@ -35,7 +35,7 @@ pub struct Services {
     pub clock: Clock,
     pub policy: Policy,
     /// The largest response the transport sends, in bytes: list pages are cut to fit it
-    /// (`pagination::Page::fit`). `app::run` sets it from its options.
+    /// (`pagination::fit`). `app::run` sets it from its options.
     pub max_message_bytes: usize,
 }
 
