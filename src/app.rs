@@ -72,6 +72,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tolerance_days: config.tolerance_days,
             funding_horizon_days: config.funding_horizon_days,
         },
+        max_message_bytes: config.max_message_bytes as usize,
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -175,6 +176,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: RunOptions,
 ) -> anyhow::Result<()> {
+    // The API cuts list pages to the limit the transport enforces.
+    let services = Services {
+        max_message_bytes: options.max_message_bytes,
+        ..services
+    };
     let grace = options.shutdown_grace;
     let scanned_on = match scanner::scan_once(&services).await {
         Ok(_) => Some(services.clock.today()),

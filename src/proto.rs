@@ -3,6 +3,8 @@
 
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
+pub mod budget;
+
 pub mod v1 {
     tonic::include_proto!("pipeline.v1");
     pub use crate::events::wire::EventBatch;

@@ -1009,9 +1009,89 @@ async fn concurrent_disbursement_retries_pay_once(server: TestServer) {
     );
 }
 
+/// An application lists all of its disbursements, so it keeps at most 24, each with a note of
+/// at most 200 characters: at those bounds it still fits the smallest message limit.
+async fn disbursements_are_bounded(mut server: TestServer) {
+    const LIMIT: usize = 64 * 1024;
+    let today = server.today;
+    server
+        .restart_with(today, |options| options.max_message_bytes = LIMIT)
+        .await;
+    let mut projects = server.projects().await;
+    reserve_project(&mut projects, "loan", "城关镇", 100_000_000, true).await;
+    let mut funding = server.funding().await;
+    let window = create_window(
+        &mut funding,
+        "loan",
+        v1::FundingChannel::LongTermLoan,
+        day(9, 1),
+        day(9, 30),
+        0,
+    )
+    .await;
+    let app = apply(&mut funding, "loan", &window.name, 1_000)
+        .await
+        .unwrap();
+    submit(&mut funding, &app.name, "").await.unwrap();
+    approve(&mut funding, &app.name, 0, false).await.unwrap();
+    let record = |note: String| v1::RecordFundingDisbursementRequest {
+        name: app.name.clone(),
+        amount_yuan: 1,
+        disbursement_date: date(day(9, 10)),
+        note,
+        ..Default::default()
+    };
+    let err = funding
+        .record_funding_disbursement(record("笔".repeat(201)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&err), ["note".to_string()].into());
+    for _ in 0..24 {
+        funding
+            .record_funding_disbursement(record("\u{20000}".repeat(200)))
+            .await
+            .unwrap();
+    }
+    let before = log(&server.store).await.len();
+    let err = funding
+        .record_funding_disbursement(record("第二十五笔".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&err), "TOO_MANY_DISBURSEMENTS");
+    assert_eq!(
+        log(&server.store).await.len(),
+        before,
+        "nothing was written"
+    );
+    let read = funding
+        .get_funding_application(v1::GetFundingApplicationRequest {
+            name: app.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (read.disbursements.len(), read.disbursed_amount_yuan),
+        (24, 24)
+    );
+    assert!(prost::Message::encoded_len(&read) <= LIMIT);
+    let listed = funding
+        .list_funding_applications(v1::ListFundingApplicationsRequest {
+            parent: "projects/-".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.funding_applications, vec![read]);
+}
+
 both_backends!(
     fifth_fund_batch,
     windows_bound_submission_and_input_is_checked,
     every_illegal_transition_is_refused,
     concurrent_disbursement_retries_pay_once,
+    disbursements_are_bounded,
 );

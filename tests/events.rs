@@ -1389,6 +1389,156 @@ async fn expired_cursors_make_no_subscription(server: TestServer) {
     assert_eq!(older.acknowledged_cursor, oldest);
 }
 
+/// An event filter lists at most 100 projects, 50 townships, 50 departments and each event
+/// kind once, every entry once: a subscription keeps its filter and must fit in a response.
+async fn filter_lists_are_bounded(server: TestServer) {
+    let mut events = server.events().await;
+    let project = |i: usize| format!("projects/p{i}");
+    let cases: Vec<(v1::EventFilter, &str)> = vec![
+        (
+            v1::EventFilter {
+                projects: (0..101).map(project).collect(),
+                ..Default::default()
+            },
+            "projects",
+        ),
+        (
+            v1::EventFilter {
+                townships: (0..100_000).map(|i| format!("镇{i}")).collect(),
+                ..Default::default()
+            },
+            "townships",
+        ),
+        (
+            v1::EventFilter {
+                departments: (0..51).map(|i| format!("局{i}")).collect(),
+                ..Default::default()
+            },
+            "departments",
+        ),
+        (
+            v1::EventFilter {
+                kinds: vec![v1::EventKind::ProjectCreated as i32; 30],
+                ..Default::default()
+            },
+            "kinds",
+        ),
+        (
+            v1::EventFilter {
+                townships: vec!["甲镇".into(), "乙镇".into(), "甲镇".into()],
+                ..Default::default()
+            },
+            "townships[2]",
+        ),
+        (
+            v1::EventFilter {
+                kinds: vec![
+                    v1::EventKind::MilestoneSlipped as i32,
+                    v1::EventKind::MilestoneSlipped as i32,
+                ],
+                ..Default::default()
+            },
+            "kinds[1]",
+        ),
+    ];
+    for (filter, field) in cases {
+        let err = events
+            .create_subscription(v1::CreateSubscriptionRequest {
+                subscription: Some(v1::Subscription {
+                    display_name: "督查".into(),
+                    filter: Some(filter.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}");
+        assert_eq!(
+            common::bad_fields(&err),
+            [format!("subscription.filter.{field}")].into(),
+            "{field}"
+        );
+        let err = events
+            .watch_events(v1::WatchEventsRequest {
+                filter: Some(filter),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            common::bad_fields(&err),
+            [format!("filter.{field}")].into(),
+            "{field}"
+        );
+    }
+    let listed = events
+        .list_subscriptions(v1::ListSubscriptionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.subscriptions.is_empty(), "nothing was written");
+    // At the bounds it is accepted and reads back whole.
+    let full = v1::EventFilter {
+        projects: (0..100).map(project).collect(),
+        townships: (0..50).map(|i| format!("{i}{}", "镇".repeat(98))).collect(),
+        departments: (0..50).map(|i| format!("{i}{}", "局".repeat(98))).collect(),
+        leader: "县".repeat(100),
+        kinds: (1..=29).collect(),
+        min_light: v1::AlertLight::Yellow as i32,
+        min_slip_days: 7,
+    };
+    let created = events
+        .create_subscription(v1::CreateSubscriptionRequest {
+            subscription: Some(v1::Subscription {
+                display_name: "督".repeat(200),
+                filter: Some(full.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.filter, Some(full));
+    events
+        .get_subscription(v1::GetSubscriptionRequest { name: created.name })
+        .await
+        .unwrap();
+}
+
+/// A transaction whose events could not travel in one stream message is refused, not
+/// committed as a batch that would stop every stream reaching it; one that fits is appended.
+async fn oversized_transactions_are_refused(server: TestServer) {
+    use pipeline::store::events::{EventDraft, append};
+    use sea_orm::TransactionTrait;
+    let window = |i: usize| {
+        EventDraft::global(
+            v1::EventKind::FundingWindowUpdated,
+            format!("fundingWindows/w{i}"),
+            Some(v1::event::Detail::FundingWindowAfter(v1::FundingWindow {
+                name: format!("fundingWindows/w{i}"),
+                description: "\u{20000}".repeat(4000),
+                ..Default::default()
+            })),
+            Vec::new(),
+        )
+    };
+    let tx = server.store.connection().begin().await.unwrap();
+    let err = append(&tx, "test", 0, (0..4).map(window).collect())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bytes"), "{err}");
+    drop(tx);
+    assert!(whole_log(&server.store).await.is_empty());
+    let tx = server.store.connection().begin().await.unwrap();
+    append(&tx, "test", 0, (0..3).map(window).collect())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(whole_log(&server.store).await.len(), 3);
+}
+
 both_backends!(
     history_checker,
     durable_subscription_catches_up,
@@ -1399,4 +1549,6 @@ both_backends!(
     a_reader_behind_catches_up_under_the_message_limit,
     expired_cursors_make_no_subscription,
     a_hung_client_with_huge_windows_is_held_back_and_cut_off,
+    filter_lists_are_bounded,
+    oversized_transactions_are_refused,
 );

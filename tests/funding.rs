@@ -338,4 +338,225 @@ async fn bad_windows_are_refused(server: TestServer) {
     );
 }
 
-both_backends!(windows_round_trip_and_listing, bad_windows_are_refused);
+/// Issue 15: a window with 100,000 eligibility stages was stored, its own response was over the
+/// limit, and afterwards Get, List and every stream reaching its event failed. Each repeated
+/// field now lists every value at most once.
+async fn oversized_eligibility_is_refused_without_writes(server: TestServer) {
+    let mut client = server.funding().await;
+    let valid = || {
+        window(
+            v1::FundingChannel::PolicyFinance,
+            "第五批",
+            date(2026, 10, 1),
+            date(2026, 10, 20),
+        )
+    };
+    let with = |eligibility: v1::FundingEligibility| v1::FundingWindow {
+        eligibility: Some(eligibility),
+        ..valid()
+    };
+    let reserve = v1::ProjectStage::Reserve as i32;
+    let water = v1::ProjectCategory::Water as i32;
+    let land = v1::PrerequisiteKind::Land as i32;
+    for (eligibility, field) in [
+        (
+            v1::FundingEligibility {
+                stages: vec![reserve; 100_000],
+                ..Default::default()
+            },
+            "funding_window.eligibility.stages",
+        ),
+        (
+            v1::FundingEligibility {
+                categories: vec![water; 10],
+                ..Default::default()
+            },
+            "funding_window.eligibility.categories",
+        ),
+        (
+            v1::FundingEligibility {
+                required_prerequisites: vec![land; 100_000],
+                ..Default::default()
+            },
+            "funding_window.eligibility.required_prerequisites",
+        ),
+        // Within the bound, a value listed twice is refused where it repeats.
+        (
+            v1::FundingEligibility {
+                stages: vec![reserve, v1::ProjectStage::Preparation as i32, reserve],
+                ..Default::default()
+            },
+            "funding_window.eligibility.stages[2]",
+        ),
+        (
+            v1::FundingEligibility {
+                categories: vec![water, water],
+                ..Default::default()
+            },
+            "funding_window.eligibility.categories[1]",
+        ),
+    ] {
+        let err = client
+            .create_funding_window(v1::CreateFundingWindowRequest {
+                funding_window: Some(with(eligibility)),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}");
+        assert_eq!(bad_fields(&err), HashSet::from([field.to_string()]));
+        assert!(
+            err.message().len() < 1024,
+            "a small error: {}",
+            err.message()
+        );
+    }
+    let listed = client
+        .list_funding_windows(v1::ListFundingWindowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.funding_windows.is_empty(), "no window was written");
+    assert!(
+        server.store.read_log(0, 10).await.unwrap().is_empty(),
+        "no event was written"
+    );
+
+    // Every value once is the most, and round-trips.
+    let all = v1::FundingEligibility {
+        stages: (1..=8).collect(),
+        categories: (1..=9).collect(),
+        investment_type: v1::InvestmentType::Government as i32,
+        min_total_investment_yuan: 10_000_000_000_000,
+        required_prerequisites: (1..=7).collect(),
+    };
+    let created = client
+        .create_funding_window(v1::CreateFundingWindowRequest {
+            funding_window_id: "all".into(),
+            funding_window: Some(with(all.clone())),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.eligibility, Some(all.clone()));
+    // An update past the bound changes nothing either.
+    let err = client
+        .update_funding_window(v1::UpdateFundingWindowRequest {
+            funding_window: Some(v1::FundingWindow {
+                name: created.name.clone(),
+                eligibility: Some(v1::FundingEligibility {
+                    stages: vec![reserve; 100_000],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["eligibility".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad_fields(&err),
+        HashSet::from(["funding_window.eligibility.stages".to_string()])
+    );
+    let read = client
+        .get_funding_window(v1::GetFundingWindowRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, created);
+    assert_eq!(server.store.read_log(0, 10).await.unwrap().len(), 1);
+}
+
+/// Windows as large as they may be, under the smallest message limit the server accepts: each
+/// page fits, and the pages hold every window once.
+async fn window_pages_fit_the_message_limit(mut server: TestServer) {
+    const LIMIT: usize = 64 * 1024;
+    let today = server.today;
+    server
+        .restart_with(today, |options| options.max_message_bytes = LIMIT)
+        .await;
+    let mut client = server.funding().await;
+    let big = "\u{20000}".repeat(4000);
+    for i in 0..10 {
+        client
+            .create_funding_window(v1::CreateFundingWindowRequest {
+                funding_window_id: format!("w{i:02}"),
+                funding_window: Some(v1::FundingWindow {
+                    title: "\u{20000}".repeat(200),
+                    description: big.clone(),
+                    eligibility: Some(v1::FundingEligibility {
+                        stages: (1..=8).collect(),
+                        categories: (1..=9).collect(),
+                        required_prerequisites: (1..=7).collect(),
+                        ..Default::default()
+                    }),
+                    ..window(
+                        v1::FundingChannel::SpecialBond,
+                        "",
+                        date(2026, 10, 1),
+                        date(2026, 10, 20 - i),
+                    )
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    for order_by in ["", "open_date desc"] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let page = client
+                .list_funding_windows(v1::ListFundingWindowsRequest {
+                    page_size: 1000,
+                    page_token: token,
+                    order_by: order_by.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(prost::Message::encoded_len(&page) <= LIMIT);
+            assert!(!page.funding_windows.is_empty());
+            seen.extend(page.funding_windows.into_iter().map(|w| w.name));
+            pages += 1;
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        assert!(pages >= 3, "{pages} pages");
+        let mut names = seen.clone();
+        names.sort();
+        names.dedup();
+        assert_eq!((seen.len(), names.len()), (10, 10), "{order_by}: {seen:?}");
+        if order_by.is_empty() {
+            let expected: Vec<String> = (0..10)
+                .rev()
+                .map(|i| format!("fundingWindows/w{i:02}"))
+                .collect();
+            assert_eq!(seen, expected, "by close date");
+        }
+    }
+    let one = client
+        .get_funding_window(v1::GetFundingWindowRequest {
+            name: "fundingWindows/w03".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.description, big);
+}
+
+both_backends!(
+    windows_round_trip_and_listing,
+    bad_windows_are_refused,
+    oversized_eligibility_is_refused_without_writes,
+    window_pages_fit_the_message_limit
+);

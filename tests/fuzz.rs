@@ -1897,7 +1897,348 @@ fn fnv(text: &str) -> u64 {
     })
 }
 
+/// The paths of every repeated field of `type_name` and the messages it holds (singular ones;
+/// a repeated message is listed itself), e.g. `funding_window.eligibility.stages`.
+fn repeated_paths(
+    index: &HashMap<String, DescriptorProto>,
+    type_name: &str,
+    prefix: &str,
+    out: &mut BTreeSet<String>,
+) {
+    let message = index
+        .get(type_name)
+        .unwrap_or_else(|| panic!("{type_name} is not in the descriptor set"));
+    for field in &message.field {
+        let path = format!("{prefix}{}", field.name());
+        if field.label() == Label::Repeated {
+            out.insert(path);
+        } else if field.r#type() == Type::Message && prefix.matches('.').count() < 4 {
+            repeated_paths(index, field.type_name(), &format!("{path}."), out);
+        }
+    }
+}
+
+/// The 100,000 eligibility stages, generalised: every repeated field of every request
+/// is sent 100,000 entries (found from the descriptor set, so a new repeated field fails this
+/// test until its bound is written down here). Each is refused with INVALID_ARGUMENT naming the
+/// field, and nothing is written; the output-only disbursements of an application in a
+/// request are ignored.
+async fn every_repeated_request_field_is_bounded(server: TestServer) {
+    const MANY: usize = 100_000;
+    let set = descriptor_set();
+    let index = message_index(&set);
+    let mut found = BTreeSet::new();
+    for rpc in every_rpc(&set) {
+        let mut paths = BTreeSet::new();
+        repeated_paths(&index, &rpc.input_type, "", &mut paths);
+        for path in paths {
+            found.insert(format!("{}.{path}", rpc.method));
+        }
+    }
+    let seeded = seed(&server).await;
+    let tables = tables(&server).await;
+    let mut before = snapshot(&server, &tables, &seeded).await;
+    let mut tally = Tally::default();
+    let mut covered = BTreeSet::new();
+    const CATEGORY: &str = "100,000 entries in a repeated field";
+
+    // Eligibility lists, on create and on update.
+    let eligibility = |field: &str| {
+        let many = vec![1; MANY];
+        match field {
+            "stages" => v1::FundingEligibility {
+                stages: many,
+                ..Default::default()
+            },
+            "categories" => v1::FundingEligibility {
+                categories: many,
+                ..Default::default()
+            },
+            _ => v1::FundingEligibility {
+                required_prerequisites: many,
+                ..Default::default()
+            },
+        }
+    };
+    let mut funding = server.funding().await;
+    for field in ["stages", "categories", "required_prerequisites"] {
+        let path = format!("funding_window.eligibility.{field}");
+        let answer = funding
+            .create_funding_window(v1::CreateFundingWindowRequest {
+                funding_window: Some(v1::FundingWindow {
+                    channel: v1::FundingChannel::SpecialBond as i32,
+                    title: "专项债".into(),
+                    open_date: day(10, 1),
+                    close_date: day(10, 31),
+                    eligibility: Some(eligibility(field)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await;
+        assert_invalid(
+            &mut tally,
+            CATEGORY,
+            &format!("CreateFundingWindow {path}"),
+            answer,
+            &path,
+        );
+        covered.insert(format!("CreateFundingWindow.{path}"));
+        let answer = funding
+            .update_funding_window(v1::UpdateFundingWindowRequest {
+                funding_window: Some(v1::FundingWindow {
+                    name: seeded.window.clone(),
+                    eligibility: Some(eligibility(field)),
+                    ..Default::default()
+                }),
+                update_mask: None,
+            })
+            .await;
+        assert_invalid(
+            &mut tally,
+            CATEGORY,
+            &format!("UpdateFundingWindow {path}"),
+            answer,
+            &path,
+        );
+        covered.insert(format!("UpdateFundingWindow.{path}"));
+    }
+
+    // Update masks.
+    let mask = |path: &str| {
+        Some(FieldMask {
+            paths: vec![path.to_string(); MANY],
+        })
+    };
+    let mut projects = server.projects().await;
+    let answer = projects
+        .update_project(v1::UpdateProjectRequest {
+            project: Some(v1::Project {
+                name: seeded.project.clone(),
+                display_name: "改名".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        })
+        .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "UpdateProject update_mask",
+        answer,
+        "update_mask",
+    );
+    let answer = projects
+        .update_prerequisite(v1::UpdatePrerequisiteRequest {
+            prerequisite: Some(v1::Prerequisite {
+                name: seeded.prerequisite.clone(),
+                note: "备注".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("note"),
+        })
+        .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "UpdatePrerequisite update_mask",
+        answer,
+        "update_mask",
+    );
+    let answer = server
+        .milestones()
+        .await
+        .update_milestone(v1::UpdateMilestoneRequest {
+            milestone: Some(v1::Milestone {
+                name: seeded.milestone.clone(),
+                title: "开工".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("title"),
+        })
+        .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "UpdateMilestone update_mask",
+        answer,
+        "update_mask",
+    );
+    let answer = funding
+        .update_funding_window(v1::UpdateFundingWindowRequest {
+            funding_window: Some(v1::FundingWindow {
+                name: seeded.window.clone(),
+                title: "第六批".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("title"),
+        })
+        .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "UpdateFundingWindow update_mask",
+        answer,
+        "update_mask",
+    );
+    let answer = funding
+        .update_funding_application(v1::UpdateFundingApplicationRequest {
+            funding_application: Some(v1::FundingApplication {
+                name: seeded.application.clone(),
+                description: "说明".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("description"),
+        })
+        .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "UpdateFundingApplication update_mask",
+        answer,
+        "update_mask",
+    );
+    for method in [
+        "UpdateProject",
+        "UpdatePrerequisite",
+        "UpdateMilestone",
+        "UpdateFundingWindow",
+        "UpdateFundingApplication",
+    ] {
+        covered.insert(format!("{method}.update_mask.paths"));
+    }
+
+    // Event filters, of a stream and of a subscription.
+    let filter = |field: &str| match field {
+        "projects" => v1::EventFilter {
+            projects: vec![seeded.project.clone(); MANY],
+            ..Default::default()
+        },
+        "townships" => v1::EventFilter {
+            townships: vec!["城关镇".into(); MANY],
+            ..Default::default()
+        },
+        "departments" => v1::EventFilter {
+            departments: vec!["县水利局".into(); MANY],
+            ..Default::default()
+        },
+        _ => v1::EventFilter {
+            kinds: vec![v1::EventKind::ProjectCreated as i32; MANY],
+            ..Default::default()
+        },
+    };
+    let mut events = server.events().await;
+    for field in ["projects", "townships", "departments", "kinds"] {
+        let answer = first_of_stream(
+            events
+                .watch_events(v1::WatchEventsRequest {
+                    filter: Some(filter(field)),
+                    ..Default::default()
+                })
+                .await,
+        )
+        .await;
+        let path = format!("filter.{field}");
+        assert_invalid(
+            &mut tally,
+            CATEGORY,
+            &format!("WatchEvents {path}"),
+            answer,
+            &path,
+        );
+        covered.insert(format!("WatchEvents.{path}"));
+        let answer = events
+            .create_subscription(v1::CreateSubscriptionRequest {
+                subscription: Some(v1::Subscription {
+                    display_name: "督查".into(),
+                    filter: Some(filter(field)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await;
+        let path = format!("subscription.filter.{field}");
+        assert_invalid(
+            &mut tally,
+            CATEGORY,
+            &format!("CreateSubscription {path}"),
+            answer,
+            &path,
+        );
+        covered.insert(format!("CreateSubscription.{path}"));
+    }
+
+    // Units a ranking must show.
+    let answer = v1::report_service_client::ReportServiceClient::new(seeded.reader.clone())
+        .list_rankings(v1::ListRankingsRequest {
+            dimension: v1::RankingDimension::Township as i32,
+            units: vec!["城关镇".into(); MANY],
+            ..Default::default()
+        })
+        .await;
+    assert_invalid(&mut tally, CATEGORY, "ListRankings units", answer, "units");
+    covered.insert("ListRankings.units".into());
+    check_no_write(
+        &mut tally,
+        &server,
+        &tables,
+        &seeded,
+        &mut before,
+        "100,000 entries in repeated fields",
+    )
+    .await;
+
+    // Output only: disbursements sent with an application are ignored, never stored.
+    let created = funding
+        .create_funding_application(v1::CreateFundingApplicationRequest {
+            parent: seeded.project.clone(),
+            funding_application: Some(v1::FundingApplication {
+                funding_window: seeded.window.clone(),
+                requested_amount_yuan: 1,
+                disbursements: vec![v1::FundingDisbursement::default(); MANY],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await;
+    match created {
+        // The seeded application already holds the project's place in the window.
+        Err(status) if status.code() == Code::AlreadyExists => {}
+        other => tally.fail(format!("CreateFundingApplication: {other:?}")),
+    }
+    let updated = funding
+        .update_funding_application(v1::UpdateFundingApplicationRequest {
+            funding_application: Some(v1::FundingApplication {
+                name: seeded.application.clone(),
+                description: "说明".into(),
+                disbursements: vec![v1::FundingDisbursement::default(); MANY],
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .expect("an update that also carries output-only disbursements")
+        .into_inner();
+    assert!(updated.disbursements.is_empty());
+    for method in ["CreateFundingApplication", "UpdateFundingApplication"] {
+        covered.insert(format!("{method}.funding_application.disbursements"));
+    }
+
+    assert_eq!(
+        found, covered,
+        "every repeated field of a request has a bound, checked here"
+    );
+    tally.print(server.backend, Duration::ZERO);
+    assert!(
+        tally.failures.is_empty(),
+        "{} failed expectations:\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
+}
+
 both_backends!(
     malformed_and_oversized_requests_are_refused_without_writes,
     refusals_of_unreadable_requests_keep_the_error_contract,
+    every_repeated_request_field_is_bounded,
 );

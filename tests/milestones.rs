@@ -867,6 +867,7 @@ async fn replicas_scan_once(server: TestServer) {
                 store,
                 clock: Clock::new(chrono_tz::Asia::Shanghai, Some(late)),
                 policy: Policy::default(),
+                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
             };
             pipeline::scanner::scan_once(&services).await.unwrap()
         }));
@@ -1112,10 +1113,71 @@ async fn township_filter_follows_the_project(server: TestServer) {
     );
 }
 
+/// A stream delivers all events of a transaction in one message, so the scanner cuts its
+/// batches where their events would not fit: 150 overdue milestones whose titles and
+/// descriptions are at their limits are alerted, each once, in transactions that each fit.
+async fn scanner_transactions_fit_in_a_message(mut server: TestServer) {
+    let mut projects = server.projects().await;
+    let mut client = server.milestones().await;
+    let p = project(
+        &mut projects,
+        "factory",
+        "城关镇",
+        v1::ProjectStage::Construction,
+    )
+    .await;
+    for i in 0..150 {
+        client
+            .create_milestone(v1::CreateMilestoneRequest {
+                parent: p.name.clone(),
+                milestone_id: format!("m{i:03}"),
+                milestone: Some(v1::Milestone {
+                    kind: v1::MilestoneKind::Custom as i32,
+                    title: "\u{20000}".repeat(200),
+                    description: if i % 2 == 0 {
+                        "\u{20000}".repeat(2000)
+                    } else {
+                        "短".into()
+                    },
+                    baseline_date: Some(date(day(2026, 10, 1))),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let before = log(&server.store).await.len();
+    // The start-up scan of a server whose today is past every baseline.
+    server.restart(day(2026, 11, 1)).await;
+    let alerts: Vec<v1::Event> = log(&server.store).await.split_off(before);
+    assert_eq!(alerts.len(), 150);
+    let mut alerted: Vec<&str> = alerts.iter().map(|e| e.resource.as_str()).collect();
+    alerted.sort();
+    alerted.dedup();
+    assert_eq!(alerted.len(), 150, "each milestone alerted once");
+    assert!(alerts.iter().all(|e| e.kind() == K::MilestoneOverdue));
+    let mut transactions: std::collections::BTreeMap<i64, usize> = Default::default();
+    for event in &alerts {
+        let len = prost::Message::encoded_len(event);
+        *transactions
+            .entry(event.transaction_end_sequence)
+            .or_default() += len + 4;
+    }
+    assert!(transactions.len() > 2, "{transactions:?}");
+    for (end, bytes) in &transactions {
+        assert!(*bytes <= 60 * 1024, "transaction {end}: {bytes} bytes");
+    }
+    // A second pass finds nothing new.
+    server.restart(day(2026, 11, 2)).await;
+    assert_eq!(log(&server.store).await.len(), before + 150);
+}
+
 both_backends!(
     a_realistic_year,
     supervisor_list_agrees_with_the_rules,
     replicas_scan_once,
     bad_input_changes_nothing,
     township_filter_follows_the_project,
+    scanner_transactions_fit_in_a_message,
 );

@@ -1352,6 +1352,121 @@ async fn health_and_reflection(server: TestServer) {
     );
 }
 
+/// Projects as large as they may be (4,000 four-byte characters of description, every text at
+/// its limit) under the smallest message limit the server accepts: each page of every order
+/// fits and the pages hold every project exactly once, each project reads back, and a stream
+/// delivers every event.
+async fn pages_fit_the_message_limit(mut server: TestServer) {
+    use prost::Message;
+    const LIMIT: usize = 64 * 1024;
+    const COUNT: usize = 12;
+    let today = server.today;
+    server
+        .restart_with(today, |options| {
+            options.max_message_bytes = LIMIT;
+            // One transaction per stream message: each transaction's events fit by
+            // construction, while a batch of several is not yet cut to the limit.
+            options.streams.batch_events = 1;
+        })
+        .await;
+    let wide = |chars: usize| "\u{20000}".repeat(chars);
+    let mut events = server.events().await;
+    let subscription = events
+        .create_subscription(v1::CreateSubscriptionRequest {
+            subscription: Some(v1::Subscription {
+                display_name: wide(200),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut client = server.projects().await;
+    for i in 0..COUNT {
+        let project = v1::Project {
+            display_name: format!("{}{i:02}", wide(198)),
+            description: wide(4000),
+            project_code: format!("{i:064}"),
+            township: wide(100),
+            department: wide(100),
+            owner: wide(200),
+            leader: wide(100),
+            total_investment_yuan: 10_000_000_000_000 - i as i64,
+            annual_planned_investment_yuan: 10_000_000_000_000,
+            completed_investment_yuan: 10_000_000_000_000,
+            ..sample("")
+        };
+        let id = format!("{i:02}{}", "p".repeat(61));
+        let created = create(&mut client, &id, project).await;
+        assert!(created.encoded_len() > 19_000, "{}", created.encoded_len());
+    }
+    for order_by in ["create_time", "display_name desc", "total_investment_yuan"] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let page = client
+                .list_projects(v1::ListProjectsRequest {
+                    page_size: 1000,
+                    page_token: token,
+                    order_by: order_by.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|s| panic!("{order_by}, page {pages}: {s:?}"))
+                .into_inner();
+            assert!(page.encoded_len() <= LIMIT, "{}", page.encoded_len());
+            assert!(!page.projects.is_empty());
+            seen.extend(page.projects.into_iter().map(|p| p.name));
+            pages += 1;
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        assert!(pages >= COUNT / 3, "{order_by}: {pages} pages");
+        let unique: HashSet<&String> = seen.iter().collect();
+        assert_eq!(
+            (seen.len(), unique.len()),
+            (COUNT, COUNT),
+            "{order_by}: every project exactly once"
+        );
+    }
+    for i in 0..COUNT {
+        client
+            .get_project(v1::GetProjectRequest {
+                name: format!("projects/{i:02}{}", "p".repeat(61)),
+            })
+            .await
+            .unwrap();
+    }
+    // Every event reaches the subscriber, in messages within the limit.
+    let mut stream = events
+        .stream_subscription(v1::StreamSubscriptionRequest {
+            name: subscription.name,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut created = 0;
+    while created < COUNT {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+            .await
+            .expect("the stream keeps delivering")
+            .unwrap()
+            .expect("the stream stays open");
+        assert!(message.encoded_len() <= LIMIT);
+        if let Some(v1::watch_events_response::Response::Batch(batch)) = message.response {
+            created += batch
+                .events
+                .iter()
+                .filter(|e| e.kind() == v1::EventKind::ProjectCreated)
+                .count();
+        }
+    }
+}
+
 both_backends!(
     crud_round_trip,
     validation_names_every_bad_field,
@@ -1364,4 +1479,5 @@ both_backends!(
     health_and_reflection,
     concurrent_retries_get_the_first_answer,
     request_ids_after_failure_and_delete,
+    pages_fit_the_message_limit,
 );

@@ -636,4 +636,490 @@ async fn funding_summary(server: TestServer) {
     );
 }
 
-both_backends!(summary_figures, rankings_and_bulletins, funding_summary);
+/// The largest amount any money field accepts: ten trillion yuan.
+const MAX_YUAN: i64 = 10_000_000_000_000;
+
+fn money_project(township: &str, total: i64) -> v1::Project {
+    v1::Project {
+        display_name: "大项目".into(),
+        category: v1::ProjectCategory::Energy as i32,
+        investment_type: v1::InvestmentType::Enterprise as i32,
+        township: township.into(),
+        department: "县发改局".into(),
+        total_investment_yuan: total,
+        annual_planned_investment_yuan: total,
+        completed_investment_yuan: total,
+        ..Default::default()
+    }
+}
+
+/// Issue 15: two projects of 6e18 yuan made the county total negative (in different
+/// townships) or the summary INTERNAL (in one township, SQLite "integer overflow", PostgreSQL
+/// "bigint out of range"), as did i64::MAX plus 1. Amounts are now bounded where they enter,
+/// and every report sums exactly whatever is stored.
+async fn money_is_bounded_and_sums_exactly(server: TestServer) {
+    let mut projects = server.projects().await;
+    for (total, field) in [
+        (6_000_000_000_000_000_000, "total_investment_yuan"),
+        (i64::MAX, "total_investment_yuan"),
+        (MAX_YUAN + 1, "total_investment_yuan"),
+        (-1, "total_investment_yuan"),
+    ] {
+        let err = projects
+            .create_project(v1::CreateProjectRequest {
+                project: Some(money_project("城关镇", total)),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{total}");
+        let named = bad_fields(&err);
+        for path in [
+            "total_investment_yuan",
+            "annual_planned_investment_yuan",
+            "completed_investment_yuan",
+        ] {
+            assert!(
+                named.contains(&format!("project.{path}")),
+                "{total}: {named:?}"
+            );
+        }
+        assert!(named.contains(&format!("project.{field}")));
+    }
+    let listed = projects
+        .list_projects(v1::ListProjectsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.projects.is_empty(), "nothing was written");
+
+    // At the bound: three in one township, two in another.
+    for (i, township) in ["城关镇", "城关镇", "城关镇", "太和镇", "太和镇"]
+        .into_iter()
+        .enumerate()
+    {
+        projects
+            .create_project(v1::CreateProjectRequest {
+                project_id: format!("big-{i}"),
+                initial_stage: v1::ProjectStage::Reserve as i32,
+                project: Some(money_project(township, MAX_YUAN)),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    // Updating past the bound is refused as well, and changes nothing.
+    let err = projects
+        .update_project(v1::UpdateProjectRequest {
+            project: Some(v1::Project {
+                name: "projects/big-0".into(),
+                completed_investment_yuan: 6_000_000_000_000_000_000,
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["completed_investment_yuan".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad_fields(&err),
+        ["project.completed_investment_yuan".to_string()].into()
+    );
+
+    let mut r = reports(&server).await;
+    let s = r
+        .get_pipeline_summary(v1::GetPipelineSummaryRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (s.project_count, s.total_investment_yuan),
+        (5, 5 * MAX_YUAN)
+    );
+    assert_eq!(
+        s.by_township.iter().map(tally).collect::<Vec<_>>(),
+        vec![("城关镇", 3, 3 * MAX_YUAN), ("太和镇", 2, 2 * MAX_YUAN)]
+    );
+    let department = &s.by_department[0];
+    assert_eq!(
+        (
+            department.annual_planned_investment_yuan,
+            department.completed_investment_yuan
+        ),
+        (5 * MAX_YUAN, 5 * MAX_YUAN)
+    );
+    let ranking = r
+        .list_rankings(v1::ListRankingsRequest {
+            dimension: v1::RankingDimension::Township as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let completion: Vec<f64> = ranking
+        .rows
+        .iter()
+        .map(|row| row.indicators[4].value)
+        .collect();
+    assert_eq!(completion, vec![1.0, 1.0], "completed over planned");
+
+    // Funding amounts at the bound: a target, two requests, an approval and a disbursement.
+    let mut funding = server.funding().await;
+    funding
+        .create_funding_window(v1::CreateFundingWindowRequest {
+            funding_window_id: "bond".into(),
+            funding_window: Some(v1::FundingWindow {
+                channel: v1::FundingChannel::SpecialBond as i32,
+                title: "专项债".into(),
+                open_date: date(9, 1),
+                close_date: date(9, 30),
+                target_amount_yuan: MAX_YUAN,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..2 {
+        let app = funding
+            .create_funding_application(v1::CreateFundingApplicationRequest {
+                parent: format!("projects/big-{i}"),
+                funding_application: Some(v1::FundingApplication {
+                    funding_window: "fundingWindows/bond".into(),
+                    requested_amount_yuan: MAX_YUAN,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        funding
+            .submit_funding_application(v1::SubmitFundingApplicationRequest {
+                name: app.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        funding
+            .approve_funding_application(v1::ApproveFundingApplicationRequest {
+                name: app.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        funding
+            .record_funding_disbursement(v1::RecordFundingDisbursementRequest {
+                name: app.name,
+                amount_yuan: MAX_YUAN,
+                disbursement_date: date(9, 10),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let coverage = funding
+        .get_funding_coverage(v1::GetFundingCoverageRequest {
+            name: "fundingWindows/bond".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            coverage.declared_amount_yuan,
+            coverage.approved_amount_yuan,
+            coverage.disbursed_amount_yuan,
+            coverage.amount_gap
+        ),
+        (2 * MAX_YUAN, 2 * MAX_YUAN, 2 * MAX_YUAN, 0)
+    );
+    let totals = funding
+        .list_funding_applications(v1::ListFundingApplicationsRequest {
+            parent: "projects/-".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .totals
+        .unwrap();
+    assert_eq!(
+        (
+            totals.application_count,
+            totals.requested_amount_yuan,
+            totals.approved_amount_yuan,
+            totals.disbursed_amount_yuan
+        ),
+        (2, 2 * MAX_YUAN, 2 * MAX_YUAN, 2 * MAX_YUAN)
+    );
+    let f = r
+        .get_funding_summary(v1::GetFundingSummaryRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .total
+        .unwrap();
+    assert_eq!(
+        (
+            f.approved_count,
+            f.declared_amount_yuan,
+            f.approved_amount_yuan,
+            f.disbursed_amount_yuan
+        ),
+        (2, 2 * MAX_YUAN, 2 * MAX_YUAN, 2 * MAX_YUAN)
+    );
+
+    // Rows from before the bound (here written by hand) still sum without failing: exactly up
+    // to i64::MAX, which stands for any larger sum.
+    use sea_orm::ConnectionTrait;
+    server
+        .store
+        .connection()
+        .execute_unprepared(&format!(
+            "UPDATE projects SET total_investment_yuan = {}, annual_planned_investment_yuan = 1",
+            i64::MAX
+        ))
+        .await
+        .unwrap();
+    server
+        .store
+        .connection()
+        .execute_unprepared(&format!(
+            "UPDATE funding_applications SET requested_amount_yuan = {}",
+            i64::MAX
+        ))
+        .await
+        .unwrap();
+    let s = r
+        .get_pipeline_summary(v1::GetPipelineSummaryRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(s.total_investment_yuan, i64::MAX);
+    assert_eq!(
+        s.by_township.iter().map(tally).collect::<Vec<_>>(),
+        vec![("城关镇", 3, i64::MAX), ("太和镇", 2, i64::MAX)]
+    );
+    assert_eq!(s.by_department[0].annual_planned_investment_yuan, 5);
+    let coverage = funding
+        .get_funding_coverage(v1::GetFundingCoverageRequest {
+            name: "fundingWindows/bond".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (coverage.declared_amount_yuan, coverage.amount_gap),
+        (i64::MAX, 0)
+    );
+    r.get_funding_summary(v1::GetFundingSummaryRequest::default())
+        .await
+        .unwrap();
+    r.list_rankings(v1::ListRankingsRequest {
+        dimension: v1::RankingDimension::Department as i32,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+}
+
+/// Reads a ranking to its end, page after page, from `first`.
+async fn rest_of_ranking(
+    r: &mut ReportServiceClient<Authed>,
+    mut request: v1::ListRankingsRequest,
+    first: &v1::ListRankingsResponse,
+) -> Vec<v1::RankingRow> {
+    let mut rows = first.rows.clone();
+    let mut token = first.next_page_token.clone();
+    while !token.is_empty() {
+        request.page_token = token;
+        let page = r.list_rankings(request.clone()).await.unwrap().into_inner();
+        assert!(!page.rows.is_empty());
+        rows.extend(page.rows);
+        token = page.next_page_token;
+    }
+    rows
+}
+
+/// Forty projects, each with a township, department and leader of its own with names at their
+/// limit: the summary's long lists end in one tally summing the rest, and a bulletin (three
+/// rankings of forty rows of about 800 bytes) is sent cut to fit, its rankings continued
+/// through ListRankings with `bulletin`, so that every row is still read exactly once.
+async fn large_reports_fit_and_nothing_is_lost(server: TestServer) {
+    let mut projects = server.projects().await;
+    let wide = |i: usize| format!("{i:02}{}", "\u{20000}".repeat(98));
+    for i in 0..40 {
+        projects
+            .create_project(v1::CreateProjectRequest {
+                project: Some(v1::Project {
+                    display_name: format!("项目{i}"),
+                    category: v1::ProjectCategory::Water as i32,
+                    investment_type: v1::InvestmentType::Government as i32,
+                    township: wide(i),
+                    department: wide(i),
+                    leader: wide(i),
+                    total_investment_yuan: 1_000 + i as i64,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let mut r = reports(&server).await;
+    let s = r
+        .get_pipeline_summary(v1::GetPipelineSummaryRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for list in [&s.by_township, &s.by_department] {
+        assert!(list.len() > 10 && list.len() < 40, "{}", list.len());
+        let rest = list.last().unwrap();
+        assert_eq!(rest.key, "", "the rest summed under an empty key");
+        assert_eq!(list.iter().map(|t| t.project_count).sum::<i32>(), 40);
+        assert_eq!(
+            list.iter().map(|t| t.total_investment_yuan).sum::<i64>(),
+            s.total_investment_yuan
+        );
+        let named: Vec<&str> = list[..list.len() - 1]
+            .iter()
+            .map(|t| t.key.as_str())
+            .collect();
+        let expected: Vec<String> = (0..named.len()).map(wide).collect();
+        assert_eq!(named, expected, "the first groups by name, whole");
+    }
+
+    let bulletin = r
+        .publish_bulletin(v1::PublishBulletinRequest {
+            title: "第12期 项目建设进度通报".into(),
+            bulletin_id: "issue-12".into(),
+            request_id: "publish-12".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(prost::Message::encoded_len(&bulletin) <= 60 * 1024);
+    assert!(
+        bulletin
+            .rankings
+            .iter()
+            .all(|ranking| !ranking.next_page_token.is_empty() && !ranking.rows.is_empty()),
+        "every ranking was cut"
+    );
+    let read = r
+        .get_bulletin(v1::GetBulletinRequest {
+            name: bulletin.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, bulletin, "the same cut on every read");
+    let listed = r
+        .list_bulletins(v1::ListBulletinsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.bulletins, vec![bulletin.clone()]);
+    for ranking in &bulletin.rankings {
+        let from_bulletin = rest_of_ranking(
+            &mut r,
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: ranking.dimension,
+                page_size: 7,
+                ..Default::default()
+            },
+            ranking,
+        )
+        .await;
+        let live = r
+            .list_rankings(v1::ListRankingsRequest {
+                dimension: ranking.dimension,
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let live = rest_of_ranking(
+            &mut r,
+            v1::ListRankingsRequest {
+                dimension: ranking.dimension,
+                page_size: 1000,
+                ..Default::default()
+            },
+            &live,
+        )
+        .await;
+        assert_eq!(from_bulletin.len(), 40);
+        assert_eq!(
+            from_bulletin, live,
+            "the bulletin holds every row, as published"
+        );
+    }
+
+    // A bulletin's ranking is read as it is: no status date or units of its own.
+    for (request, field) in [
+        (
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: 1,
+                status_date: date(9, 1),
+                ..Default::default()
+            },
+            "status_date",
+        ),
+        (
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: 1,
+                units: vec!["城关镇".into()],
+                ..Default::default()
+            },
+            "units",
+        ),
+        (
+            v1::ListRankingsRequest {
+                bulletin: "issue-12".into(),
+                dimension: 1,
+                ..Default::default()
+            },
+            "bulletin",
+        ),
+        (
+            v1::ListRankingsRequest {
+                bulletin: bulletin.name.clone(),
+                dimension: 2,
+                page_token: bulletin.rankings[0].next_page_token.clone(),
+                ..Default::default()
+            },
+            "page_token",
+        ),
+    ] {
+        let err = r.list_rankings(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}");
+        assert_eq!(bad_fields(&err), [field.to_string()].into(), "{field}");
+    }
+    let missing = r
+        .list_rankings(v1::ListRankingsRequest {
+            bulletin: "bulletins/none".into(),
+            dimension: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
+both_backends!(
+    summary_figures,
+    rankings_and_bulletins,
+    funding_summary,
+    money_is_bounded_and_sums_exactly,
+    large_reports_fit_and_nothing_is_lost
+);

@@ -12,8 +12,9 @@ use crate::domain::error::Violations;
 use crate::domain::funding::{
     ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, FundingChannel,
 };
+use crate::domain::values::{reported_count, reported_yuan};
 use crate::domain::{names, values};
-use crate::proto::v1;
+use crate::proto::{budget, v1};
 use crate::store::SortKey;
 use crate::store::applications::{ApplicationFilter, ApplicationQuery, Coverage, CoverageEntry};
 
@@ -43,7 +44,7 @@ fn parse_name(violations: &mut Violations, name: &str) -> Option<(String, String
 
 fn reason(violations: &mut Violations, text: &str, required: bool) -> String {
     violations
-        .check("reason", values::text(text, required, 2000))
+        .check("reason", values::text(text, required, values::NOTE_CHARS))
         .unwrap_or_default()
 }
 
@@ -62,6 +63,19 @@ fn coverage_entry(entry: &CoverageEntry) -> v1::CoverageProject {
     }
 }
 
+/// The most each project list of a coverage sheet takes, encoded: the two lists and the
+/// figures then fit in one resource (`budget::MAX_RESOURCE_BYTES`). 28 KiB hold about 140
+/// projects of typical names and at least 15 of the longest allowed; the counts
+/// (`undeclared_count`, `draft_count`) always count them all.
+pub const COVERAGE_LIST_BYTES: usize = 28 * 1024;
+
+/// The first entries of `entries` that fit in COVERAGE_LIST_BYTES.
+fn coverage_list(entries: &[CoverageEntry]) -> Vec<v1::CoverageProject> {
+    let mut list: Vec<v1::CoverageProject> = entries.iter().map(coverage_entry).collect();
+    list.truncate(budget::fitting(&list, COVERAGE_LIST_BYTES));
+    list
+}
+
 fn coverage_message(c: &Coverage) -> v1::FundingCoverage {
     let f = &c.window.fields;
     let declared = c.declared_count();
@@ -70,22 +84,24 @@ fn coverage_message(c: &Coverage) -> v1::FundingCoverage {
         status_date: Some(crate::proto::date(c.status_date)),
         window_state: v1::FundingWindowState::from(f.state_on(c.status_date)) as i32,
         days_to_close: c.days_to_close(),
-        eligible_count: c.eligible_count as i32,
-        undeclared_projects: c.undeclared.iter().map(coverage_entry).collect(),
-        draft_applications: c.drafts.iter().map(coverage_entry).collect(),
-        submitted_count: c.submitted_count as i32,
-        approved_count: c.approved_count as i32,
-        rejected_count: c.rejected_count as i32,
-        declared_count: declared as i32,
-        declared_amount_yuan: c.declared_amount_yuan,
-        approved_amount_yuan: c.approved_amount_yuan,
-        disbursed_amount_yuan: c.disbursed_amount_yuan,
+        eligible_count: reported_count(c.eligible_count),
+        undeclared_projects: coverage_list(&c.undeclared),
+        draft_applications: coverage_list(&c.drafts),
+        submitted_count: reported_count(c.submitted_count),
+        approved_count: reported_count(c.approved_count),
+        rejected_count: reported_count(c.rejected_count),
+        declared_count: reported_count(declared),
+        declared_amount_yuan: reported_yuan(c.declared_amount_yuan),
+        approved_amount_yuan: reported_yuan(c.approved_amount_yuan),
+        disbursed_amount_yuan: reported_yuan(c.disbursed_amount_yuan),
         target_count: f.target_count,
-        count_gap: (i64::from(f.target_count) - declared).max(0) as i32,
+        count_gap: reported_count((i64::from(f.target_count) - declared).max(0)),
         target_amount_yuan: f.target_amount_yuan,
-        amount_gap: (f.target_amount_yuan - c.declared_amount_yuan).max(0),
-        undeclared_count: c.undeclared_count as i32,
-        draft_count: c.draft_count as i32,
+        amount_gap: reported_yuan(
+            (i128::from(f.target_amount_yuan) - c.declared_amount_yuan).max(0),
+        ),
+        undeclared_count: reported_count(c.undeclared_count),
+        draft_count: reported_count(c.draft_count),
     }
 }
 
@@ -182,7 +198,7 @@ impl FundingApi {
         );
         let description = violations.check(
             "funding_application.description",
-            values::text(&a.description, false, 4000),
+            values::text(&a.description, false, values::DESCRIPTION_CHARS),
         );
         let application_id = if req.funding_application_id.is_empty() {
             None
@@ -299,22 +315,24 @@ impl FundingApi {
             after,
             limit: limit.expect("validated"),
         };
-        let (items, cursor, totals) = self
+        let (page, totals) = self
             .services
             .store
             .list_funding_applications(&query)
             .await
             .map_err(to_status)?;
+        let (funding_applications, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |item| {
+                v1::FundingApplication::from(item)
+            });
         Ok(Response::new(v1::ListFundingApplicationsResponse {
-            funding_applications: items.iter().map(v1::FundingApplication::from).collect(),
-            next_page_token: cursor
-                .map(|c| pagination::encode(&print, &c))
-                .unwrap_or_default(),
+            funding_applications,
+            next_page_token,
             totals: Some(v1::FundingTotals {
                 application_count: totals.application_count,
-                requested_amount_yuan: totals.requested_amount_yuan,
-                approved_amount_yuan: totals.approved_amount_yuan,
-                disbursed_amount_yuan: totals.disbursed_amount_yuan,
+                requested_amount_yuan: reported_yuan(totals.requested_amount_yuan),
+                approved_amount_yuan: reported_yuan(totals.approved_amount_yuan),
+                disbursed_amount_yuan: reported_yuan(totals.disbursed_amount_yuan),
             }),
         }))
     }
@@ -352,8 +370,10 @@ impl FundingApi {
                     values::funding_amount(a.requested_amount_yuan, false),
                 );
             } else {
-                patch.description =
-                    violations.check(&field, values::text(&a.description, false, 4000));
+                patch.description = violations.check(
+                    &field,
+                    values::text(&a.description, false, values::DESCRIPTION_CHARS),
+                );
             }
         }
         invalid(violations)?;
@@ -448,7 +468,10 @@ impl FundingApi {
             );
         }
         let note = violations
-            .check("note", values::text(&req.note, false, 2000))
+            .check(
+                "note",
+                values::text(&req.note, false, values::DISBURSEMENT_NOTE_CHARS),
+            )
             .unwrap_or_default();
         let request_id = violations
             .check("request_id", values::request_id(&req.request_id))
@@ -498,5 +521,63 @@ impl FundingApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(coverage_message(&coverage)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::funding::{Eligibility, FundingWindow, WindowFields};
+    use crate::domain::values::{DESCRIPTION_CHARS, MAX_YUAN, TITLE_CHARS, UNIT_CHARS};
+    use crate::proto::budget::worst;
+    use prost::Message;
+
+    #[test]
+    fn worst_case_coverage_fits() {
+        let day = chrono::NaiveDate::from_ymd_opt(2200, 12, 31).unwrap();
+        let entry = CoverageEntry {
+            project_id: worst::id(),
+            display_name: worst::text(TITLE_CHARS),
+            township: worst::text(UNIT_CHARS),
+            department: worst::text(UNIT_CHARS),
+            total_investment_yuan: MAX_YUAN,
+            application_id: Some(worst::id()),
+        };
+        let coverage = Coverage {
+            window: FundingWindow {
+                id: worst::id(),
+                uid: worst::uid(),
+                fields: WindowFields {
+                    channel: FundingChannel::Other,
+                    title: worst::text(TITLE_CHARS),
+                    description: worst::text(DESCRIPTION_CHARS),
+                    open_date: day,
+                    close_date: day,
+                    target_count: i32::MAX,
+                    target_amount_yuan: MAX_YUAN,
+                    eligibility: Eligibility::default(),
+                },
+                created_at_us: 0,
+                updated_at_us: 0,
+                version: 1,
+            },
+            status_date: chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap(),
+            eligible_count: i64::from(i32::MAX),
+            undeclared_count: i64::from(i32::MAX),
+            undeclared: vec![entry.clone(); 1000],
+            draft_count: i64::from(i32::MAX),
+            drafts: vec![entry; 1000],
+            submitted_count: i64::from(i32::MAX),
+            approved_count: i64::from(i32::MAX),
+            rejected_count: i64::from(i32::MAX),
+            declared_amount_yuan: i128::MAX / 2,
+            approved_amount_yuan: i128::MAX / 2,
+            disbursed_amount_yuan: i128::MAX / 2,
+        };
+        let message = coverage_message(&coverage);
+        assert!(message.undeclared_projects.len() >= 15);
+        assert_eq!(message.draft_count, i32::MAX);
+        let len = message.encoded_len();
+        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
     }
 }

@@ -6,13 +6,17 @@ use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
 use super::pagination;
-use super::parse::{date_value, enum_filter, enum_value, invalid, mask_paths, optional_etag};
+use super::parse::{
+    date_value, enum_filter, enum_set, enum_value, invalid, mask_paths, optional_etag,
+};
 use super::projects::{
     category_from_proto, investment_type_from_proto, prerequisite_kind_from_proto, stage_from_proto,
 };
 use super::{Services, request_key, respond, to_status};
 use crate::domain::error::Violations;
 use crate::domain::funding::{Eligibility, FundingChannel, WindowFields, WindowPatch, WindowState};
+use crate::domain::prerequisite::PrerequisiteKind;
+use crate::domain::project::{Category, Stage};
 use crate::domain::{Error, names, values};
 use crate::proto::v1::{self, funding_service_server::FundingService};
 use crate::store::SortKey;
@@ -73,37 +77,23 @@ fn required_date(
 fn eligibility(e: &v1::FundingEligibility, violations: &mut Violations) -> Eligibility {
     let field = |name: &str| format!("funding_window.eligibility.{name}");
     let mut out = Eligibility::default();
-    let stages: Vec<_> = e
-        .stages
-        .iter()
-        .enumerate()
-        .filter_map(|(i, raw)| {
-            enum_value(
-                violations,
-                &field(&format!("stages[{i}]")),
-                *raw,
-                true,
-                stage_from_proto,
-            )
-        })
-        .collect();
+    let stages = enum_set(
+        violations,
+        &field("stages"),
+        &e.stages,
+        Stage::ALL.len(),
+        stage_from_proto,
+    );
     if !stages.is_empty() {
         out.stages = stages;
     }
-    out.categories = e
-        .categories
-        .iter()
-        .enumerate()
-        .filter_map(|(i, raw)| {
-            enum_value(
-                violations,
-                &field(&format!("categories[{i}]")),
-                *raw,
-                true,
-                category_from_proto,
-            )
-        })
-        .collect();
+    out.categories = enum_set(
+        violations,
+        &field("categories"),
+        &e.categories,
+        Category::ALL.len(),
+        category_from_proto,
+    );
     out.investment_type = enum_value(
         violations,
         &field("investment_type"),
@@ -117,20 +107,13 @@ fn eligibility(e: &v1::FundingEligibility, violations: &mut Violations) -> Eligi
             values::yuan(e.min_total_investment_yuan),
         )
         .unwrap_or_default();
-    out.required_prerequisites = e
-        .required_prerequisites
-        .iter()
-        .enumerate()
-        .filter_map(|(i, raw)| {
-            enum_value(
-                violations,
-                &field(&format!("required_prerequisites[{i}]")),
-                *raw,
-                true,
-                prerequisite_kind_from_proto,
-            )
-        })
-        .collect();
+    out.required_prerequisites = enum_set(
+        violations,
+        &field("required_prerequisites"),
+        &e.required_prerequisites,
+        PrerequisiteKind::ALL.len(),
+        prerequisite_kind_from_proto,
+    );
     out
 }
 
@@ -143,9 +126,15 @@ fn window_patch(w: &v1::FundingWindow, paths: &[&str], violations: &mut Violatio
             "channel" => {
                 patch.channel = enum_value(violations, &f, w.channel, true, channel_from_proto)
             }
-            "title" => patch.title = violations.check(&f, values::text(&w.title, true, 200)),
+            "title" => {
+                patch.title =
+                    violations.check(&f, values::text(&w.title, true, values::TITLE_CHARS))
+            }
             "description" => {
-                patch.description = violations.check(&f, values::text(&w.description, false, 4000))
+                patch.description = violations.check(
+                    &f,
+                    values::text(&w.description, false, values::DESCRIPTION_CHARS),
+                )
             }
             "open_date" => patch.open_date = required_date(violations, &f, w.open_date.as_ref()),
             "close_date" => patch.close_date = required_date(violations, &f, w.close_date.as_ref()),
@@ -333,17 +322,19 @@ impl FundingService for FundingApi {
             after,
             limit: limit.expect("validated"),
         };
-        let (items, cursor) = self
+        let page = self
             .services
             .store
             .list_funding_windows(&query)
             .await
             .map_err(to_status)?;
+        let (funding_windows, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |item| {
+                v1::FundingWindow::from(item)
+            });
         Ok(Response::new(v1::ListFundingWindowsResponse {
-            funding_windows: items.iter().map(v1::FundingWindow::from).collect(),
-            next_page_token: cursor
-                .map(|c| pagination::encode(&print, &c))
-                .unwrap_or_default(),
+            funding_windows,
+            next_page_token,
         }))
     }
 

@@ -16,7 +16,7 @@ use crate::proto::v1::{self, milestone_service_server::MilestoneService};
 use crate::store::milestones::{
     DateChange, MilestoneFilter, MilestoneOrder, MilestonePatch, MilestoneQuery, NewMilestone,
 };
-use crate::store::{Cursor, SortKey};
+use crate::store::{Cursor, Page, SortKey};
 
 /// The gRPC face of milestones.
 #[derive(Clone, Debug)]
@@ -74,7 +74,10 @@ impl MilestoneApi {
             );
         }
         let reason_required = change == DateChange::Rebaseline;
-        let reason = violations.check("reason", values::text(reason, reason_required, 1000));
+        let reason = violations.check(
+            "reason",
+            values::text(reason, reason_required, values::REASON_CHARS),
+        );
         violations.check("request_id", values::request_id(request_id));
         invalid(violations)?;
         let (project_id, milestone_id) = ids.expect("validated");
@@ -150,13 +153,16 @@ impl MilestoneService for MilestoneApi {
             true,
             kind_from_proto,
         );
-        let title = violations.check("milestone.title", values::text(&m.title, false, 200));
+        let title = violations.check(
+            "milestone.title",
+            values::text(&m.title, false, values::TITLE_CHARS),
+        );
         if kind == Some(MilestoneKind::Custom) && title.as_deref() == Some("") {
             violations.add("milestone.title", "is required for CUSTOM milestones");
         }
         let description = violations.check(
             "milestone.description",
-            values::text(&m.description, false, 2000),
+            values::text(&m.description, false, values::NOTE_CHARS),
         );
         let baseline = match &m.baseline_date {
             None => {
@@ -354,17 +360,19 @@ impl MilestoneService for MilestoneApi {
             limit: limit.expect("validated"),
             status_date: status_date.expect("validated"),
         };
-        let (items, cursor) = self
+        let page = self
             .services
             .store
             .list_milestones(&self.services.policy, &query)
             .await
             .map_err(to_status)?;
+        let (milestones, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |item| {
+                v1::Milestone::from(item)
+            });
         Ok(Response::new(v1::ListMilestonesResponse {
-            milestones: items.iter().map(v1::Milestone::from).collect(),
-            next_page_token: cursor
-                .map(|c| pagination::encode(&print, &c))
-                .unwrap_or_default(),
+            milestones,
+            next_page_token,
         }))
     }
 
@@ -411,13 +419,15 @@ impl MilestoneService for MilestoneApi {
         for path in paths {
             match path {
                 "title" => {
-                    patch.title =
-                        violations.check("milestone.title", values::text(&m.title, false, 200))
+                    patch.title = violations.check(
+                        "milestone.title",
+                        values::text(&m.title, false, values::TITLE_CHARS),
+                    )
                 }
                 _ => {
                     patch.description = violations.check(
                         "milestone.description",
-                        values::text(&m.description, false, 2000),
+                        values::text(&m.description, false, values::NOTE_CHARS),
                     )
                 }
             }
@@ -568,18 +578,16 @@ impl MilestoneService for MilestoneApi {
             )
             .await
             .map_err(to_status)?;
-        let next_page_token = match revisions.last() {
-            Some(last) if more => pagination::encode(
-                &print,
-                &Cursor {
-                    key: SortKey::Int(last.number as i64),
-                    id: String::new(),
-                },
-            ),
-            _ => String::new(),
-        };
+        let page = Page::new(revisions, more, |revision| Cursor {
+            key: SortKey::Int(revision.number as i64),
+            id: String::new(),
+        });
+        let (revisions, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |item| {
+                v1::MilestoneRevision::from(item)
+            });
         Ok(Response::new(v1::ListMilestoneRevisionsResponse {
-            revisions: revisions.iter().map(v1::MilestoneRevision::from).collect(),
+            revisions,
             next_page_token,
         }))
     }

@@ -26,12 +26,18 @@ use crate::store::idempotency::RequestKey;
 use crate::store::{Outcome, Store, WriteContext};
 pub use error::to_status;
 
-/// What every service needs: the store, the clock and the slippage policy.
+/// The server's message limit unless configured otherwise (`serve --max-message-bytes`).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every service needs: the store, the clock, the slippage policy and the message limit.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub store: Store,
     pub clock: Clock,
     pub policy: Policy,
+    /// The largest response the transport sends, in bytes: list pages are cut to fit it
+    /// (`pagination::fit`). `app::run` sets it from its options.
+    pub max_message_bytes: usize,
 }
 
 /// The caller of a request, put there by the authentication layer.

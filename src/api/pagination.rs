@@ -5,7 +5,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::store::{Cursor, SortKey};
+use prost::Message;
+
+use crate::proto::budget;
+use crate::store::{Cursor, Page, SortKey};
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 1000;
@@ -70,6 +73,34 @@ pub fn decode(token: &str, fingerprint: &str) -> Result<Option<Cursor>, String> 
     }))
 }
 
+/// The items of `page` as messages, and the token of the page after them (empty at the end).
+/// A page also stops before the item that would take the response past `max_message_bytes`
+/// (less `budget::LIST_MARGIN` for its other fields); the token then resumes right after the
+/// last item sent. One item always fits (`budget::MAX_RESOURCE_BYTES`), and at least one is
+/// sent, so paging always advances.
+pub fn fit<T, M: Message>(
+    page: Page<T>,
+    max_message_bytes: usize,
+    fingerprint: &str,
+    convert: impl FnMut(&T) -> M,
+) -> (Vec<M>, String) {
+    let mut messages: Vec<M> = page.items.iter().map(convert).collect();
+    let room = max_message_bytes.saturating_sub(budget::LIST_MARGIN);
+    let kept = budget::fitting(&messages, room).max(1).min(messages.len());
+    let resume = if kept < messages.len() {
+        page.cursors.get(kept - 1)
+    } else if page.more {
+        page.cursors.last()
+    } else {
+        None
+    };
+    messages.truncate(kept);
+    let token = resume
+        .map(|cursor| encode(fingerprint, cursor))
+        .unwrap_or_default();
+    (messages, token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +119,43 @@ mod tests {
         assert!(decode(&URL_SAFE_NO_PAD.encode("1\nx"), &print).is_err());
         assert_eq!(decode("", &print).unwrap(), None);
         assert_ne!(fingerprint(&["a", "bc"]), fingerprint(&["ab", "c"]));
+    }
+
+    #[test]
+    fn pages_are_cut_to_the_message_limit() {
+        let item = |i: usize| crate::proto::v1::Project {
+            name: format!("projects/p{i}"),
+            description: "县".repeat(1000),
+            ..Default::default()
+        };
+        let cursor = |i: usize| Cursor {
+            key: SortKey::Int(i as i64),
+            id: format!("p{i}"),
+        };
+        let page = |n: usize, more: bool| Page {
+            items: (0..n).collect::<Vec<_>>(),
+            cursors: (0..n).map(cursor).collect(),
+            more,
+        };
+        let one = budget::entry_len(&item(0));
+        let print = fingerprint(&["projects"]);
+        let limit = budget::LIST_MARGIN + 3 * one + one / 2;
+        // Cut after three; the token resumes after the third.
+        let (items, token) = fit(page(10, false), limit, &print, |i| item(*i));
+        assert_eq!(items.len(), 3);
+        assert_eq!(decode(&token, &print).unwrap(), Some(cursor(2)));
+        // Everything fits: the store's own answer stands.
+        let (items, token) = fit(page(3, false), limit, &print, |i| item(*i));
+        assert_eq!((items.len(), token.as_str()), (3, ""));
+        let (items, token) = fit(page(3, true), limit, &print, |i| item(*i));
+        assert_eq!(items.len(), 3);
+        assert_eq!(decode(&token, &print).unwrap(), Some(cursor(2)));
+        // A limit below one item still sends one, so paging advances.
+        let (items, token) = fit(page(2, false), 10, &print, |i| item(*i));
+        assert_eq!(items.len(), 1);
+        assert_eq!(decode(&token, &print).unwrap(), Some(cursor(0)));
+        let (items, token) = fit(page(0, false), limit, &print, |i| item(*i));
+        assert!(items.is_empty() && token.is_empty());
     }
 
     #[test]

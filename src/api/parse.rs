@@ -8,7 +8,8 @@ use crate::domain::error::Violations;
 use crate::domain::values;
 use crate::proto::v1;
 
-/// Resolves an update mask into the list of paths to apply (AIP-134).
+/// Resolves an update mask into the list of paths to apply (AIP-134). A path named twice counts
+/// once.
 pub fn mask_paths(
     mask: Option<&FieldMask>,
     mutable: &'static [&'static str],
@@ -19,6 +20,19 @@ pub fn mask_paths(
     let Some(mask) = mask else {
         return mutable.iter().copied().filter(|p| populated(p)).collect();
     };
+    // A mask longer than the message has fields repeats or invents paths; it is refused as a
+    // whole rather than answered with a violation per path.
+    let fields = mutable.len() + output_only.len();
+    if mask.paths.len() > fields {
+        violations.add(
+            "update_mask",
+            format!(
+                "names at most {fields} paths, one per field; got {}",
+                mask.paths.len()
+            ),
+        );
+        return Vec::new();
+    }
     if mask.paths.iter().any(|p| p == "*") {
         if mask.paths.len() > 1 {
             violations.add("update_mask", "`*` cannot be combined with other paths");
@@ -65,6 +79,42 @@ pub fn enum_value<T: Copy>(
         violations.add(field, format!("unknown value {raw}"));
     }
     value
+}
+
+/// A repeated enum field read as a set: every entry a known value and none twice, so it has at
+/// most as many entries as the enum has values (`values`). A longer list is one violation on
+/// the field itself, without a look at its entries; a repeated entry is refused, not
+/// collapsed, so that what is stored is what was sent.
+pub fn enum_set<T: Copy>(
+    violations: &mut Violations,
+    field: &str,
+    raw: &[i32],
+    values: usize,
+    convert: impl Fn(i32) -> Option<T>,
+) -> Vec<T> {
+    if raw.len() > values {
+        violations.add(
+            field,
+            format!(
+                "lists each value at most once, so at most {values} entries; got {}",
+                raw.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut set = Vec::with_capacity(raw.len());
+    for (i, value) in raw.iter().enumerate() {
+        let entry = format!("{field}[{i}]");
+        if raw[..i].contains(value) {
+            violations.add(
+                entry,
+                format!("repeats value {value}; list each value once"),
+            );
+        } else if let Some(parsed) = enum_value(violations, &entry, *value, true, &convert) {
+            set.push(parsed);
+        }
+    }
+    set
 }
 
 /// A filter value naming an enum value, with or without its prefix.

@@ -32,7 +32,7 @@ impl ProjectApi {
     }
 }
 
-const PROJECT_MUTABLE: &[&str] = &[
+pub(crate) const PROJECT_MUTABLE: &[&str] = &[
     "display_name",
     "description",
     "project_code",
@@ -96,12 +96,16 @@ fn project_patch(
         let f = field(path);
         match *path {
             "display_name" => {
-                patch.display_name =
-                    violations.check(&f, values::text(&project.display_name, true, 200))
+                patch.display_name = violations.check(
+                    &f,
+                    values::text(&project.display_name, true, values::TITLE_CHARS),
+                )
             }
             "description" => {
-                patch.description =
-                    violations.check(&f, values::text(&project.description, false, 4000))
+                patch.description = violations.check(
+                    &f,
+                    values::text(&project.description, false, values::DESCRIPTION_CHARS),
+                )
             }
             "project_code" => {
                 patch.project_code =
@@ -121,15 +125,24 @@ fn project_patch(
                 )
             }
             "township" => {
-                patch.township = violations.check(&f, values::text(&project.township, true, 100))
+                patch.township = violations.check(
+                    &f,
+                    values::text(&project.township, true, values::UNIT_CHARS),
+                )
             }
             "department" => {
-                patch.department =
-                    violations.check(&f, values::text(&project.department, true, 100))
+                patch.department = violations.check(
+                    &f,
+                    values::text(&project.department, true, values::UNIT_CHARS),
+                )
             }
-            "owner" => patch.owner = violations.check(&f, values::text(&project.owner, false, 200)),
+            "owner" => {
+                patch.owner =
+                    violations.check(&f, values::text(&project.owner, false, values::TITLE_CHARS))
+            }
             "leader" => {
-                patch.leader = violations.check(&f, values::text(&project.leader, false, 100))
+                patch.leader =
+                    violations.check(&f, values::text(&project.leader, false, values::UNIT_CHARS))
             }
             "total_investment_yuan" => {
                 patch.total_investment_yuan =
@@ -185,7 +198,10 @@ fn prerequisite_patch(
                     prerequisite_kind_from_proto,
                 )
             }
-            "title" => patch.title = violations.check(&f, values::text(&item.title, false, 200)),
+            "title" => {
+                patch.title =
+                    violations.check(&f, values::text(&item.title, false, values::TITLE_CHARS))
+            }
             "state" => {
                 patch.state = enum_value(
                     violations,
@@ -202,7 +218,10 @@ fn prerequisite_patch(
                     Some(date) => date_value(violations, &f, date).map(Some),
                 }
             }
-            "note" => patch.note = violations.check(&f, values::text(&item.note, false, 2000)),
+            "note" => {
+                patch.note =
+                    violations.check(&f, values::text(&item.note, false, values::NOTE_CHARS))
+            }
             _ => unreachable!("mask paths come from PREREQUISITE_MUTABLE"),
         }
     }
@@ -398,17 +417,19 @@ impl ProjectService for ProjectApi {
         query.descending = descending;
         query.after = after.flatten();
         query.limit = limit.expect("validated");
-        let (projects, cursor) = self
+        let page = self
             .services
             .store
             .list_projects(&query)
             .await
             .map_err(to_status)?;
+        let (projects, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |item| {
+                v1::Project::from(item)
+            });
         Ok(Response::new(v1::ListProjectsResponse {
-            projects: projects.iter().map(v1::Project::from).collect(),
-            next_page_token: cursor
-                .map(|c| pagination::encode(&print, &c))
-                .unwrap_or_default(),
+            projects,
+            next_page_token,
         }))
     }
 
@@ -469,7 +490,10 @@ impl ProjectService for ProjectApi {
         let mut violations = Violations::new();
         let id = violations.check("name", names::parse_project_name(&req.name));
         let target = enum_value(&mut violations, "stage", req.stage, true, stage_from_proto);
-        let reason = violations.check("reason", values::text(&req.reason, true, 1000));
+        let reason = violations.check(
+            "reason",
+            values::text(&req.reason, true, values::REASON_CHARS),
+        );
         let effective_date = match &req.effective_date {
             None => Some(ctx.today),
             Some(date) => date_value(&mut violations, "effective_date", date).and_then(|d| {
@@ -612,7 +636,7 @@ impl ProjectService for ProjectApi {
             violations.add("page_token", "is not a page token issued by this service");
         }
         invalid(violations)?;
-        let (items, cursor) = self
+        let page = self
             .services
             .store
             .list_prerequisites(
@@ -623,11 +647,13 @@ impl ProjectService for ProjectApi {
             )
             .await
             .map_err(to_status)?;
+        let (prerequisites, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |item| {
+                v1::Prerequisite::from(item)
+            });
         Ok(Response::new(v1::ListPrerequisitesResponse {
-            prerequisites: items.iter().map(v1::Prerequisite::from).collect(),
-            next_page_token: cursor
-                .map(|c| pagination::encode(&print, &c))
-                .unwrap_or_default(),
+            prerequisites,
+            next_page_token,
         }))
     }
 

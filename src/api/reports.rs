@@ -1,6 +1,7 @@
 //! ReportService: summaries, rankings and bulletins for leaders.
 
 use chrono::{Datelike, NaiveDate};
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
@@ -9,10 +10,11 @@ use super::parse::{date_value, enum_filter, invalid};
 use super::{Services, request_key, respond, to_status};
 use crate::domain::error::Violations;
 use crate::domain::project::{Category, InvestmentType};
-use crate::domain::{names, values};
+use crate::domain::{Error, names, values};
+use crate::proto::budget;
 use crate::proto::v1::{self, report_service_server::ReportService};
 use crate::store::reports::{self, Dimension, ReportFilter};
-use crate::store::{Cursor, SortKey};
+use crate::store::{Cursor, Page, SortKey};
 
 /// The gRPC face of reports.
 #[derive(Clone, Debug)]
@@ -116,6 +118,118 @@ fn dimension_from_proto(raw: i32) -> Option<Dimension> {
     }
 }
 
+/// The most units a ListRankings request may name.
+const MAX_UNITS: usize = 500;
+
+fn parse_bulletin_name(name: &str) -> Result<&str, String> {
+    match name.strip_prefix("bulletins/") {
+        Some(id) if names::validate_id(id).is_ok() => Ok(id),
+        _ => Err(format!(
+            "must be a bulletin resource name, bulletins/{{bulletin}}; got {name:?}"
+        )),
+    }
+}
+
+/// The fingerprint of the pages of the ranking of `dimension` in `bulletin`.
+fn bulletin_ranking_print(bulletin: &str, dimension: i32) -> String {
+    pagination::fingerprint(&["bulletin", bulletin, &dimension.to_string()])
+}
+
+/// Where a page of a ranking continues: after this row (rows are ordered by rank, then unit).
+fn row_cursor(row: &v1::RankingRow) -> Cursor {
+    Cursor {
+        key: SortKey::Int(row.rank as i64),
+        id: row.unit.clone(),
+    }
+}
+
+/// One page of `ranking`'s rows after `after`: at most `limit` rows, and no more than fit in
+/// the message limit.
+fn ranking_page(
+    mut ranking: v1::ListRankingsResponse,
+    after: Option<&Cursor>,
+    limit: usize,
+    max_message_bytes: usize,
+    print: &str,
+) -> v1::ListRankingsResponse {
+    let mut rows = std::mem::take(&mut ranking.rows);
+    if let Some(Cursor {
+        key: SortKey::Int(rank),
+        id,
+    }) = after
+    {
+        rows.retain(|r| (r.rank as i64, &r.unit) > (*rank, id));
+    }
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let (rows, token) = pagination::fit(
+        Page::new(rows, more, row_cursor),
+        max_message_bytes,
+        print,
+        |row| row.clone(),
+    );
+    ranking.rows = rows;
+    ranking.next_page_token = token;
+    ranking
+}
+
+/// Room a bulletin keeps for each ranking's next page token (a unit name of at most 400 bytes,
+/// in base64) and the growth of its length prefix.
+const TOKEN_ROOM: usize = 1024;
+
+/// Splits `room` among lists needing `sizes` bytes: a list that needs less than an even share
+/// gets what it needs, and what it leaves is shared evenly among the others.
+fn fair_shares(sizes: &[usize], room: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|&i| sizes[i]);
+    let mut left = room;
+    let mut shares = vec![0; sizes.len()];
+    for (n, &i) in order.iter().enumerate() {
+        shares[i] = sizes[i].min(left / (sizes.len() - n));
+        left -= shares[i];
+    }
+    shares
+}
+
+/// A bulletin as the API sends it. It is stored whole, but three rankings of every unit need
+/// not fit in one message: when they would take the bulletin past MAX_RESOURCE_BYTES, each
+/// ranking keeps its best rows within a fair share of the room (`fair_shares`) and its
+/// `next_page_token` reads the rest through ListRankings with `bulletin` set. The cut depends
+/// only on the stored bulletin, so it is the same on every read.
+fn presented(mut bulletin: v1::Bulletin) -> v1::Bulletin {
+    let rows: Vec<Vec<v1::RankingRow>> = bulletin
+        .rankings
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.rows))
+        .collect();
+    let sizes: Vec<usize> = rows
+        .iter()
+        .map(|rows| rows.iter().map(budget::entry_len).sum())
+        .collect();
+    let fixed = bulletin.encoded_len() + bulletin.rankings.len() * TOKEN_ROOM;
+    let room = budget::MAX_RESOURCE_BYTES.saturating_sub(fixed);
+    let shares = fair_shares(&sizes, room);
+    let name = bulletin.name.clone();
+    for ((ranking, rows), share) in bulletin.rankings.iter_mut().zip(rows).zip(shares) {
+        let kept = budget::fitting(&rows, share);
+        if kept < rows.len() {
+            // Before the first row when none fits: every rank is at least 1.
+            let resume = match kept {
+                0 => Cursor {
+                    key: SortKey::Int(0),
+                    id: String::new(),
+                },
+                n => row_cursor(&rows[n - 1]),
+            };
+            ranking.next_page_token =
+                pagination::encode(&bulletin_ranking_print(&name, ranking.dimension), &resume);
+        }
+        ranking.rows = rows;
+        ranking.rows.truncate(kept);
+    }
+    bulletin
+}
+
 /// Bulletin lists: 20 by default, at most 100 (each bulletin carries every ranking).
 fn bulletin_page_size(requested: i32) -> Result<u64, String> {
     match requested {
@@ -156,9 +270,30 @@ impl ReportService for ReportApi {
     ) -> Result<Response<v1::ListRankingsResponse>, Status> {
         let req = request.into_inner();
         let mut violations = Violations::new();
-        let status_date = self
-            .status_date(req.status_date.as_ref(), &mut violations)
-            .await?;
+        let from_bulletin = !req.bulletin.is_empty();
+        let bulletin_id = if from_bulletin {
+            if req.status_date.is_some() {
+                violations.add(
+                    "status_date",
+                    "must be empty with `bulletin`: a bulletin has its own status date",
+                );
+            }
+            if !req.units.is_empty() {
+                violations.add(
+                    "units",
+                    "must be empty with `bulletin`: a bulletin ranks the units it ranked",
+                );
+            }
+            violations.check("bulletin", parse_bulletin_name(&req.bulletin))
+        } else {
+            None
+        };
+        let status_date = if from_bulletin {
+            None
+        } else {
+            self.status_date(req.status_date.as_ref(), &mut violations)
+                .await?
+        };
         let dimension = if req.dimension == 0 {
             violations.add("dimension", "is required: DEPARTMENT, TOWNSHIP or LEADER");
             None
@@ -169,23 +304,33 @@ impl ReportService for ReportApi {
             }
             d
         };
-        if req.units.len() > 500 {
-            violations.add("units", format!("at most 500, got {}", req.units.len()));
+        if req.units.len() > MAX_UNITS {
+            violations.add(
+                "units",
+                format!("at most {MAX_UNITS}, got {}", req.units.len()),
+            );
         }
         let units: Vec<String> = req
             .units
             .iter()
             .enumerate()
-            .take(500)
+            .take(MAX_UNITS)
             .filter_map(|(i, u)| {
-                violations.check(&format!("units[{i}]"), values::text(u, true, 200))
+                violations.check(
+                    &format!("units[{i}]"),
+                    values::text(u, true, values::TITLE_CHARS),
+                )
             })
             .collect();
         let limit = violations.check("page_size", pagination::page_size(req.page_size));
-        let print = pagination::fingerprint(&[
-            &format!("{status_date:?}{:?}", req.dimension),
-            &units.join("\n"),
-        ]);
+        let print = if from_bulletin {
+            bulletin_ranking_print(&req.bulletin, req.dimension)
+        } else {
+            pagination::fingerprint(&[
+                &format!("{status_date:?}{:?}", req.dimension),
+                &units.join("\n"),
+            ])
+        };
         let after = violations
             .check("page_token", pagination::decode(&req.page_token, &print))
             .flatten();
@@ -193,38 +338,39 @@ impl ReportService for ReportApi {
             violations.add("page_token", "is not a page token issued by this service");
         }
         invalid(violations)?;
-        let mut ranking = reports::rankings(
-            self.services.store.connection(),
-            dimension.expect("validated"),
-            status_date.expect("validated"),
-            &self.services.policy,
-            &units,
-        )
-        .await
-        .map_err(to_status)?;
-        // Rows are ordered by (rank, unit); a page continues after the last one sent.
-        if let Some(Cursor {
-            key: SortKey::Int(rank),
-            id,
-        }) = &after
-        {
-            ranking
-                .rows
-                .retain(|r| (r.rank as i64, &r.unit) > (*rank, id));
-        }
-        let limit = limit.expect("validated") as usize;
-        if ranking.rows.len() > limit {
-            ranking.rows.truncate(limit);
-            let last = ranking.rows.last().expect("a full page");
-            ranking.next_page_token = pagination::encode(
-                &print,
-                &Cursor {
-                    key: SortKey::Int(last.rank as i64),
-                    id: last.unit.clone(),
-                },
-            );
-        }
-        Ok(Response::new(ranking))
+        let ranking = match bulletin_id {
+            Some(id) => self
+                .services
+                .store
+                .get_bulletin(id)
+                .await
+                .map_err(to_status)?
+                .rankings
+                .into_iter()
+                .find(|r| r.dimension == req.dimension)
+                .ok_or_else(|| {
+                    to_status(Error::internal(format!(
+                        "{} holds no ranking of dimension {}",
+                        req.bulletin, req.dimension
+                    )))
+                })?,
+            None => reports::rankings(
+                self.services.store.connection(),
+                dimension.expect("validated"),
+                status_date.expect("validated"),
+                &self.services.policy,
+                &units,
+            )
+            .await
+            .map_err(to_status)?,
+        };
+        Ok(Response::new(ranking_page(
+            ranking,
+            after.as_ref(),
+            limit.expect("validated") as usize,
+            self.services.max_message_bytes,
+            &print,
+        )))
     }
 
     async fn get_funding_summary(
@@ -259,7 +405,7 @@ impl ReportService for ReportApi {
         let status_date = self
             .status_date(req.status_date.as_ref(), &mut violations)
             .await?;
-        let title = violations.check("title", values::text(&req.title, true, 200));
+        let title = violations.check("title", values::text(&req.title, true, values::TITLE_CHARS));
         let bulletin_id = if req.bulletin_id.is_empty() {
             None
         } else {
@@ -284,10 +430,11 @@ impl ReportService for ReportApi {
                 status_date.expect("validated"),
                 &self.services.policy,
                 key.as_ref(),
+                |b| presented(b.clone()).encode_to_vec(),
             )
             .await
             .map_err(to_status)?;
-        respond(outcome, |b| b).map(Response::new)
+        respond(outcome, presented).map(Response::new)
     }
 
     async fn get_bulletin(
@@ -295,28 +442,15 @@ impl ReportService for ReportApi {
         request: Request<v1::GetBulletinRequest>,
     ) -> Result<Response<v1::Bulletin>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let id = match req.name.strip_prefix("bulletins/") {
-            Some(id) if names::validate_id(id).is_ok() => Some(id),
-            _ => {
-                violations.add(
-                    "name",
-                    format!(
-                        "must be a bulletin resource name, bulletins/{{bulletin}}; got {:?}",
-                        req.name
-                    ),
-                );
-                None
-            }
-        };
-        invalid(violations)?;
+        let id =
+            parse_bulletin_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
         let bulletin = self
             .services
             .store
-            .get_bulletin(id.expect("validated"))
+            .get_bulletin(id)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(bulletin))
+        Ok(Response::new(presented(bulletin)))
     }
 
     async fn list_bulletins(
@@ -334,17 +468,159 @@ impl ReportService for ReportApi {
             violations.add("page_token", "is not a page token issued by this service");
         }
         invalid(violations)?;
-        let (bulletins, cursor) = self
+        let page = self
             .services
             .store
             .list_bulletins(after.as_ref(), limit.expect("validated"))
             .await
             .map_err(to_status)?;
+        let (bulletins, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |b| {
+                presented(b.clone())
+            });
         Ok(Response::new(v1::ListBulletinsResponse {
             bulletins,
-            next_page_token: cursor
-                .map(|c| pagination::encode(&print, &c))
-                .unwrap_or_default(),
+            next_page_token,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::report::INDICATORS;
+    use crate::domain::values::{TITLE_CHARS, UNIT_CHARS};
+    use crate::proto::budget::worst;
+
+    fn weights() -> Vec<v1::IndicatorWeight> {
+        INDICATORS
+            .iter()
+            .map(|d| v1::IndicatorWeight {
+                indicator: d.name.into(),
+                weight: d.weight as i32,
+                description: d.description.into(),
+            })
+            .collect()
+    }
+
+    fn row(unit: String, rank: i32) -> v1::RankingRow {
+        v1::RankingRow {
+            unit,
+            project_count: i32::MAX,
+            indicators: INDICATORS
+                .iter()
+                .map(|d| v1::IndicatorScore {
+                    indicator: d.name.into(),
+                    value: 0.37,
+                    score: 37.5,
+                    weight: d.weight as i32,
+                    measured: true,
+                })
+                .collect(),
+            total_score: 88.36,
+            rank,
+            rank_change: i32::MIN,
+            ranked_before: true,
+        }
+    }
+
+    fn ranking(
+        dimension: v1::RankingDimension,
+        rows: Vec<v1::RankingRow>,
+    ) -> v1::ListRankingsResponse {
+        v1::ListRankingsResponse {
+            status_date: worst::date(),
+            dimension: dimension as i32,
+            weights: weights(),
+            rows,
+            previous_bulletin: format!("bulletins/{}", worst::id()),
+            next_page_token: String::new(),
+        }
+    }
+
+    fn bulletin(rows: impl Fn(usize) -> Vec<v1::RankingRow>) -> v1::Bulletin {
+        v1::Bulletin {
+            name: format!("bulletins/{}", worst::id()),
+            uid: worst::uid(),
+            title: worst::text(TITLE_CHARS),
+            status_date: worst::date(),
+            summary: Some(crate::store::reports::worst_summary()),
+            rankings: [
+                v1::RankingDimension::Department,
+                v1::RankingDimension::Township,
+                v1::RankingDimension::Leader,
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| ranking(d, rows(i)))
+            .collect(),
+            publisher: worst::actor(),
+            create_time: worst::time(),
+            update_time: worst::time(),
+            etag: worst::etag(),
+        }
+    }
+
+    #[test]
+    fn worst_case_bulletin_is_cut_to_fit_and_continues() {
+        let stored = bulletin(|_| {
+            (0..1000)
+                .map(|i| row(format!("{i:04}{}", worst::text(UNIT_CHARS - 4)), i + 1))
+                .collect()
+        });
+        let sent = presented(stored.clone());
+        let len = sent.encoded_len();
+        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
+        assert_eq!(presented(stored.clone()), sent, "the same cut every time");
+        for (cut, whole) in sent.rankings.iter().zip(&stored.rankings) {
+            let kept = cut.rows.len();
+            assert!(kept > 0 && kept < 1000, "{kept}");
+            assert_eq!(cut.rows[..], whole.rows[..kept]);
+            // The token reads on from the stored ranking, right after the last row sent.
+            let print = bulletin_ranking_print(&stored.name, cut.dimension);
+            let after = pagination::decode(&cut.next_page_token, &print)
+                .unwrap()
+                .unwrap();
+            let next = ranking_page(whole.clone(), Some(&after), 1000, 4 << 20, &print);
+            assert_eq!(next.rows[0], whole.rows[kept]);
+        }
+    }
+
+    #[test]
+    fn a_county_sized_bulletin_is_sent_whole() {
+        // 60 departments, 30 townships and 40 leaders with everyday names.
+        let stored = bulletin(|i| {
+            let n = [60, 30, 40][i];
+            (0..n).map(|k| row(format!("县第{k}局"), k + 1)).collect()
+        });
+        let stored = v1::Bulletin {
+            summary: Some(v1::PipelineSummary::default()),
+            ..stored
+        };
+        let sent = presented(stored.clone());
+        assert_eq!(sent, stored);
+    }
+
+    #[test]
+    fn shares_are_fair() {
+        assert_eq!(fair_shares(&[10, 20, 30], 100), vec![10, 20, 30]);
+        assert_eq!(fair_shares(&[10, 100, 100], 90), vec![10, 40, 40]);
+        assert_eq!(fair_shares(&[100, 5, 100], 65), vec![30, 5, 30]);
+        assert_eq!(fair_shares(&[], 65), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_ranking_page_keeps_its_margin() {
+        // Everything but the rows, with the longest token a live ranking issues.
+        let mut page = ranking(v1::RankingDimension::Leader, Vec::new());
+        page.next_page_token = pagination::encode(
+            &pagination::fingerprint(&["x"]),
+            &row_cursor(&row(worst::text(TITLE_CHARS), i32::MAX)),
+        );
+        assert!(
+            page.encoded_len() <= budget::LIST_MARGIN,
+            "{}",
+            page.encoded_len()
+        );
     }
 }

@@ -283,6 +283,11 @@ impl ApplicationAction {
     }
 }
 
+/// The most disbursements one application keeps: enough for monthly tranches over two years.
+/// An application is returned with all of them, so their number is bounded for it to fit in a
+/// response (`proto::budget`); more money is recorded as part of a larger disbursement.
+pub const MAX_DISBURSEMENTS: usize = 24;
+
 /// Money received by an approved application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disbursement {

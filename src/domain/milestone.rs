@@ -185,10 +185,13 @@ pub struct SlipTotals {
 }
 
 impl SlipTotals {
+    /// Counts `revision` if it is a slip. The counters saturate: a milestone's forecast can be
+    /// moved back and forth without limit, and a few hundred thousand slips of decades would
+    /// otherwise leave 32 bits.
     pub fn add(&mut self, revision: &Revision) {
         if revision.is_slip() {
-            self.slip_count += 1;
-            self.days_slipped += revision.delta_days();
+            self.slip_count = self.slip_count.saturating_add(1);
+            self.days_slipped = self.days_slipped.saturating_add(revision.delta_days());
         }
     }
 }
@@ -299,6 +302,28 @@ mod tests {
     use Light::*;
     use MilestoneKind::*;
     use MilestoneStatus::*;
+
+    #[test]
+    fn slip_totals_saturate_instead_of_wrapping() {
+        let slip = Revision {
+            number: 2,
+            field: RevisionField::Forecast,
+            old_date: Some(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()),
+            new_date: NaiveDate::from_ymd_opt(2056, 1, 1).unwrap(),
+            reason: String::new(),
+            actor: String::new(),
+            created_at_us: 0,
+            recorded_on: d(1, 1),
+        };
+        let mut totals = SlipTotals {
+            slip_count: i32::MAX - 1,
+            days_slipped: i32::MAX - 30_000,
+        };
+        totals.add(&slip);
+        totals.add(&slip);
+        assert_eq!(totals.slip_count, i32::MAX);
+        assert_eq!(totals.days_slipped, i32::MAX);
+    }
 
     #[test]
     fn baseline_day_itself_is_not_overdue() {

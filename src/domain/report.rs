@@ -55,8 +55,9 @@ pub struct UnitCounts {
     pub milestones: i64,
     pub overdue: i64,
     pub days_slipped_total: i64,
-    pub planned_investment_yuan: i64,
-    pub completed_investment_yuan: i64,
+    /// Sums of the units' amounts, in 128 bits so that they cannot overflow.
+    pub planned_investment_yuan: i128,
+    pub completed_investment_yuan: i128,
     pub eligible_pairs: i64,
     pub declared_pairs: i64,
 }
@@ -87,7 +88,8 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn share(part: i64, whole: i64) -> Option<f64> {
+fn share(part: impl Into<i128>, whole: impl Into<i128>) -> Option<f64> {
+    let (part, whole) = (part.into(), whole.into());
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 

@@ -6,6 +6,28 @@ use chrono::{Datelike, NaiveDate};
 pub const MIN_YEAR: i32 = 1900;
 pub const MAX_YEAR: i32 = 2200;
 
+/// Text limits, in characters. Each free-text field of the API names one of these, and the
+/// `worst_case_*` size tests fill every field to its limit with 4-byte characters, so raising
+/// one is checked against the message budget (`proto::budget`).
+///
+/// Names and titles people give things: display names, titles, the owner unit.
+pub const TITLE_CHARS: usize = 200;
+/// Townships, departments and leaders.
+pub const UNIT_CHARS: usize = 100;
+/// Descriptions of projects, windows and applications.
+pub const DESCRIPTION_CHARS: usize = 4000;
+/// Notes of prerequisites, milestone descriptions, the reasons of application state changes.
+pub const NOTE_CHARS: usize = 2000;
+/// Reasons of stage changes and milestone date changes.
+pub const REASON_CHARS: usize = 1000;
+/// The note of one disbursement (a document number, a tranche): an application lists all of
+/// its disbursements, so each is kept short.
+pub const DISBURSEMENT_NOTE_CHARS: usize = 200;
+/// Token names, recorded as the actor of every change.
+pub const ACTOR_CHARS: usize = 128;
+/// National project codes (ASCII).
+pub const PROJECT_CODE_CHARS: usize = 64;
+
 /// Trims surrounding white space and checks the length in characters (not bytes).
 pub fn text(value: &str, required: bool, max_chars: usize) -> Result<String, String> {
     let trimmed = value.trim();
@@ -27,31 +49,41 @@ pub fn text(value: &str, required: bool, max_chars: usize) -> Result<String, Str
     Ok(trimmed.to_string())
 }
 
-/// An amount of money in yuan: never negative.
+/// The largest amount of money any field accepts, in yuan: ten trillion (1e13), far above any
+/// county's budget or project. Every amount enters through `yuan` or `funding_amount`, so a
+/// sum of amounts needs more than 922,337 of them to leave 64 bits; the reports sum in 128
+/// bits all the same (see `store::reports`).
+pub const MAX_YUAN: i64 = 10_000_000_000_000;
+
+/// An amount of money in yuan: from 0 to MAX_YUAN.
 pub fn yuan(value: i64) -> Result<i64, String> {
     if value < 0 {
-        Err(format!("must not be negative, got {value}"))
-    } else {
-        Ok(value)
+        return Err(format!("must not be negative, got {value}"));
     }
+    if value > MAX_YUAN {
+        return Err(format!("must be at most {MAX_YUAN} yuan, got {value}"));
+    }
+    Ok(value)
 }
 
-/// The largest amount a funding application, approval or disbursement may carry: ten trillion
-/// yuan, far above any county's budget, and low enough that sums over any realistic number of
-/// applications stay inside 64 bits.
-pub const MAX_FUNDING_YUAN: i64 = 10_000_000_000_000;
-
-/// A funding amount in yuan: positive (or zero when `allow_zero`) and at most MAX_FUNDING_YUAN.
+/// A funding amount in yuan: positive (or zero when `allow_zero`) and at most MAX_YUAN.
 pub fn funding_amount(value: i64, allow_zero: bool) -> Result<i64, String> {
     if value < 0 || (value == 0 && !allow_zero) {
         return Err(format!("must be positive, got {value}"));
     }
-    if value > MAX_FUNDING_YUAN {
-        return Err(format!(
-            "must be at most {MAX_FUNDING_YUAN} yuan, got {value}"
-        ));
-    }
-    Ok(value)
+    yuan(value)
+}
+
+/// A sum of amounts for an int64 field of a response: exact up to i64::MAX, which stands for
+/// anything larger (only reachable with more than 922,337 amounts at MAX_YUAN). Sums are kept
+/// in 128 bits until here, so they never wrap.
+pub fn reported_yuan(sum: i128) -> i64 {
+    i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// A count of rows for an int32 field of a response, saturating at i32::MAX.
+pub fn reported_count(count: i64) -> i32 {
+    i32::try_from(count).unwrap_or(if count < 0 { 0 } else { i32::MAX })
 }
 
 /// A national project code (项目代码): ASCII letters, digits and hyphens, at most 64.
@@ -60,12 +92,14 @@ pub fn project_code(value: &str) -> Result<Option<String>, String> {
     if trimmed.is_empty() {
         return Ok(None);
     }
-    if trimmed.len() > 64
+    if trimmed.len() > PROJECT_CODE_CHARS
         || !trimmed
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
-        return Err("must be at most 64 ASCII letters, digits and hyphens".into());
+        return Err(format!(
+            "must be at most {PROJECT_CODE_CHARS} ASCII letters, digits and hyphens"
+        ));
     }
     Ok(Some(trimmed.to_string()))
 }
@@ -134,6 +168,15 @@ mod tests {
         assert!(text("一二三四五六", true, 5).is_err());
         assert!(text("a\u{0}b", false, 5).is_err());
         assert!(yuan(-1).is_err());
+        assert_eq!(yuan(MAX_YUAN), Ok(MAX_YUAN));
+        assert!(yuan(MAX_YUAN + 1).is_err());
+        assert!(yuan(i64::MAX).is_err());
+        assert!(funding_amount(0, false).is_err());
+        assert_eq!(funding_amount(0, true), Ok(0));
+        assert!(funding_amount(MAX_YUAN + 1, false).is_err());
+        assert_eq!(reported_yuan(2 * i128::from(MAX_YUAN)), 2 * MAX_YUAN);
+        assert_eq!(reported_yuan(i128::from(i64::MAX) + 1), i64::MAX);
+        assert_eq!(reported_count(i64::from(i32::MAX) + 1), i32::MAX);
         assert_eq!(
             project_code(" 2209-510922-04-01-123456 ").unwrap().unwrap(),
             "2209-510922-04-01-123456"

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use prost::Message;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, Set,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::entities::{funding_application, funding_disbursement, funding_window, prerequisite};
@@ -16,22 +16,25 @@ use super::events::{self, EventDraft};
 use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish, load_for_update};
-use super::sql::{Sql, insert_once};
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::sql::{Sql, exact_sum, insert_once, read_exact_sum};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{
     ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, Disbursement,
-    Eligibility, FundingApplication, FundingChannel, FundingWindow, WindowState,
+    Eligibility, FundingApplication, FundingChannel, FundingWindow, MAX_DISBURSEMENTS, WindowState,
 };
 use crate::domain::names;
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::Project;
-use crate::domain::values::{day_number, from_day_number};
+use crate::domain::values::{day_number, from_day_number, reported_count};
 use crate::proto::v1;
 
 /// At most this many projects are listed in each part of a coverage sheet; the counts are
 /// always complete.
 pub const COVERAGE_LIST_LIMIT: usize = 1000;
+
+/// At most this many undeclared projects are named in a funding window alert.
+pub const ALERT_PROJECTS: usize = 100;
 
 /// Filters of ListFundingApplications.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,13 +54,13 @@ pub struct ApplicationQuery {
     pub limit: u64,
 }
 
-/// Sums over a filtered set of applications.
-#[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
+/// Sums over a filtered set of applications, exact (see `exact_sum`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     pub application_count: i64,
-    pub requested_amount_yuan: i64,
-    pub approved_amount_yuan: i64,
-    pub disbursed_amount_yuan: i64,
+    pub requested_amount_yuan: i128,
+    pub approved_amount_yuan: i128,
+    pub disbursed_amount_yuan: i128,
 }
 
 /// A project line of a coverage sheet.
@@ -84,9 +87,10 @@ pub struct Coverage {
     pub submitted_count: i64,
     pub approved_count: i64,
     pub rejected_count: i64,
-    pub declared_amount_yuan: i64,
-    pub approved_amount_yuan: i64,
-    pub disbursed_amount_yuan: i64,
+    /// Exact sums, in 128 bits.
+    pub declared_amount_yuan: i128,
+    pub approved_amount_yuan: i128,
+    pub disbursed_amount_yuan: i128,
 }
 
 impl Coverage {
@@ -386,25 +390,18 @@ async fn coverage_on(
         .all(conn)
         .await
         .map_err(db_error)?;
-    #[derive(FromQueryResult)]
-    struct ByState {
-        state: String,
-        application_count: i64,
-        requested_amount_yuan: i64,
-        approved_amount_yuan: i64,
-        disbursed_amount_yuan: i64,
-    }
     let mut by_state = Sql::new(
         backend,
-        "SELECT a.state, COUNT(*) AS application_count, \
-         CAST(SUM(a.requested_amount_yuan) AS BIGINT) AS requested_amount_yuan, \
-         CAST(SUM(a.approved_amount_yuan) AS BIGINT) AS approved_amount_yuan, \
-         CAST(SUM(a.disbursed_amount_yuan) AS BIGINT) AS disbursed_amount_yuan \
-         FROM funding_applications a WHERE a.window_pk = ",
+        format!(
+            "SELECT a.state, COUNT(*), {}, {}, {} FROM funding_applications a WHERE a.window_pk = ",
+            exact_sum("a.requested_amount_yuan"),
+            exact_sum("a.approved_amount_yuan"),
+            exact_sum("a.disbursed_amount_yuan"),
+        ),
     );
     by_state.bind(window_pk).push(" GROUP BY a.state");
-    let rows = ByState::find_by_statement(by_state.build())
-        .all(conn)
+    let rows = conn
+        .query_all_raw(by_state.build())
         .await
         .map_err(db_error)?;
     let mut coverage = Coverage {
@@ -423,30 +420,32 @@ async fn coverage_on(
         disbursed_amount_yuan: 0,
     };
     for row in rows {
-        let declared = match ApplicationState::parse(&row.state) {
+        let state: String = row.try_get_by_index(0).map_err(db_error)?;
+        let application_count: i64 = row.try_get_by_index(1).map_err(db_error)?;
+        let declared = match ApplicationState::parse(&state) {
             Some(ApplicationState::Draft) => {
-                coverage.draft_count = row.application_count;
+                coverage.draft_count = application_count;
                 false
             }
             Some(ApplicationState::Submitted) => {
-                coverage.submitted_count = row.application_count;
+                coverage.submitted_count = application_count;
                 true
             }
             Some(ApplicationState::Approved) => {
-                coverage.approved_count = row.application_count;
+                coverage.approved_count = application_count;
                 true
             }
             Some(ApplicationState::Rejected) => {
-                coverage.rejected_count = row.application_count;
+                coverage.rejected_count = application_count;
                 true
             }
             _ => false,
         };
         if declared {
-            coverage.declared_amount_yuan += row.requested_amount_yuan;
+            coverage.declared_amount_yuan += read_exact_sum(&row, 2)?;
         }
-        coverage.approved_amount_yuan += row.approved_amount_yuan;
-        coverage.disbursed_amount_yuan += row.disbursed_amount_yuan;
+        coverage.approved_amount_yuan += read_exact_sum(&row, 4)?;
+        coverage.disbursed_amount_yuan += read_exact_sum(&row, 6)?;
     }
     Ok(coverage)
 }
@@ -612,7 +611,7 @@ impl Store {
     pub async fn list_funding_applications(
         &self,
         query: &ApplicationQuery,
-    ) -> Result<(Vec<FundingApplication>, Option<Cursor>, Totals), Error> {
+    ) -> Result<(Page<FundingApplication>, Totals), Error> {
         let conn = self.connection();
         let mut sql = Sql::new(self.backend(), SELECT_APPLICATIONS);
         sql.push(" WHERE 1 = 1");
@@ -649,29 +648,34 @@ impl Store {
                 application
             })
             .collect();
-        let cursor = match items.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(last.created_at_us),
-                id: last.uid.clone(),
-            }),
-            _ => None,
-        };
+        let page = Page::new(items, more, |item| Cursor {
+            key: SortKey::Int(item.created_at_us),
+            id: item.uid.clone(),
+        });
         let mut totals = Sql::new(
             self.backend(),
-            "SELECT COUNT(*) AS application_count, \
-             CAST(COALESCE(SUM(a.requested_amount_yuan), 0) AS BIGINT) AS requested_amount_yuan, \
-             CAST(COALESCE(SUM(a.approved_amount_yuan), 0) AS BIGINT) AS approved_amount_yuan, \
-             CAST(COALESCE(SUM(a.disbursed_amount_yuan), 0) AS BIGINT) AS disbursed_amount_yuan \
-             FROM funding_applications a JOIN projects p ON p.id = a.project_pk \
-             JOIN funding_windows w ON w.id = a.window_pk WHERE 1 = 1",
+            format!(
+                "SELECT COUNT(*), {}, {}, {} \
+                 FROM funding_applications a JOIN projects p ON p.id = a.project_pk \
+                 JOIN funding_windows w ON w.id = a.window_pk WHERE 1 = 1",
+                exact_sum("a.requested_amount_yuan"),
+                exact_sum("a.approved_amount_yuan"),
+                exact_sum("a.disbursed_amount_yuan"),
+            ),
         );
         push_filter(&mut totals, &query.filter);
-        let totals = Totals::find_by_statement(totals.build())
-            .one(conn)
+        let row = conn
+            .query_one_raw(totals.build())
             .await
             .map_err(db_error)?
-            .unwrap_or_default();
-        Ok((items, cursor, totals))
+            .ok_or_else(|| Error::internal("an aggregate returned no row"))?;
+        let totals = Totals {
+            application_count: row.try_get_by_index(0).map_err(db_error)?,
+            requested_amount_yuan: read_exact_sum(&row, 1)?,
+            approved_amount_yuan: read_exact_sum(&row, 3)?,
+            disbursed_amount_yuan: read_exact_sum(&row, 5)?,
+        };
+        Ok((page, totals))
     }
 
     pub async fn update_funding_application(
@@ -936,6 +940,25 @@ impl Store {
                 )],
             });
         }
+        let recorded = funding_disbursement::Entity::find()
+            .filter(funding_disbursement::Column::ApplicationPk.eq(pk))
+            .count(&tx)
+            .await
+            .map_err(db_error)?;
+        if recorded >= MAX_DISBURSEMENTS as u64 {
+            return Err(Error::FailedPrecondition {
+                reason: "TOO_MANY_DISBURSEMENTS",
+                message: format!(
+                    "{} has {recorded} disbursements, the most one application keeps; record \
+                     further money as part of a larger disbursement",
+                    application.name()
+                ),
+                violations: vec![(
+                    application.name(),
+                    format!("{recorded} of {MAX_DISBURSEMENTS} disbursements recorded"),
+                )],
+            });
+        }
         let total = application
             .disbursed_amount_yuan
             .checked_add(amount_yuan)
@@ -1099,7 +1122,7 @@ impl Store {
             .map_err(db_error)?
             .ok_or_else(|| Error::internal("a scanned window vanished"))?;
         let window = window_to_domain(row)?;
-        let coverage = coverage_on(&tx, window_pk, window, ctx.today, 100).await?;
+        let coverage = coverage_on(&tx, window_pk, window, ctx.today, ALERT_PROJECTS).await?;
         let (day, event_kind, raise) = match kind {
             "OPENED" => (
                 coverage.window.fields.open_date,
@@ -1142,8 +1165,8 @@ impl Store {
                 channel: v1::FundingChannel::from(coverage.window.fields.channel) as i32,
                 status_date: Some(crate::proto::date(ctx.today)),
                 days_to_close: coverage.days_to_close(),
-                draft_count: coverage.draft_count as i32,
-                undeclared_count: coverage.undeclared_count as i32,
+                draft_count: reported_count(coverage.draft_count),
+                undeclared_count: reported_count(coverage.undeclared_count),
                 undeclared_projects: coverage
                     .undeclared
                     .iter()

@@ -13,7 +13,7 @@ use super::db_error;
 use super::entities::event;
 use crate::domain::Error;
 use crate::domain::project::Project;
-use crate::proto::v1;
+use crate::proto::{budget, v1};
 
 /// The PostgreSQL LISTEN/NOTIFY channel that announces new events.
 pub const LOG_CHANNEL: &str = "pipeline_events";
@@ -86,7 +86,24 @@ impl EventDraft {
     }
 }
 
+impl EventDraft {
+    /// The most bytes this event takes in a stream's batch once `append` has filled in its
+    /// sequence numbers (a key and at most ten bytes each), actor and time (a Timestamp of at
+    /// most 17 bytes, with its key and length), which drafts leave unset.
+    pub fn batch_len(&self, actor: &str) -> usize {
+        let filled = 2 * 11 + 1 + prost::length_delimiter_len(actor.len()) + actor.len() + 2 + 17;
+        let body = self.event.encoded_len() + filled;
+        2 + prost::length_delimiter_len(body) + body
+    }
+}
+
 /// Appends the events of one transaction. Call it as the last statement before commit.
+///
+/// Streams deliver all events of a transaction in one message, so together they must fit in
+/// `budget::MAX_RESOURCE_BYTES`: a transaction whose events would not is refused (INTERNAL,
+/// and it rolls back) rather than committed as a batch no stream could ever deliver. The
+/// bounds on every field make one event fit; the scanner, the one writer of many events per
+/// transaction, cuts its batches to fit.
 pub async fn append(
     tx: &DatabaseTransaction,
     actor: &str,
@@ -95,6 +112,15 @@ pub async fn append(
 ) -> Result<(), Error> {
     if drafts.is_empty() {
         return Ok(());
+    }
+    let bytes: usize = drafts.iter().map(|d| d.batch_len(actor)).sum();
+    if bytes > budget::MAX_RESOURCE_BYTES {
+        return Err(Error::internal(format!(
+            "the {} events of one transaction would take {bytes} bytes in a stream, over the {} \
+             a message may hold",
+            drafts.len(),
+            budget::MAX_RESOURCE_BYTES
+        )));
     }
     let count = drafts.len() as i64;
     let backend = tx.get_database_backend();
@@ -183,4 +209,34 @@ pub async fn read_after(
     rows.into_iter()
         .map(|row| v1::Event::decode(row.payload.as_slice()).map_err(Error::internal))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::budget::worst;
+
+    #[test]
+    fn batch_len_covers_what_append_fills_in() {
+        for event in worst::events() {
+            let draft = EventDraft::global(
+                v1::EventKind::try_from(event.kind).unwrap(),
+                event.resource.clone(),
+                event.detail.clone(),
+                Vec::new(),
+            );
+            let actor = worst::actor();
+            let mut filled = draft.event.clone();
+            filled.sequence = i64::MAX;
+            filled.transaction_end_sequence = i64::MAX;
+            filled.actor = actor.clone();
+            filled.create_time = worst::time();
+            let exact = budget::entry_len(&filled);
+            let counted = draft.batch_len(&actor);
+            assert!(
+                counted >= exact && counted <= exact + 8,
+                "{counted} for {exact}"
+            );
+        }
+    }
 }

@@ -11,7 +11,7 @@ use super::entities::funding_window;
 use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish};
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{
     Eligibility, FundingChannel, FundingWindow, WindowFields, WindowPatch, WindowState,
@@ -176,7 +176,7 @@ impl Store {
     pub async fn list_funding_windows(
         &self,
         query: &WindowQuery,
-    ) -> Result<(Vec<FundingWindow>, Option<Cursor>), Error> {
+    ) -> Result<Page<FundingWindow>, Error> {
         let day = day_number(query.status_date);
         let mut condition = Condition::all();
         if let Some(channel) = query.channel {

@@ -15,7 +15,7 @@ use super::projects::{
     apply_stage_change, check_etag, finish, load_for_update, to_domain as project_to_domain,
 };
 use super::sql::Sql;
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::milestone::{
     AssessedMilestone, Light, Milestone, MilestoneDates, MilestoneKind, MilestoneStatus, Policy,
@@ -24,10 +24,26 @@ use crate::domain::milestone::{
 use crate::domain::names;
 use crate::domain::project::{Project, Stage, StageTransition};
 use crate::domain::values::{day_number, from_day_number};
-use crate::proto::v1;
+use crate::proto::{budget, v1};
 
-/// Alerts raised per scanner transaction.
-const ALERT_BATCH: usize = 1000;
+/// Alerts claimed per scanner transaction. A stream delivers all events of a transaction in
+/// one message, so a batch also stops before its events would pass
+/// `budget::MAX_RESOURCE_BYTES` and gives back the claims left over; a hundred typical alert
+/// events take about 45 KiB, so that rarely happens. Measured on the bench's data set (20,000
+/// projects, 17,616 alerts, SQLite, release build): a first pass of 0.51 s, against 0.30 s
+/// with unbounded batches of 1,000 and 1.2 s with batches of 1,000 cut to fit (the claims
+/// given back cost more than the transactions saved).
+const ALERT_BATCH: usize = 100;
+
+/// What one scanner transaction did.
+struct AlertBatch {
+    /// Alerts raised (events appended).
+    raised: usize,
+    /// The last milestone key alerted; the next batch looks after it.
+    last: i64,
+    /// No candidate is left after `last`.
+    done: bool,
+}
 
 /// A milestone to schedule, after validation.
 #[derive(Debug, Clone)]
@@ -758,7 +774,7 @@ impl Store {
         &self,
         policy: &Policy,
         query: &MilestoneQuery,
-    ) -> Result<(Vec<AssessedMilestone>, Option<Cursor>), Error> {
+    ) -> Result<Page<AssessedMilestone>, Error> {
         let rules = RuleSql::new(query.status_date, policy);
         let variance = rules.variance();
         let mut sql = Sql::new(
@@ -864,19 +880,13 @@ impl Store {
                 assessment,
             });
         }
-        let cursor = match items.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(match query.order {
-                    MilestoneOrder::BaselineDate => {
-                        day_number(last.milestone.dates.baseline) as i64
-                    }
-                    MilestoneOrder::Variance => last.assessment.variance_days as i64,
-                }),
-                id: last.milestone.uid.clone(),
+        Ok(Page::new(items, more, |item| Cursor {
+            key: SortKey::Int(match query.order {
+                MilestoneOrder::BaselineDate => day_number(item.milestone.dates.baseline) as i64,
+                MilestoneOrder::Variance => item.assessment.variance_days as i64,
             }),
-            _ => None,
-        };
-        Ok((items, cursor))
+            id: item.milestone.uid.clone(),
+        }))
     }
 
     pub async fn update_milestone(
@@ -1138,11 +1148,11 @@ impl Store {
             // once instead of from the start for every batch.
             let mut after = 0;
             loop {
-                let (raised, last) = self
+                let batch = self
                     .raise_alerts(ctx, policy, alert, &condition, after)
                     .await?;
-                emitted += raised;
-                if raised < ALERT_BATCH {
+                emitted += batch.raised;
+                if batch.done {
                     break;
                 }
                 if after == 0 && self.backend() == sea_orm::DbBackend::Postgres {
@@ -1154,7 +1164,7 @@ impl Store {
                         .await
                         .map_err(db_error)?;
                 }
-                after = last;
+                after = batch.last;
             }
         }
         Ok(emitted)
@@ -1164,7 +1174,6 @@ impl Store {
     /// ledger rows (ON CONFLICT DO NOTHING, so a replica racing on the same rows skips them),
     /// then the milestones, their projects and open prerequisites are read in three queries
     /// and the events appended together. Only milestones after `after` (by key) are looked at.
-    /// Returns how many were raised and the last key claimed.
     async fn raise_alerts(
         &self,
         ctx: &WriteContext,
@@ -1172,7 +1181,7 @@ impl Store {
         alert: &str,
         condition: &str,
         after: i64,
-    ) -> Result<(usize, i64), Error> {
+    ) -> Result<AlertBatch, Error> {
         let tx = self.begin_write().await?;
         let claim = Sql::new(
             self.backend(),
@@ -1182,21 +1191,26 @@ impl Store {
                  FROM milestones m WHERE m.id > {after} AND {condition} AND NOT EXISTS (SELECT 1 FROM milestone_alerts a \
                  WHERE a.milestone_pk = m.id AND a.kind = '{alert}' AND a.baseline_date = m.baseline_date) \
                  ORDER BY m.id LIMIT {ALERT_BATCH}) c WHERE 1 = 1 \
-                 ON CONFLICT DO NOTHING RETURNING milestone_pk",
+                 ON CONFLICT DO NOTHING RETURNING milestone_pk, baseline_date",
                 now = ctx.now_us
             ),
         );
-        let ids: Vec<i64> = tx
+        let claims: Vec<(i64, i32)> = tx
             .query_all_raw(claim.build())
             .await
             .map_err(db_error)?
             .iter()
-            .map(|row| row.try_get_by_index::<i64>(0))
-            .collect::<Result<_, _>>()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .collect::<Result<_, sea_orm::DbErr>>()
             .map_err(db_error)?;
-        let Some(last) = ids.iter().copied().max() else {
-            return Ok((0, after));
+        let Some(last) = claims.iter().map(|(id, _)| *id).max() else {
+            return Ok(AlertBatch {
+                raised: 0,
+                last: after,
+                done: true,
+            });
         };
+        let ids = claims.iter().map(|(id, _)| *id).collect();
         let AlertInputs {
             milestones: rows,
             projects: project_rows,
@@ -1213,7 +1227,10 @@ impl Store {
             v1::EventKind::MilestoneAtRisk
         };
         let mut drafts = Vec::with_capacity(rows.len());
+        let mut alerted = Vec::with_capacity(rows.len());
+        let mut bytes = 0;
         for row in rows {
+            let milestone_pk = row.id;
             let project_pk = row.project_pk;
             let project = projects
                 .get(&project_pk)
@@ -1231,7 +1248,7 @@ impl Store {
                 assessment,
             };
             let baseline = assessed.milestone.dates.baseline;
-            drafts.push(milestone_event(
+            let draft = milestone_event(
                 kind,
                 project,
                 &assessed,
@@ -1242,11 +1259,38 @@ impl Store {
                 } else {
                     format!("construction start due {baseline} with prerequisites still open")
                 },
-            ));
+            );
+            bytes += draft.batch_len(&ctx.actor);
+            if bytes > budget::MAX_RESOURCE_BYTES && !drafts.is_empty() {
+                break;
+            }
+            drafts.push(draft);
+            alerted.push(milestone_pk);
         }
-        let count = drafts.len();
+        // Claims past the last milestone alerted go back, for the next batch to take.
+        let cut = alerted.last().copied().filter(|kept| *kept < last);
+        if let Some(kept) = cut {
+            let released: Vec<String> = claims
+                .iter()
+                .filter(|(id, _)| *id > kept)
+                .map(|(id, baseline)| {
+                    format!("(milestone_pk = {id} AND baseline_date = {baseline})")
+                })
+                .collect();
+            tx.execute_unprepared(&format!(
+                "DELETE FROM milestone_alerts WHERE kind = '{alert}' AND ({})",
+                released.join(" OR ")
+            ))
+            .await
+            .map_err(db_error)?;
+        }
+        let raised = drafts.len();
         events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
         self.commit(tx).await?;
-        Ok((count, last))
+        Ok(AlertBatch {
+            raised,
+            last: cut.unwrap_or(last),
+            done: cut.is_none() && claims.len() < ALERT_BATCH,
+        })
     }
 }

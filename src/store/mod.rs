@@ -90,22 +90,41 @@ impl Cursor {
     }
 }
 
+/// One page of a keyset listing: its items in order, the cursor that resumes right after each
+/// of them, and whether rows follow the last one. The API may send fewer items than the page
+/// holds (to fit its message limit) and continue after any of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub cursors: Vec<Cursor>,
+    pub more: bool,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, more: bool, cursor_of: impl FnMut(&T) -> Cursor) -> Self {
+        Self {
+            cursors: items.iter().map(cursor_of).collect(),
+            items,
+            more,
+        }
+    }
+}
+
 /// One page of a keyset listing fetched with `LIMIT limit + 1`: the first `limit` rows
-/// converted, and the cursor of the last one when the extra row shows more follow.
+/// converted, with the cursor of each; the extra row shows whether more follow.
 pub(crate) fn page<R, T>(
     rows: Vec<R>,
     limit: u64,
     convert: impl FnMut(R) -> Result<T, Error>,
-    cursor_of: impl FnOnce(&T) -> Cursor,
-) -> Result<(Vec<T>, Option<Cursor>), Error> {
+    cursor_of: impl FnMut(&T) -> Cursor,
+) -> Result<Page<T>, Error> {
     let more = rows.len() as u64 > limit;
     let items = rows
         .into_iter()
         .take(limit as usize)
         .map(convert)
         .collect::<Result<Vec<_>, _>>()?;
-    let cursor = items.last().filter(|_| more).map(cursor_of);
-    Ok((items, cursor))
+    Ok(Page::new(items, more, cursor_of))
 }
 
 /// Rows a SQLite query may have in flight from sqlx's connection thread before that thread

@@ -10,7 +10,7 @@ use super::entities::{prerequisite, project};
 use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish, load_for_update};
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::names;
 use crate::domain::prerequisite::{
@@ -144,7 +144,7 @@ impl Store {
         filter: &PrerequisiteFilter,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<(Vec<Prerequisite>, Option<Cursor>), Error> {
+    ) -> Result<Page<Prerequisite>, Error> {
         let pk = project_pk(self, project_id).await?;
         let mut condition = Condition::all().add(prerequisite::Column::ProjectPk.eq(pk));
         if let Some(kind) = filter.kind {
@@ -168,20 +168,15 @@ impl Store {
             .all(self.connection())
             .await
             .map_err(db_error)?;
-        let more = rows.len() as u64 > limit;
-        let items = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(|row| to_domain(project_id, row))
-            .collect::<Result<Vec<_>, _>>()?;
-        let cursor = match items.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(last.created_at_us),
-                id: last.id.clone(),
-            }),
-            _ => None,
-        };
-        Ok((items, cursor))
+        super::page(
+            rows,
+            limit,
+            |row| to_domain(project_id, row),
+            |item| Cursor {
+                key: SortKey::Int(item.created_at_us),
+                id: item.id.clone(),
+            },
+        )
     }
 
     pub async fn update_prerequisite(

@@ -11,7 +11,7 @@ use sea_orm::{
 use super::entities::{funding_application, milestone, prerequisite, project, stage_change};
 use super::events::{self, EventDraft};
 use super::idempotency::{self, RequestKey};
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::names;
 use crate::domain::project::{
@@ -377,10 +377,7 @@ impl Store {
     }
 
     /// One page of projects and, when more may follow, the cursor after its last row.
-    pub async fn list_projects(
-        &self,
-        query: &ProjectQuery,
-    ) -> Result<(Vec<Project>, Option<Cursor>), Error> {
+    pub async fn list_projects(&self, query: &ProjectQuery) -> Result<Page<Project>, Error> {
         let f = &query.filter;
         let mut condition = Condition::all();
         if let Some(stage) = f.stage {

@@ -15,15 +15,15 @@ use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
 use super::milestones::RuleSql;
 use super::projects::commit_with_key;
-use super::sql::Sql;
-use super::{Cursor, Outcome, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::sql::{Sql, exact_sum, read_exact_sum};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::funding::{ApplicationState, FundingChannel};
 use crate::domain::milestone::{Light, MilestoneKind, Policy};
 use crate::domain::project::{Category, InvestmentType, Stage};
 use crate::domain::report::{self, UnitCounts};
-use crate::domain::values::day_number;
-use crate::proto::{self, v1};
+use crate::domain::values::{day_number, reported_count, reported_yuan};
+use crate::proto::{self, budget, v1};
 
 /// Which projects a summary covers; every Some condition must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,7 +88,8 @@ impl Dimension {
     }
 }
 
-/// A sum that is 0 rather than NULL over no rows, as a BIGINT on both backends.
+/// A sum of small numbers (counts, days) that is 0 rather than NULL over no rows, as a BIGINT
+/// on both backends. Amounts of money are summed with `exact_sum` instead.
 fn sum(expr: &str) -> String {
     format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)")
 }
@@ -109,56 +110,97 @@ fn year_end(day: NaiveDate) -> NaiveDate {
 const MILESTONES: &str =
     " FROM milestones m JOIN projects p ON p.id = m.project_pk WHERE p.stage <> 'CANCELLED'";
 
-#[derive(Debug, FromQueryResult)]
-struct Tally {
-    group_key: String,
+/// Projects and money of one group. Amounts are summed exactly (`exact_sum`) and kept in 128
+/// bits until they become a response field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct GroupTally {
+    key: String,
     project_count: i64,
-    total_investment_yuan: i64,
-    annual_planned_investment_yuan: i64,
-    completed_investment_yuan: i64,
+    total_investment_yuan: i128,
+    annual_planned_investment_yuan: i128,
+    completed_investment_yuan: i128,
 }
 
+impl GroupTally {
+    fn add(&mut self, other: &GroupTally) {
+        self.project_count += other.project_count;
+        self.total_investment_yuan += other.total_investment_yuan;
+        self.annual_planned_investment_yuan += other.annual_planned_investment_yuan;
+        self.completed_investment_yuan += other.completed_investment_yuan;
+    }
+
+    fn to_proto(&self) -> v1::ProjectTally {
+        v1::ProjectTally {
+            key: self.key.clone(),
+            project_count: reported_count(self.project_count),
+            total_investment_yuan: reported_yuan(self.total_investment_yuan),
+            annual_planned_investment_yuan: reported_yuan(self.annual_planned_investment_yuan),
+            completed_investment_yuan: reported_yuan(self.completed_investment_yuan),
+        }
+    }
+}
+
+/// The most the tallies of one list of a summary by township or by department take, encoded.
+/// The rest are summed up in one last tally with an empty key (no township or department is
+/// empty), so the counts and amounts still add up to the summary's totals. 8 KiB hold over 200
+/// groups of typical names and at least 18 of the longest allowed.
+pub const TALLY_LIST_BYTES: usize = 8 * 1024;
+
+/// `tallies` (sorted by key) as response entries: every group while they fit in
+/// TALLY_LIST_BYTES, then one tally with an empty key summing the groups left out.
+fn capped_tallies(tallies: &[GroupTally]) -> Vec<v1::ProjectTally> {
+    let entries: Vec<v1::ProjectTally> = tallies.iter().map(GroupTally::to_proto).collect();
+    // Room for the remainder: an empty key and every number at its widest.
+    let widest_remainder = budget::entry_len(&v1::ProjectTally {
+        key: String::new(),
+        project_count: i32::MAX,
+        total_investment_yuan: i64::MAX,
+        annual_planned_investment_yuan: i64::MAX,
+        completed_investment_yuan: i64::MAX,
+    });
+    if budget::fitting(&entries, TALLY_LIST_BYTES) == entries.len() {
+        return entries;
+    }
+    let kept = budget::fitting(&entries, TALLY_LIST_BYTES - widest_remainder);
+    let mut rest = GroupTally::default();
+    for tally in &tallies[kept..] {
+        rest.add(tally);
+    }
+    let mut capped: Vec<v1::ProjectTally> = entries.into_iter().take(kept).collect();
+    capped.push(rest.to_proto());
+    capped
+}
+
+/// The tallies of the projects matching `filter` grouped by the column `key`, sorted by key.
 async fn tallies(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
     key: &str,
-) -> Result<Vec<v1::ProjectTally>, Error> {
+) -> Result<Vec<GroupTally>, Error> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!(
-            "SELECT {key} AS group_key, COUNT(*) AS project_count, {}, {}, {} FROM projects p WHERE 1 = 1",
-            format_args!(
-                "{} AS total_investment_yuan",
-                sum("p.total_investment_yuan")
-            ),
-            format_args!(
-                "{} AS annual_planned_investment_yuan",
-                sum("p.annual_planned_investment_yuan")
-            ),
-            format_args!(
-                "{} AS completed_investment_yuan",
-                sum("p.completed_investment_yuan")
-            ),
+            "SELECT {key}, COUNT(*), {}, {}, {} FROM projects p WHERE 1 = 1",
+            exact_sum("p.total_investment_yuan"),
+            exact_sum("p.annual_planned_investment_yuan"),
+            exact_sum("p.completed_investment_yuan"),
         ),
     );
     filter.push(&mut sql);
     sql.push(&format!(" GROUP BY {key}"));
+    let mut tallies = Vec::new();
+    for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
+        tallies.push(GroupTally {
+            key: row.try_get_by_index(0).map_err(db_error)?,
+            project_count: row.try_get_by_index(1).map_err(db_error)?,
+            total_investment_yuan: read_exact_sum(&row, 2)?,
+            annual_planned_investment_yuan: read_exact_sum(&row, 4)?,
+            completed_investment_yuan: read_exact_sum(&row, 6)?,
+        });
+    }
     // Sorted here, by bytes, so the order does not depend on the database's collation.
-    let mut rows = Tally::find_by_statement(sql.build())
-        .all(conn)
-        .await
-        .map_err(db_error)?;
-    rows.sort_by(|a, b| a.group_key.cmp(&b.group_key));
-    Ok(rows
-        .into_iter()
-        .map(|t| v1::ProjectTally {
-            key: t.group_key,
-            project_count: t.project_count as i32,
-            total_investment_yuan: t.total_investment_yuan,
-            annual_planned_investment_yuan: t.annual_planned_investment_yuan,
-            completed_investment_yuan: t.completed_investment_yuan,
-        })
-        .collect())
+    tallies.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(tallies)
 }
 
 /// Runs a query returning one row of BIGINT columns.
@@ -197,9 +239,9 @@ async fn due_between(
     Ok(v1::DueMilestones {
         start_date: Some(proto::date(start)),
         end_date: Some(proto::date(end)),
-        due_count: n[0] as i32,
-        achieved_count: n[1] as i32,
-        overdue_count: n[2] as i32,
+        due_count: reported_count(n[0]),
+        achieved_count: reported_count(n[1]),
+        overdue_count: reported_count(n[2]),
     })
 }
 
@@ -300,8 +342,10 @@ pub async fn pipeline_summary(
             .unwrap_or(usize::MAX)
     };
     by_stage.sort_by_key(|t| order(&t.key));
-    let project_count = by_stage.iter().map(|t| t.project_count).sum();
-    let total_investment_yuan = by_stage.iter().map(|t| t.total_investment_yuan).sum();
+    let mut all = GroupTally::default();
+    for tally in &by_stage {
+        all.add(tally);
+    }
     let (month_start, month_end) = month_bounds(status_date);
     let (quarter_start, quarter_end) = quarter_bounds(status_date);
     let from = day_number(year_start(status_date));
@@ -320,9 +364,9 @@ pub async fn pipeline_summary(
         let n = numbers(conn, sql, 3).await?;
         on_time.push(v1::OnTimeRate {
             kind: kind_proto(kind),
-            due_count: n[0] as i32,
-            achieved_count: n[1] as i32,
-            on_time_count: n[2] as i32,
+            due_count: reported_count(n[0]),
+            achieved_count: reported_count(n[1]),
+            on_time_count: reported_count(n[2]),
             on_time_rate: if n[0] > 0 {
                 n[2] as f64 / n[0] as f64
             } else {
@@ -346,7 +390,7 @@ pub async fn pipeline_summary(
         .zip(n)
         .map(|(light, count)| v1::LightCount {
             light: v1::AlertLight::from(*light) as i32,
-            milestone_count: count as i32,
+            milestone_count: reported_count(count),
         })
         .collect();
     let deadline = year_end(status_date);
@@ -379,8 +423,8 @@ pub async fn pipeline_summary(
                 position,
                 v1::KindCount {
                     kind: kind_proto(kind),
-                    milestone_count: row.milestone_count as i32,
-                    overdue_count: row.overdue_count as i32,
+                    milestone_count: reported_count(row.milestone_count),
+                    overdue_count: reported_count(row.overdue_count),
                 },
             ))
         })
@@ -389,12 +433,17 @@ pub async fn pipeline_summary(
     Ok(v1::PipelineSummary {
         status_date: Some(proto::date(status_date)),
         filter: filter_text.to_string(),
-        project_count,
-        total_investment_yuan,
-        by_stage,
-        by_township: tallies(conn, filter, "p.township").await?,
-        by_department: tallies(conn, filter, "p.department").await?,
-        by_category: tallies(conn, filter, "p.category").await?,
+        project_count: reported_count(all.project_count),
+        total_investment_yuan: reported_yuan(all.total_investment_yuan),
+        // Stages and categories are enums: a handful of groups, never cut.
+        by_stage: by_stage.iter().map(GroupTally::to_proto).collect(),
+        by_township: capped_tallies(&tallies(conn, filter, "p.township").await?),
+        by_department: capped_tallies(&tallies(conn, filter, "p.department").await?),
+        by_category: tallies(conn, filter, "p.category")
+            .await?
+            .iter()
+            .map(GroupTally::to_proto)
+            .collect(),
         due_this_month: Some(due_between(conn, filter, &rules, month_start, month_end).await?),
         due_this_quarter: Some(
             due_between(conn, filter, &rules, quarter_start, quarter_end).await?,
@@ -443,16 +492,16 @@ pub async fn unit_counts(
         backend,
         format!(
             "SELECT {u}, COUNT(*), {}, {} FROM projects p WHERE p.stage <> 'CANCELLED' AND {u} <> '' GROUP BY {u}",
-            sum("p.annual_planned_investment_yuan"),
-            sum("p.completed_investment_yuan"),
+            exact_sum("p.annual_planned_investment_yuan"),
+            exact_sum("p.completed_investment_yuan"),
         ),
     );
     for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
         let name: String = row.try_get_by_index(0).map_err(db_error)?;
         let c = unit(&mut units, name);
         c.project_count = row.try_get_by_index(1).map_err(db_error)?;
-        c.planned_investment_yuan = row.try_get_by_index(2).map_err(db_error)?;
-        c.completed_investment_yuan = row.try_get_by_index(3).map_err(db_error)?;
+        c.planned_investment_yuan = read_exact_sum(&row, 2)?;
+        c.completed_investment_yuan = read_exact_sum(&row, 4)?;
     }
     // Milestones.
     let from = day_number(year_start(status_date));
@@ -571,7 +620,7 @@ pub async fn rankings(
                 let previous_rank = before.get(&r.counts.unit).copied();
                 v1::RankingRow {
                     unit: r.counts.unit.clone(),
-                    project_count: r.counts.project_count as i32,
+                    project_count: reported_count(r.counts.project_count),
                     indicators: r
                         .indicators
                         .iter()
@@ -611,17 +660,56 @@ async fn previous_bulletin(
         .transpose()
 }
 
-fn figures_add(total: &mut v1::FundingFigures, f: &v1::FundingFigures) {
-    total.draft_count += f.draft_count;
-    total.submitted_count += f.submitted_count;
-    total.approved_count += f.approved_count;
-    total.rejected_count += f.rejected_count;
-    total.withdrawn_count += f.withdrawn_count;
-    total.declared_amount_yuan += f.declared_amount_yuan;
-    total.approved_amount_yuan += f.approved_amount_yuan;
-    total.disbursed_amount_yuan += f.disbursed_amount_yuan;
-    total.undeclared_count += f.undeclared_count;
+/// Applications by state and their amounts, summed exactly until they become a response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Figures {
+    draft_count: i64,
+    submitted_count: i64,
+    approved_count: i64,
+    rejected_count: i64,
+    withdrawn_count: i64,
+    declared_amount_yuan: i128,
+    approved_amount_yuan: i128,
+    disbursed_amount_yuan: i128,
+    undeclared_count: i64,
 }
+
+impl Figures {
+    fn add(&mut self, f: &Figures) {
+        self.draft_count += f.draft_count;
+        self.submitted_count += f.submitted_count;
+        self.approved_count += f.approved_count;
+        self.rejected_count += f.rejected_count;
+        self.withdrawn_count += f.withdrawn_count;
+        self.declared_amount_yuan += f.declared_amount_yuan;
+        self.approved_amount_yuan += f.approved_amount_yuan;
+        self.disbursed_amount_yuan += f.disbursed_amount_yuan;
+        self.undeclared_count += f.undeclared_count;
+    }
+
+    fn declared_count(&self) -> i64 {
+        self.submitted_count + self.approved_count + self.rejected_count
+    }
+
+    fn to_proto(self) -> v1::FundingFigures {
+        v1::FundingFigures {
+            draft_count: reported_count(self.draft_count),
+            submitted_count: reported_count(self.submitted_count),
+            approved_count: reported_count(self.approved_count),
+            rejected_count: reported_count(self.rejected_count),
+            withdrawn_count: reported_count(self.withdrawn_count),
+            declared_amount_yuan: reported_yuan(self.declared_amount_yuan),
+            approved_amount_yuan: reported_yuan(self.approved_amount_yuan),
+            disbursed_amount_yuan: reported_yuan(self.disbursed_amount_yuan),
+            undeclared_count: reported_count(self.undeclared_count),
+        }
+    }
+}
+
+/// The most the window lines of a funding summary take, encoded; the lines after are left out
+/// (the channels and the total still count every window). 48 KiB hold about 500 lines of
+/// typical titles and at least 48 of the longest allowed.
+pub const WINDOW_LINES_BYTES: usize = 48 * 1024;
 
 /// Funding per window opening in the status date's year, and per channel.
 pub async fn funding_summary(
@@ -632,37 +720,27 @@ pub async fn funding_summary(
 ) -> Result<v1::FundingSummary, Error> {
     let backend = conn.get_database_backend();
     let mut windows = Vec::new();
-    let mut channels: BTreeMap<usize, v1::ChannelFunding> = BTreeMap::new();
-    let mut total = v1::FundingFigures::default();
+    let mut channels: BTreeMap<usize, (v1::FundingChannel, i64, Figures)> = BTreeMap::new();
+    let mut total = Figures::default();
     for (pk, w) in windows_opened(conn, year_start(status_date), year_end(status_date)).await? {
-        #[derive(FromQueryResult)]
-        struct ByState {
-            state: String,
-            application_count: i64,
-            requested: i64,
-            approved: i64,
-            disbursed: i64,
-        }
         let mut sql = Sql::new(
             backend,
             format!(
-                "SELECT a.state AS state, COUNT(*) AS application_count, {} AS requested, {} AS approved, {} AS disbursed \
+                "SELECT a.state, COUNT(*), {}, {}, {} \
                  FROM funding_applications a JOIN projects p ON p.id = a.project_pk WHERE a.window_pk = {pk}",
-                sum("a.requested_amount_yuan"),
-                sum("a.approved_amount_yuan"),
-                sum("a.disbursed_amount_yuan"),
+                exact_sum("a.requested_amount_yuan"),
+                exact_sum("a.approved_amount_yuan"),
+                exact_sum("a.disbursed_amount_yuan"),
             ),
         );
         filter.push(&mut sql);
         sql.push(" GROUP BY a.state");
-        let mut f = v1::FundingFigures::default();
-        for row in ByState::find_by_statement(sql.build())
-            .all(conn)
-            .await
-            .map_err(db_error)?
-        {
-            let n = row.application_count as i32;
-            match ApplicationState::parse(&row.state) {
+        let mut f = Figures::default();
+        for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
+            let state: String = row.try_get_by_index(0).map_err(db_error)?;
+            let n: i64 = row.try_get_by_index(1).map_err(db_error)?;
+            let state = ApplicationState::parse(&state);
+            match state {
                 Some(ApplicationState::Draft) => f.draft_count = n,
                 Some(ApplicationState::Submitted) => f.submitted_count = n,
                 Some(ApplicationState::Approved) => f.approved_count = n,
@@ -671,17 +749,17 @@ pub async fn funding_summary(
                 None => {}
             }
             if matches!(
-                ApplicationState::parse(&row.state),
+                state,
                 Some(
                     ApplicationState::Submitted
                         | ApplicationState::Approved
                         | ApplicationState::Rejected
                 )
             ) {
-                f.declared_amount_yuan += row.requested;
+                f.declared_amount_yuan += read_exact_sum(&row, 2)?;
             }
-            f.approved_amount_yuan += row.approved;
-            f.disbursed_amount_yuan += row.disbursed;
+            f.approved_amount_yuan += read_exact_sum(&row, 4)?;
+            f.disbursed_amount_yuan += read_exact_sum(&row, 6)?;
         }
         let mut undeclared = Sql::new(backend, "SELECT COUNT(*) FROM projects p WHERE 1 = 1");
         push_eligibility(&mut undeclared, &w.fields.eligibility);
@@ -690,44 +768,53 @@ pub async fn funding_summary(
             " AND NOT EXISTS (SELECT 1 FROM funding_applications a WHERE a.project_pk = p.id \
              AND a.window_pk = {pk} AND a.state <> 'WITHDRAWN')"
         ));
-        f.undeclared_count = numbers(conn, undeclared, 1).await?[0] as i32;
-        let declared = f.submitted_count + f.approved_count + f.rejected_count;
+        f.undeclared_count = numbers(conn, undeclared, 1).await?[0];
         let channel_position = FundingChannel::ALL
             .iter()
             .position(|c| *c == w.fields.channel)
             .unwrap_or(usize::MAX);
-        let line = channels
-            .entry(channel_position)
-            .or_insert_with(|| v1::ChannelFunding {
-                channel: v1::FundingChannel::from(w.fields.channel) as i32,
-                window_count: 0,
-                figures: Some(v1::FundingFigures::default()),
-            });
-        line.window_count += 1;
-        figures_add(line.figures.get_or_insert_with(Default::default), &f);
-        figures_add(&mut total, &f);
+        let line = channels.entry(channel_position).or_insert((
+            v1::FundingChannel::from(w.fields.channel),
+            0,
+            Figures::default(),
+        ));
+        line.1 += 1;
+        line.2.add(&f);
+        total.add(&f);
         windows.push(v1::WindowFunding {
             funding_window: w.name(),
             title: w.fields.title.clone(),
             channel: v1::FundingChannel::from(w.fields.channel) as i32,
             state: v1::FundingWindowState::from(w.fields.state_on(status_date)) as i32,
-            figures: Some(f),
+            figures: Some(f.to_proto()),
             target_count: w.fields.target_count,
-            count_gap: (w.fields.target_count - declared).max(0),
+            count_gap: reported_count(
+                (i64::from(w.fields.target_count) - f.declared_count()).max(0),
+            ),
         });
     }
+    windows.truncate(budget::fitting(&windows, WINDOW_LINES_BYTES));
     Ok(v1::FundingSummary {
         status_date: Some(proto::date(status_date)),
         filter: filter_text.to_string(),
         windows,
-        channels: channels.into_values().collect(),
-        total: Some(total),
+        channels: channels
+            .into_values()
+            .map(|(channel, window_count, figures)| v1::ChannelFunding {
+                channel: channel as i32,
+                window_count: reported_count(window_count),
+                figures: Some(figures.to_proto()),
+            })
+            .collect(),
+        total: Some(total.to_proto()),
     })
 }
 
 impl Store {
     /// Computes and stores a bulletin in one transaction, so its figures are one consistent
-    /// snapshot, together with its BULLETIN_PUBLISHED event.
+    /// snapshot, together with its BULLETIN_PUBLISHED event. It is stored whole, every ranking
+    /// row included; `response` encodes what a request id's retry is answered with.
+    #[allow(clippy::too_many_arguments)]
     pub async fn publish_bulletin(
         &self,
         ctx: &WriteContext,
@@ -736,6 +823,7 @@ impl Store {
         status_date: NaiveDate,
         policy: &Policy,
         key: Option<&RequestKey>,
+        response: impl FnOnce(&v1::Bulletin) -> Vec<u8>,
     ) -> Result<Outcome<v1::Bulletin>, Error> {
         // Only admins get here (the auth layer's role check); a bulletin has no scope.
         let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
@@ -768,7 +856,7 @@ impl Store {
             uid: Set(message.uid.clone()),
             title: Set(title),
             status_date: Set(day_number(status_date)),
-            payload: Set(payload.clone()),
+            payload: Set(payload),
             publisher: Set(ctx.actor.clone()),
             created_at_us: Set(ctx.now_us),
             ..Default::default()
@@ -794,7 +882,9 @@ impl Store {
             )],
         )
         .await?;
-        commit_with_key(self, tx, ctx, key, || payload, message).await
+        // A retry gets the response the first call sent, which may be cut (see the API).
+        let sent = response(&message);
+        commit_with_key(self, tx, ctx, key, || sent, message).await
     }
 
     pub async fn get_bulletin(&self, id: &str) -> Result<v1::Bulletin, Error> {
@@ -808,12 +898,12 @@ impl Store {
         v1::Bulletin::decode(row.payload.as_slice()).map_err(Error::internal)
     }
 
-    /// Bulletins newest status date first (ties by id, descending).
+    /// Bulletins newest status date first (ties by id, descending), as stored (uncut).
     pub async fn list_bulletins(
         &self,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<(Vec<v1::Bulletin>, Option<Cursor>), Error> {
+    ) -> Result<Page<v1::Bulletin>, Error> {
         use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
         let mut query = bulletin::Entity::find()
             .order_by_desc(bulletin::Column::StatusDate)
@@ -832,17 +922,187 @@ impl Store {
             .map_err(db_error)?;
         let more = rows.len() as u64 > limit;
         let rows: Vec<bulletin::Model> = rows.into_iter().take(limit as usize).collect();
-        let cursor = match rows.last() {
-            Some(last) if more => Some(Cursor {
-                key: SortKey::Int(last.status_date as i64),
-                id: last.bulletin_id.clone(),
-            }),
-            _ => None,
-        };
+        let cursors = rows
+            .iter()
+            .map(|row| Cursor {
+                key: SortKey::Int(row.status_date as i64),
+                id: row.bulletin_id.clone(),
+            })
+            .collect();
         let items = rows
             .iter()
             .map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(Error::internal))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((items, cursor))
+        Ok(Page {
+            items,
+            cursors,
+            more,
+        })
+    }
+}
+
+/// The pipeline summary at its bounds: the longest filter, every stage and category, and a
+/// thousand townships and departments of the longest names (cut by `capped_tallies`).
+#[cfg(test)]
+pub(crate) fn worst_summary() -> v1::PipelineSummary {
+    use crate::domain::values::UNIT_CHARS;
+    use crate::proto::budget::worst;
+    let group = |key: String| GroupTally {
+        key,
+        project_count: i64::from(i32::MAX),
+        total_investment_yuan: i128::from(i64::MAX),
+        annual_planned_investment_yuan: i128::from(i64::MAX),
+        completed_investment_yuan: i128::from(i64::MAX),
+    };
+    let units: Vec<GroupTally> = (0..1000)
+        .map(|i| group(format!("{i:04}{}", worst::text(UNIT_CHARS - 4))))
+        .collect();
+    let enums = |n: usize| -> Vec<v1::ProjectTally> {
+        (0..n)
+            .map(|_| group("TRIAL_PRODUCTION".into()).to_proto())
+            .collect()
+    };
+    let due = || {
+        Some(v1::DueMilestones {
+            start_date: worst::date(),
+            end_date: worst::date(),
+            due_count: i32::MAX,
+            achieved_count: i32::MAX,
+            overdue_count: i32::MAX,
+        })
+    };
+    v1::PipelineSummary {
+        status_date: worst::date(),
+        filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
+        project_count: i32::MAX,
+        total_investment_yuan: i64::MAX,
+        by_stage: enums(Stage::ALL.len()),
+        by_township: capped_tallies(&units),
+        by_department: capped_tallies(&units),
+        by_category: enums(Category::ALL.len()),
+        due_this_month: due(),
+        due_this_quarter: due(),
+        on_time_this_year: vec![
+            v1::OnTimeRate {
+                kind: v1::MilestoneKind::TrialProduction as i32,
+                due_count: i32::MAX,
+                achieved_count: i32::MAX,
+                on_time_count: i32::MAX,
+                on_time_rate: 0.5,
+            };
+            2
+        ],
+        by_light: vec![
+            v1::LightCount {
+                light: v1::AlertLight::Yellow as i32,
+                milestone_count: i32::MAX,
+            };
+            3
+        ],
+        year_end_date: worst::date(),
+        days_to_year_end: i32::MIN,
+        due_by_year_end: vec![
+            v1::KindCount {
+                kind: v1::MilestoneKind::TrialProduction as i32,
+                milestone_count: i32::MAX,
+                overdue_count: i32::MAX,
+            };
+            MilestoneKind::ALL.len()
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::values::TITLE_CHARS;
+    use crate::proto::budget::{self, worst};
+
+    #[test]
+    fn capped_tallies_keep_the_sums_and_fit() {
+        let tally = |key: &str, n: i64| GroupTally {
+            key: key.into(),
+            project_count: n,
+            total_investment_yuan: i128::from(n) * 10,
+            annual_planned_investment_yuan: 0,
+            completed_investment_yuan: 0,
+        };
+        let few = vec![tally("城关镇", 2), tally("太和镇", 3)];
+        assert_eq!(
+            capped_tallies(&few),
+            few.iter().map(GroupTally::to_proto).collect::<Vec<_>>()
+        );
+        let many: Vec<GroupTally> = (0..2000).map(|i| tally(&format!("{i:05}镇"), 1)).collect();
+        let capped = capped_tallies(&many);
+        let listed: usize = capped.iter().map(budget::entry_len).sum();
+        assert!(listed <= TALLY_LIST_BYTES, "{listed}");
+        let rest = capped.last().unwrap();
+        assert_eq!(
+            rest.key, "",
+            "the groups left out are summed up under an empty key"
+        );
+        assert!(capped.len() > 150, "typical names: {}", capped.len());
+        assert_eq!(capped.iter().map(|t| t.project_count).sum::<i32>(), 2000);
+        assert_eq!(
+            capped.iter().map(|t| t.total_investment_yuan).sum::<i64>(),
+            20_000
+        );
+    }
+
+    #[test]
+    fn worst_case_summary_fits() {
+        let summary = worst_summary();
+        assert!(
+            summary.by_township.len() >= 18,
+            "{}",
+            summary.by_township.len()
+        );
+        let len = summary.encoded_len();
+        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
+    }
+
+    #[test]
+    fn worst_case_funding_summary_fits() {
+        let figures = || {
+            Some(v1::FundingFigures {
+                draft_count: i32::MAX,
+                submitted_count: i32::MAX,
+                approved_count: i32::MAX,
+                rejected_count: i32::MAX,
+                withdrawn_count: i32::MAX,
+                declared_amount_yuan: i64::MAX,
+                approved_amount_yuan: i64::MAX,
+                disbursed_amount_yuan: i64::MAX,
+                undeclared_count: i32::MAX,
+            })
+        };
+        let line = v1::WindowFunding {
+            funding_window: worst::window_name(),
+            title: worst::text(TITLE_CHARS),
+            channel: v1::FundingChannel::Other as i32,
+            state: v1::FundingWindowState::Closed as i32,
+            figures: figures(),
+            target_count: i32::MAX,
+            count_gap: i32::MAX,
+        };
+        let mut windows = vec![line; 1000];
+        windows.truncate(budget::fitting(&windows, WINDOW_LINES_BYTES));
+        assert!(windows.len() >= 48, "{}", windows.len());
+        let summary = v1::FundingSummary {
+            status_date: worst::date(),
+            filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
+            windows,
+            channels: vec![
+                v1::ChannelFunding {
+                    channel: v1::FundingChannel::Other as i32,
+                    window_count: i32::MAX,
+                    figures: figures(),
+                };
+                FundingChannel::ALL.len()
+            ],
+            total: figures(),
+        };
+        let len = summary.encoded_len();
+        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
     }
 }

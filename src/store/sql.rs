@@ -2,7 +2,7 @@
 //! status conditions, computed ordering keys, joins) goes beyond the entity API. Placeholders
 //! follow the backend: `?` on SQLite, `$n` on PostgreSQL.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 
 use super::db_error;
 use crate::domain::Error;
@@ -44,6 +44,29 @@ impl Sql {
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
+}
+
+/// Where `exact_sum` splits each value: 2^32.
+const SPLIT: i64 = 1 << 32;
+
+/// Select-list text for the exact sum of the BIGINT expression `expr`, as two columns: the sum
+/// of the values' high parts and of their low parts (split at 2^32, truncating, so a negative
+/// value splits into two non-positive parts). With fewer than 2^31 rows neither part's sum can
+/// leave 64 bits, whatever the values; a plain SUM could: SQLite's integer SUM fails with
+/// "integer overflow" and PostgreSQL's CAST of the NUMERIC sum with "bigint out of range".
+/// `read_exact_sum` joins the two columns in 128 bits.
+pub fn exact_sum(expr: &str) -> String {
+    format!(
+        "CAST(COALESCE(SUM(({expr}) / {SPLIT}), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(({expr}) % {SPLIT}), 0) AS BIGINT)"
+    )
+}
+
+/// The sum selected by `exact_sum` whose first column is at `index`.
+pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, Error> {
+    let high: i64 = row.try_get_by_index(index).map_err(db_error)?;
+    let low: i64 = row.try_get_by_index(index + 1).map_err(db_error)?;
+    Ok(i128::from(high) * i128::from(SPLIT) + i128::from(low))
 }
 
 /// Inserts one row into an alert ledger unless a row with the same unique key exists; true when

@@ -13,6 +13,7 @@ use super::entities::api_token;
 use super::{Store, db_error, unique_violation};
 use crate::domain::Error;
 use crate::domain::access::{Principal, Role};
+use crate::domain::values::ACTOR_CHARS;
 
 /// The prefix of every token, so that one pasted in the wrong place is recognisable.
 pub const TOKEN_PREFIX: &str = "pl_";
@@ -55,8 +56,16 @@ fn to_info(row: api_token::Model) -> Result<TokenInfo, Error> {
 }
 
 impl Store {
-    /// Creates a token and returns its secret, the only time it exists outside the caller.
+    /// Creates a token and returns its secret, the only time it exists outside the caller. The
+    /// name is recorded as the actor of every change the token makes, in resources and events
+    /// alike, so it is held to ACTOR_CHARS like any other text of theirs.
     pub async fn create_token(&self, principal: &Principal, now_us: i64) -> Result<String, Error> {
+        if principal.name.chars().count() > ACTOR_CHARS {
+            return Err(Error::invalid(
+                "name",
+                format!("must be at most {ACTOR_CHARS} characters"),
+            ));
+        }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let secret = format!(

@@ -160,6 +160,7 @@ impl TestServer {
             store: store.clone(),
             clock: Clock::new(chrono_tz::Asia::Shanghai, Some(today)),
             policy: Policy::default(),
+            max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
