@@ -39,6 +39,7 @@ started=$(date +%s)
     "$bin" writes --clients 4 --seconds 1 --rounds 1 "${pg[@]}"
     "${load[@]}" "$bin" queries --projects 500 --requests 20 "${pg[@]}" "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --rate 20 --seconds 2 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --stalled-window 16777216 --stalled-frozen --rate 20 --seconds 2 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 20 --tonic-readers --rate 20 --seconds 2 "${server_cpus[@]}"
   else
     "$bin" get-project
@@ -47,6 +48,7 @@ started=$(date +%s)
     "${load[@]}" "$bin" fanout --subscribers 1000 --rate 100 --seconds 10 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 10000 --rate 10 --seconds 10 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 1000 --stalled 1000 --rate 100 --seconds 10 "${server_cpus[@]}"
+    "${load[@]}" "$bin" fanout --subscribers 10 --stalled 1000 --stalled-window 16777216 --stalled-frozen --rate 100 --seconds 10 "${server_cpus[@]}"
   fi
 } 2>&1 | tee "$out"
 grep '^{' "$out" > bench-results.json || true

@@ -1364,9 +1364,8 @@ async fn pages_fit_the_message_limit(mut server: TestServer) {
     server
         .restart_with(today, |options| {
             options.max_message_bytes = LIMIT;
-            // One transaction per stream message: each transaction's events fit by
-            // construction, while a batch of several is not yet cut to the limit.
-            options.streams.batch_events = 1;
+            // Batches bounded by the message limit alone (not the 64 KiB default budget).
+            options.streams.batch_bytes = usize::MAX;
         })
         .await;
     let wide = |chars: usize| "\u{20000}".repeat(chars);
