@@ -12,10 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -n "${BENCH_SMOKE:-}" ]; then
-  cargo build --quiet --bins
+  cargo build --quiet --features bench --bins
   bin=./target/debug/pipeline-bench
 else
-  cargo build --release --quiet --bins
+  cargo build --release --quiet --features bench --bins
   bin=./target/release/pipeline-bench
 fi
 pg=()
