@@ -32,10 +32,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
-        // Streams send events that are already encoded; see src/events/wire.rs.
-        .extern_path(".pipeline.v1.EventBatch", "crate::events::wire::EventBatch")
-        // prost with a small first encode buffer: see src/codec.rs.
-        .codec_path("crate::codec::LeanCodec")
+        // Streams send events that are already encoded; see src/transport/wire.rs.
+        .extern_path(
+            ".pipeline.v1.EventBatch",
+            "crate::transport::wire::EventBatch",
+        )
+        // prost with a small first encode buffer: see src/transport/codec.rs.
+        .codec_path("crate::transport::codec::LeanCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;

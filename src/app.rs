@@ -1,5 +1,6 @@
-//! Builds the server from configuration. `run(listener, services, shutdown)` is the seam the
-//! binary and the integration tests share.
+//! Builds the server from configuration and runs it. `run(listener, services, shutdown)` is
+//! the seam the binary and the integration tests share. The token commands live in `admin`,
+//! the pieces that replace library behaviour in `transport`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,15 +14,12 @@ use tracing::{info, warn};
 
 use crate::api::Services;
 use crate::api::auth::AuthLayer;
-use crate::api::call_log::CallLogLayer;
-use crate::api::event_routes::EventRoutes;
 use crate::api::events::EventApi;
 use crate::api::funding::FundingApi;
 use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
 use crate::api::reports::ReportApi;
-use crate::config::{DatabaseConfig, RoleArg, ServeConfig, TokenCommand};
-use crate::domain::access::{Principal, Role};
+use crate::config::{DatabaseConfig, ServeConfig};
 use crate::domain::clock::Clock;
 use crate::domain::milestone::Policy;
 use crate::events::hub::LogHub;
@@ -34,9 +32,8 @@ use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::scanner;
 use crate::store::Store;
-
-/// The file in the data directory that holds the first admin token.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+use crate::transport::call_log::CallLogLayer;
+use crate::transport::event_routes::EventRoutes;
 
 /// Connects to the configured database and brings its schema up to date.
 pub async fn open_store(database: &DatabaseConfig) -> anyhow::Result<Store> {
@@ -82,7 +79,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         None => format!("sqlite in {}", config.database.data_dir.display()),
     };
     info!(address = %listener.local_addr()?, database = %backend, today = %services.clock.today(), "pipeline is listening");
-    bootstrap_admin(&services.store, &config.database.data_dir).await?;
+    crate::admin::bootstrap_admin(&services.store, &config.database.data_dir).await?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(TlsIdentity {
             cert_pem: std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,
@@ -313,7 +310,7 @@ pub async fn run(
         .max_connection_age_grace(Duration::from_secs(60))
         .layer(CallLogLayer)
         .layer(AuthLayer::new(services.store.clone()))
-        .layer(crate::api::refusals::layer())
+        .layer(crate::transport::refusals::layer())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -336,127 +333,6 @@ pub async fn run(
     scanner_task.await.ok();
     services.store.close().await.ok();
     info!("stopped");
-    Ok(())
-}
-
-/// On first start (no token at all), creates the admin token, prints it once and writes it to
-/// a file only the owner can read in the data directory, so that the embedded default works
-/// with one command.
-pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    if store.count_tokens().await.map_err(anyhow::Error::msg)? > 0 {
-        return Ok(());
-    }
-    let admin = Principal::system("admin");
-    let secret = match store
-        .create_token(&admin, crate::domain::clock::Clock::system_now_micros())
-        .await
-    {
-        Ok(secret) => secret,
-        // Another replica starting at the same moment made it.
-        Err(crate::domain::Error::AlreadyExists { .. }) => return Ok(()),
-        Err(err) => return Err(anyhow::Error::msg(err)),
-    };
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
-    let written = std::fs::create_dir_all(data_dir)
-        .and_then(|_| write_private(&path, &format!("{secret}\n")));
-    match written {
-        Ok(()) => {
-            println!(
-                "created the first admin token (shown once; also in {}, readable only by you):\n{secret}",
-                path.display()
-            );
-            info!(file = %path.display(), "created the first admin token");
-        }
-        Err(err) => {
-            // The token exists either way; an unwritable data directory (a PostgreSQL
-            // deployment in a read-only working directory) must not stop the server.
-            println!("created the first admin token (shown once; keep it):\n{secret}");
-            warn!(file = %path.display(), error = %err, "could not write the admin token file");
-        }
-    }
-    Ok(())
-}
-
-/// Writes a file readable and writable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())
-}
-
-/// `pipeline token create | list | revoke`.
-pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
-    let now = crate::domain::clock::Clock::system_now_micros();
-    match command {
-        TokenCommand::Create(args) => {
-            let role = match args.role {
-                RoleArg::Admin => Role::Admin,
-                RoleArg::Editor => Role::Editor,
-                RoleArg::Viewer => Role::Viewer,
-                RoleArg::Subscriber => Role::Subscriber,
-            };
-            let name = args.name.trim().to_string();
-            if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-                anyhow::bail!("--name must be 1 to 128 characters without control characters");
-            }
-            let scoped = !args.departments.is_empty() || !args.townships.is_empty();
-            if role == Role::Editor && !scoped {
-                anyhow::bail!("an editor needs at least one --department or --township");
-            }
-            if role != Role::Editor && scoped {
-                anyhow::bail!("--department and --township apply to editors only");
-            }
-            let store = open_store(&args.database).await?;
-            let principal = Principal {
-                name,
-                role,
-                departments: args.departments,
-                townships: args.townships,
-            };
-            let secret = store
-                .create_token(&principal, now)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            println!("{secret}");
-            eprintln!(
-                "created token {:?} ({}); the secret above is shown only this once",
-                principal.name,
-                role.as_str()
-            );
-        }
-        TokenCommand::List(database) => {
-            let store = open_store(&database).await?;
-            for token in store.list_tokens().await.map_err(anyhow::Error::msg)? {
-                let p = &token.principal;
-                let scope = [p.departments.join(","), p.townships.join(",")]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let state = if token.revoked_at_us.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!("{}\t{}\t{}\t{scope}", p.name, p.role.as_str(), state);
-            }
-        }
-        TokenCommand::Revoke(args) => {
-            let store = open_store(&args.database).await?;
-            store
-                .revoke_token(&args.name, now)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            eprintln!("revoked token {:?}", args.name);
-        }
-    }
     Ok(())
 }
 

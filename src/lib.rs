@@ -3,9 +3,9 @@
 //! `app::run` is the seam: it serves on a given listener until a shutdown signal, which is
 //! what `main` and the integration tests both use.
 
+pub mod admin;
 pub mod api;
 pub mod app;
-pub mod codec;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => app::serve(config).await,
         Command::Migrate(database) => app::migrate(&database).await,
-        Command::Token(command) => app::token(command).await,
+        Command::Token(command) => pipeline::admin::token(command).await,
         Command::Demo(config) => pipeline::demo::run(config).await,
     }
 }

@@ -7,7 +7,7 @@ pub mod budget;
 
 pub mod v1 {
     tonic::include_proto!("pipeline.v1");
-    pub use crate::events::wire::EventBatch;
+    pub use crate::transport::wire::EventBatch;
 }
 
 /// The encoded FileDescriptorSet of every proto file, for server reflection.

@@ -1000,10 +1000,10 @@ async fn token_command_line() {
     let (_, listed, _) = run(&["list"]);
     assert!(listed.contains("住建-赵\tEDITOR\trevoked"), "{listed}");
     // Tokens exist, so a first start would not make another admin token.
-    pipeline::app::bootstrap_admin(&store, dir.path())
+    pipeline::admin::bootstrap_admin(&store, dir.path())
         .await
         .unwrap();
-    assert!(!dir.path().join(pipeline::app::ADMIN_TOKEN_FILE).exists());
+    assert!(!dir.path().join(pipeline::admin::ADMIN_TOKEN_FILE).exists());
 }
 
 /// On an empty database the first start makes an admin token, readable only by its owner.
@@ -1014,10 +1014,10 @@ async fn first_start_makes_an_admin_token() {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    pipeline::app::bootstrap_admin(&store, dir.path())
+    pipeline::admin::bootstrap_admin(&store, dir.path())
         .await
         .unwrap();
-    let path = dir.path().join(pipeline::app::ADMIN_TOKEN_FILE);
+    let path = dir.path().join(pipeline::admin::ADMIN_TOKEN_FILE);
     let secret = std::fs::read_to_string(&path).unwrap().trim().to_string();
     let principal = store.authenticate(&secret).await.unwrap().unwrap();
     assert_eq!(
@@ -1031,7 +1031,7 @@ async fn first_start_makes_an_admin_token() {
         assert_eq!(mode & 0o777, 0o600);
     }
     // A second start leaves it alone.
-    pipeline::app::bootstrap_admin(&store, dir.path())
+    pipeline::admin::bootstrap_admin(&store, dir.path())
         .await
         .unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), secret);

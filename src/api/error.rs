@@ -187,10 +187,10 @@ pub fn to_status(err: Error) -> Status {
     Status::with_error_details(code, clip(message), details)
 }
 
-/// The API's status for a refusal that tonic made by itself (see `refusals`): `status` has no
-/// details. A request it could not read is the client's fault: a message over the size limit is
-/// `RESOURCE_EXHAUSTED` (reason `MESSAGE_TOO_LARGE`, with the sizes in the metadata), a body
-/// that is not a valid message, or no message, is `INVALID_ARGUMENT` (reason
+/// The API's status for a refusal that tonic made by itself (see `transport::refusals`):
+/// `status` has no details. A request it could not read is the client's fault: a message over
+/// the size limit is `RESOURCE_EXHAUSTED` (reason `MESSAGE_TOO_LARGE`, with the sizes in the
+/// metadata), a body that is not a valid message, or no message, is `INVALID_ARGUMENT` (reason
 /// `MALFORMED_REQUEST`). Anything else keeps its code and gains an ErrorInfo whose reason is
 /// the code's name (an unknown method is `UNIMPLEMENTED`, for instance).
 pub fn transport_refusal(status: Status) -> Status {

@@ -3,9 +3,7 @@
 
 pub mod applications;
 pub mod auth;
-pub mod call_log;
 pub mod error;
-pub mod event_routes;
 pub mod events;
 pub mod filter;
 pub mod funding;
@@ -13,7 +11,6 @@ pub mod milestones;
 pub mod pagination;
 pub mod parse;
 pub mod projects;
-pub mod refusals;
 pub mod reports;
 
 use prost::Message;

@@ -7,4 +7,3 @@ pub mod hub;
 pub mod quota;
 pub mod retention;
 pub mod stream;
-pub mod wire;

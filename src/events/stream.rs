@@ -21,13 +21,14 @@ use tonic::Status;
 
 use bytes::Bytes;
 
+use super::cursor;
 use super::filter::CompiledFilter;
 use super::hub::{Head, LogHub, Registration, Taken};
-use super::{cursor, wire};
 use crate::api::to_status;
 use crate::domain::Error;
 use crate::proto::v1;
 use crate::store::log::LogEvent;
+use crate::transport::wire;
 
 /// Timings and sizes of streams.
 #[derive(Debug, Clone, Copy)]

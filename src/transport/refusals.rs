@@ -15,7 +15,7 @@ use tonic::Status;
 use tonic::body::Body;
 use tower::util::MapResponseLayer;
 
-use super::error::transport_refusal;
+use crate::api::error::transport_refusal;
 
 /// The layer, for `Server::layer`.
 pub fn layer() -> MapResponseLayer<fn(http::Response<Body>) -> http::Response<Body>> {

@@ -22,11 +22,11 @@ use tonic::codec::{Codec, Streaming};
 use tonic::server::NamedService;
 use tonic::{Request, Status};
 
-use super::events::EventApi;
-use crate::codec::LeanCodec;
+use super::codec::LeanCodec;
+use super::connection::{Backpressure, ConnectionInfo, Registration};
+use crate::api::events::EventApi;
 use crate::events::stream::EventStream;
 use crate::proto::v1::{self, event_service_server::EventServiceServer};
-use crate::transport::connection::{Backpressure, ConnectionInfo, Registration};
 
 const WATCH_EVENTS: &str = "/pipeline.v1.EventService/WatchEvents";
 const STREAM_SUBSCRIPTION: &str = "/pipeline.v1.EventService/StreamSubscription";
