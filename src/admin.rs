@@ -40,6 +40,15 @@ pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyho
             );
             info!(file = %path.display(), "created the first admin token");
         }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            // The file holds the admin token of another database (a SQLite data directory
+            // reused for a PostgreSQL server, say): overwriting it would lose that secret.
+            println!("created the first admin token (shown once; keep it):\n{secret}");
+            warn!(
+                file = %path.display(),
+                "the admin token file already exists (another database's token?); left as it is: keep the token printed above"
+            );
+        }
         Err(err) => {
             // The token exists either way; an unwritable data directory (a PostgreSQL
             // deployment in a read-only working directory) must not stop the server.
@@ -50,11 +59,12 @@ pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyho
     Ok(())
 }
 
-/// Writes a file readable and writable by its owner only.
+/// Writes a new file readable and writable by its owner only; an existing file is an
+/// `AlreadyExists` error and is left as it is.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -1036,4 +1036,18 @@ async fn first_start_makes_an_admin_token() {
         .unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), secret);
     assert_eq!(store.count_tokens().await.unwrap(), 1);
+
+    // A first start on another, empty database with the same data directory (the README's
+    // PostgreSQL section after its SQLite one) makes that database's token but keeps the file.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other =
+        pipeline::store::Store::connect(&pipeline::store::Store::sqlite_url(other_dir.path()))
+            .await
+            .unwrap();
+    other.migrate().await.unwrap();
+    pipeline::admin::bootstrap_admin(&other, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(other.count_tokens().await.unwrap(), 1);
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), secret);
 }

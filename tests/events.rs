@@ -681,9 +681,9 @@ async fn raw_watch(
         request = request.header(name, value);
     }
     let (response, mut stream) = send.send_request(request.body(()).unwrap(), false).unwrap();
-    stream
-        .send_data(bytes::Bytes::from_static(body), true)
-        .unwrap();
+    // The server may answer a request it refuses from its headers alone (no token, say) and
+    // close the stream before the body is queued: the answer is what the test reads.
+    stream.send_data(bytes::Bytes::from_static(body), true).ok();
     let (parts, mut body) = response.await.unwrap().into_parts();
     let first = if parts.headers.contains_key("grpc-status") {
         None
