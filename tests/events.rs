@@ -956,6 +956,21 @@ async fn stream_requests_read_as_tonic_reads_them(server: TestServer) {
     assert_eq!(missing.code(), Code::NotFound);
 }
 
+/// A WatchEvents stream from `cursor`, with no filter.
+async fn watch_from(
+    events: &mut EventServiceClient<Authed>,
+    cursor: &str,
+) -> tonic::Streaming<v1::WatchEventsResponse> {
+    events
+        .watch_events(v1::WatchEventsRequest {
+            cursor: cursor.to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// Reads a stream until the caught-up marker: the events of every batch, and the batches' encoded
 /// sizes (each must be under `limit`).
 async fn read_until_caught_up(
@@ -1049,14 +1064,7 @@ async fn a_reader_behind_catches_up_under_the_message_limit(mut server: TestServ
             );
         };
         // The tailer may not have read all 20 yet: wait for it through a live stream.
-        let mut live = events
-            .watch_events(v1::WatchEventsRequest {
-                cursor: before.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let mut live = watch_from(&mut events, &before).await;
         let mut seen = Vec::new();
         while seen.len() < 20 {
             let message = tokio::time::timeout(Duration::from_secs(10), live.message())
@@ -1070,14 +1078,7 @@ async fn a_reader_behind_catches_up_under_the_message_limit(mut server: TestServ
         }
         drop(live);
         // From the shared window.
-        let mut stream = events
-            .watch_events(v1::WatchEventsRequest {
-                cursor: before.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let mut stream = watch_from(&mut events, &before).await;
         check(read_until_caught_up(&mut stream, LIMIT).await, "window");
         let mut stream = events
             .stream_subscription(v1::StreamSubscriptionRequest {
@@ -1099,14 +1100,7 @@ async fn a_reader_behind_catches_up_under_the_message_limit(mut server: TestServ
             .await;
         let mut events = server.events().await;
         for attempt in 0..2 {
-            let mut stream = events
-                .watch_events(v1::WatchEventsRequest {
-                    cursor: before.clone(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let mut stream = watch_from(&mut events, &before).await;
             check(
                 read_until_caught_up(&mut stream, LIMIT).await,
                 &format!("database, reconnect {attempt}"),
@@ -1163,14 +1157,7 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
     }
     // The writes are committed, but this process's log tailer may not have read all three
     // yet: read until all three arrived.
-    let mut stream = events
-        .watch_events(v1::WatchEventsRequest {
-            cursor: before.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = watch_from(&mut events, &before).await;
     let mut got = Vec::new();
     let mut after_three = None;
     while got.len() < 3 {
@@ -1218,14 +1205,7 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
         .restart_with(today, |o| o.max_message_bytes = 2048)
         .await;
     let mut events = server.events().await;
-    let mut stream = events
-        .watch_events(v1::WatchEventsRequest {
-            cursor: after_three.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = watch_from(&mut events, &after_three).await;
     let status = loop {
         match tokio::time::timeout(Duration::from_secs(10), stream.message())
             .await
@@ -1251,14 +1231,7 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
         status.message()
     );
     // A reader resuming from the start gets the three small writes, then the same ending.
-    let mut stream = events
-        .watch_events(v1::WatchEventsRequest {
-            cursor: before.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = watch_from(&mut events, &before).await;
     let mut batches = 0;
     let status = loop {
         match stream.message().await {
