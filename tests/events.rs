@@ -956,6 +956,23 @@ async fn stream_requests_read_as_tonic_reads_them(server: TestServer) {
     assert_eq!(missing.code(), Code::NotFound);
 }
 
+/// The log's head as a cursor: the caught-up marker a stream from now starts with.
+async fn head_cursor(events: &mut EventServiceClient<Authed>) -> String {
+    let first = events
+        .watch_events(v1::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(Message::CaughtUp(v1::CaughtUp { cursor })) = first.response else {
+        panic!("expected the caught-up marker first");
+    };
+    cursor
+}
+
 /// A WatchEvents stream from `cursor`, with no filter.
 async fn watch_from(
     events: &mut EventServiceClient<Authed>,
@@ -1015,18 +1032,7 @@ async fn a_reader_behind_catches_up_under_the_message_limit(mut server: TestServ
             .await;
         let mut events = server.events().await;
         let mut projects = server.projects().await;
-        let head = events
-            .watch_events(v1::WatchEventsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .message()
-            .await
-            .unwrap()
-            .unwrap();
-        let Some(Message::CaughtUp(v1::CaughtUp { cursor: before })) = head.response else {
-            panic!("expected the caught-up marker first");
-        };
+        let before = head_cursor(&mut events).await;
         let sub = events
             .create_subscription(v1::CreateSubscriptionRequest {
                 subscription: Some(v1::Subscription {
@@ -1129,18 +1135,7 @@ async fn oversized_batch_keeps_its_cursor(mut server: TestServer) {
         .await;
     let mut projects = server.projects().await;
     let mut events = server.events().await;
-    let start = events
-        .watch_events(v1::WatchEventsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .message()
-        .await
-        .unwrap()
-        .unwrap();
-    let Some(Message::CaughtUp(v1::CaughtUp { cursor: before })) = start.response else {
-        panic!("expected the caught-up marker first");
-    };
+    let before = head_cursor(&mut events).await;
     // Three writes, each well under the limit but over it together.
     for i in 0..3 {
         projects
