@@ -26,7 +26,7 @@ pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyho
     {
         Ok(secret) => secret,
         // Another replica starting at the same moment made it.
-        Err(crate::domain::Error::AlreadyExists { .. }) => return Ok(()),
+        Err(crate::service::ServiceError::AlreadyExists { .. }) => return Ok(()),
         Err(err) => return Err(anyhow::Error::msg(err)),
     };
     let path = data_dir.join(ADMIN_TOKEN_FILE);

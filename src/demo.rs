@@ -20,7 +20,6 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use crate::config::DemoConfig;
-use crate::domain::Error;
 use crate::domain::access::Principal;
 use crate::domain::clock::Clock;
 use crate::domain::funding::{
@@ -29,6 +28,7 @@ use crate::domain::funding::{
 use crate::domain::milestone::{MilestoneKind, Policy};
 use crate::domain::prerequisite::{PrerequisiteFields, PrerequisiteKind, PrerequisiteState};
 use crate::domain::project::{Category, InvestmentType, ProjectFields, Stage, StageChangeRequest};
+use crate::service::ServiceError;
 use crate::store::idempotency::RequestKey;
 use crate::store::milestones::{DateChange, NewMilestone};
 use crate::store::{Outcome, Store, WriteContext};
@@ -209,9 +209,9 @@ pub async fn load(store: &Store, today: NaiveDate) -> anyhow::Result<DemoReport>
             Ok(Applied::Created) => report.created.bump(kind),
             Ok(Applied::Present) => report.present.bump(kind),
             Err(
-                err @ (Error::FailedPrecondition { .. }
-                | Error::NotFound { .. }
-                | Error::AlreadyExists { .. }),
+                err @ (ServiceError::FailedPrecondition { .. }
+                | ServiceError::NotFound { .. }
+                | ServiceError::AlreadyExists { .. }),
             ) => report.conflicts.push(format!("{}: {err}", step.describe())),
             Err(err) => anyhow::bail!("{}: {err}", step.describe()),
         }
@@ -372,7 +372,7 @@ impl Step {
         store: &Store,
         ctx: &WriteContext,
         policy: &Policy,
-    ) -> Result<Applied, Error> {
+    ) -> Result<Applied, ServiceError> {
         let project = self.project;
         match &self.action {
             Action::CreateProject { fields, stage } => {
@@ -507,10 +507,13 @@ impl Step {
 
 /// A creation with a fixed id whose only unique key is that id: the id already taken means an
 /// earlier run created it.
-fn created<T>(result: Result<Outcome<T>, Error>, id_field: &str) -> Result<Applied, Error> {
+fn created<T>(
+    result: Result<Outcome<T>, ServiceError>,
+    id_field: &str,
+) -> Result<Applied, ServiceError> {
     match result {
         Ok(_) => Ok(Applied::Created),
-        Err(Error::AlreadyExists { field, .. }) if field == id_field => Ok(Applied::Present),
+        Err(ServiceError::AlreadyExists { field, .. }) if field == id_field => Ok(Applied::Present),
         Err(err) => Err(err),
     }
 }
@@ -519,12 +522,12 @@ fn created<T>(result: Result<Outcome<T>, Error>, id_field: &str) -> Result<Appli
 /// project's one live application per window), so the clash may be reported on one of those:
 /// it is an earlier run's when the resource with our id exists.
 async fn created_or_found<T>(
-    result: Result<Outcome<T>, Error>,
+    result: Result<Outcome<T>, ServiceError>,
     found: impl Future<Output = bool>,
-) -> Result<Applied, Error> {
+) -> Result<Applied, ServiceError> {
     match result {
         Ok(_) => Ok(Applied::Created),
-        Err(err @ Error::AlreadyExists { .. }) => {
+        Err(err @ ServiceError::AlreadyExists { .. }) => {
             if found.await {
                 Ok(Applied::Present)
             } else {
@@ -536,7 +539,7 @@ async fn created_or_found<T>(
 }
 
 /// A change with a request id: a replayed answer means an earlier run made it.
-fn replayed<T>(result: Result<Outcome<T>, Error>) -> Result<Applied, Error> {
+fn replayed<T>(result: Result<Outcome<T>, ServiceError>) -> Result<Applied, ServiceError> {
     match result? {
         Outcome::Done(_) => Ok(Applied::Created),
         Outcome::Replayed(_) => Ok(Applied::Present),

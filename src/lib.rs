@@ -12,6 +12,7 @@ pub mod domain;
 pub mod events;
 pub mod proto;
 pub mod scanner;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod transport;

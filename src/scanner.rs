@@ -11,14 +11,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::api::Services;
-use crate::domain::Error;
+use crate::service::ServiceError;
 use crate::store::WriteContext;
 
 /// The actor recorded on the scanner's events.
 pub const SCANNER_ACTOR: &str = "scanner";
 
 /// One pass for today; returns the number of alerts emitted.
-pub async fn scan_once(services: &Services) -> Result<usize, Error> {
+pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
     let ctx = WriteContext {
         actor: SCANNER_ACTOR.to_string(),
         principal: crate::domain::access::Principal::system(SCANNER_ACTOR),

@@ -8,8 +8,8 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pipeline::domain::access::Role;
+use pipeline::events::outbox as events;
 use pipeline::proto::v1;
-use pipeline::store::events;
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use pipeline::demo::{self, DemoReport, Tally};
+use pipeline::events::outbox as events;
 use pipeline::proto::v1;
-use pipeline::store::events;
 
 use common::TestServer;
 

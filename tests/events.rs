@@ -1478,7 +1478,7 @@ async fn filter_lists_are_bounded(server: TestServer) {
 /// A transaction whose events could not travel in one stream message is refused, not
 /// committed as a batch that would stop every stream reaching it; one that fits is appended.
 async fn oversized_transactions_are_refused(server: TestServer) {
-    use pipeline::store::events::{EventDraft, append};
+    use pipeline::events::outbox::{EventDraft, append};
     use sea_orm::TransactionTrait;
     let window = |i: usize| {
         EventDraft::global(

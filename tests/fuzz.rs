@@ -607,7 +607,7 @@ async fn tables(server: &TestServer) -> Vec<String> {
 async fn snapshot(server: &TestServer, tables: &[String], seeded: &Seeded) -> Snapshot {
     let conn = server.store.connection();
     let backend = conn.get_database_backend();
-    let log = pipeline::store::events::read_after(conn, 0, 1_000_000)
+    let log = pipeline::events::outbox::read_after(conn, 0, 1_000_000)
         .await
         .expect("read the event log");
     let mut rows = BTreeMap::new();

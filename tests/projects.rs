@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::HashSet;
 
+use pipeline::events::outbox as events;
 use pipeline::proto::v1;
 use pipeline::proto::v1::project_service_client::ProjectServiceClient;
-use pipeline::store::events;
 use prost_types::FieldMask;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;

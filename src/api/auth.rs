@@ -13,8 +13,8 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use super::to_status;
-use crate::domain::Error;
 use crate::domain::access::{self, Principal};
+use crate::service::ServiceError;
 use crate::store::Store;
 
 /// Adds authentication to a service stack.
@@ -51,8 +51,8 @@ async fn authenticate(
     store: &Store,
     path: &str,
     headers: &http::HeaderMap,
-) -> Result<Principal, Error> {
-    let unauthenticated = |message: &str| Error::Unauthenticated {
+) -> Result<Principal, ServiceError> {
+    let unauthenticated = |message: &str| ServiceError::Unauthenticated {
         message: message.to_string(),
     };
     let value = headers
@@ -70,7 +70,7 @@ async fn authenticate(
         .ok_or_else(|| unauthenticated("the token is unknown or revoked"))?;
     let need = access::need_of(path);
     if !principal.role.allows(need) {
-        return Err(Error::permission_denied(format!(
+        return Err(ServiceError::permission_denied(format!(
             "role {} of token {:?} may not call {path}",
             principal.role.as_str(),
             principal.name

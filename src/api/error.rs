@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::Error;
+use crate::events::end::StreamEnd;
+use crate::service::ServiceError;
 
 pub const ERROR_DOMAIN: &str = "pipeline.v1";
 
@@ -31,10 +32,21 @@ fn clip(text: String) -> String {
     format!("{}…(cut)", &text[..end])
 }
 
-pub fn to_status(err: Error) -> Status {
+/// The status of an error of any layer (through `ServiceError`).
+pub fn to_status(err: impl Into<ServiceError>) -> Status {
+    Status::from(err.into())
+}
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Status {
+        status_of(err)
+    }
+}
+
+fn status_of(err: ServiceError) -> Status {
     let mut details = ErrorDetails::new();
     let (code, message) = match err {
-        Error::InvalidArgument(violations) => {
+        ServiceError::InvalidArgument(violations) => {
             let more = violations.len().saturating_sub(MAX_VIOLATIONS);
             let mut violations: Vec<_> = violations
                 .into_iter()
@@ -47,14 +59,14 @@ pub fn to_status(err: Error) -> Status {
                     format!("and {more} more invalid fields"),
                 ));
             }
-            let message = Error::InvalidArgument(violations.clone()).to_string();
+            let message = ServiceError::InvalidArgument(violations.clone()).to_string();
             details.set_error_info("INVALID_FIELDS", ERROR_DOMAIN, HashMap::new());
             for v in violations {
                 details.add_bad_request_violation(v.field, v.description);
             }
             (Code::InvalidArgument, message)
         }
-        Error::NotFound { resource } => {
+        ServiceError::NotFound { resource } => {
             details.set_error_info(
                 "RESOURCE_NOT_FOUND",
                 ERROR_DOMAIN,
@@ -63,7 +75,7 @@ pub fn to_status(err: Error) -> Status {
             details.set_resource_info(resource_type(&resource), &resource, "", "does not exist");
             (Code::NotFound, format!("{resource} not found"))
         }
-        Error::AlreadyExists { resource, field } => {
+        ServiceError::AlreadyExists { resource, field } => {
             details.set_error_info(
                 "RESOURCE_ALREADY_EXISTS",
                 ERROR_DOMAIN,
@@ -75,7 +87,7 @@ pub fn to_status(err: Error) -> Status {
             details.add_bad_request_violation(field, format!("{resource} already exists"));
             (Code::AlreadyExists, format!("{resource} already exists"))
         }
-        Error::EtagMismatch {
+        ServiceError::EtagMismatch {
             resource,
             current_etag,
         } => {
@@ -92,7 +104,7 @@ pub fn to_status(err: Error) -> Status {
                 format!("{resource} was changed since the etag was read; read it again and retry"),
             )
         }
-        Error::FailedPrecondition {
+        ServiceError::FailedPrecondition {
             reason,
             message,
             violations,
@@ -107,19 +119,19 @@ pub fn to_status(err: Error) -> Status {
             }
             (Code::FailedPrecondition, clip(message))
         }
-        Error::Unauthenticated { message } => {
+        ServiceError::Unauthenticated { message } => {
             details.set_error_info("UNAUTHENTICATED", ERROR_DOMAIN, HashMap::new());
             (Code::Unauthenticated, message)
         }
-        Error::PermissionDenied { message } => {
+        ServiceError::PermissionDenied { message } => {
             details.set_error_info("PERMISSION_DENIED", ERROR_DOMAIN, HashMap::new());
             (Code::PermissionDenied, message)
         }
-        Error::ResourceExhausted { reason, message } => {
+        ServiceError::ResourceExhausted { reason, message } => {
             details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
             (Code::ResourceExhausted, message)
         }
-        Error::CursorExpired { oldest_cursor } => {
+        ServiceError::Stream(StreamEnd::CursorExpired { oldest_cursor }) => {
             details.set_error_info(
                 "CURSOR_EXPIRED",
                 ERROR_DOMAIN,
@@ -135,7 +147,7 @@ pub fn to_status(err: Error) -> Status {
                 "the cursor is older than the retained event log".to_string(),
             )
         }
-        Error::StreamEnded { stalled, cursor } => {
+        ServiceError::Stream(StreamEnd::Ended { stalled, cursor }) => {
             let (code, reason, message) = if stalled {
                 (
                     Code::ResourceExhausted,
@@ -156,11 +168,11 @@ pub fn to_status(err: Error) -> Status {
             );
             (code, format!("{message}; resume from cursor {cursor}"))
         }
-        Error::MessageTooLarge {
+        ServiceError::Stream(StreamEnd::MessageTooLarge {
             size,
             limit,
             cursor,
-        } => {
+        }) => {
             details.set_error_info(
                 "MESSAGE_TOO_LARGE",
                 ERROR_DOMAIN,
@@ -175,7 +187,7 @@ pub fn to_status(err: Error) -> Status {
                 ),
             )
         }
-        Error::Internal(cause) => {
+        ServiceError::Internal(cause) => {
             tracing::error!(error = %cause, source = ?cause.source(), "internal error");
             details.set_error_info("INTERNAL", ERROR_DOMAIN, HashMap::new());
             (
@@ -284,7 +296,7 @@ mod tests {
         let violations = (0..1000)
             .map(|i| crate::domain::FieldViolation::new(format!("f{i}"), huge.clone()))
             .collect();
-        let status = to_status(Error::InvalidArgument(violations));
+        let status = to_status(ServiceError::InvalidArgument(violations));
         assert!(status.message().len() < 400);
         assert!(
             status.details().len() < 8 * 1024,
@@ -301,7 +313,7 @@ mod tests {
     fn tonic_refusals_get_the_api_codes_and_error_info() {
         let reason = |s: &Status| s.get_error_details().error_info().unwrap().reason.clone();
         let too_large = transport_refusal(Status::out_of_range(
-            "Error, decoded message length too large: found 70000 bytes, the limit is: 65536 bytes",
+            "ServiceError, decoded message length too large: found 70000 bytes, the limit is: 65536 bytes",
         ));
         assert_eq!(too_large.code(), Code::ResourceExhausted);
         assert_eq!(reason(&too_large), "MESSAGE_TOO_LARGE");

@@ -7,13 +7,15 @@ use super::parse::{invalid, optional_etag};
 use super::{Services, principal, request_key, respond, to_status};
 use crate::domain::access::Principal;
 use crate::domain::error::Violations;
-use crate::domain::{Error, names, values};
+use crate::domain::{names, values};
 use crate::events::cursor;
+use crate::events::end::StreamEnd;
 use crate::events::filter::{self, CompiledFilter};
 use crate::events::hub::LogHub;
 use crate::events::quota::StreamQuota;
 use crate::events::stream::{self, EventStream, StreamSettings};
 use crate::proto::v1::{self, event_service_server::EventService};
+use crate::service::ServiceError;
 use crate::store::log::{NewSubscription, StoredSubscription};
 use crate::store::{Cursor, Page, SortKey};
 
@@ -134,10 +136,10 @@ impl EventApi {
     }
 
     /// The refusal of a cursor before `pruned`, the oldest position still retained.
-    fn expired(&self, pruned: i64) -> Error {
-        Error::CursorExpired {
+    fn expired(&self, pruned: i64) -> ServiceError {
+        ServiceError::Stream(StreamEnd::CursorExpired {
             oldest_cursor: cursor::encode(self.hub.epoch(), pruned),
-        }
+        })
     }
 
     /// The sequence number of a client's cursor: from this database and not ahead of the log.
@@ -228,7 +230,8 @@ impl EventApi {
         caller: &Principal,
         name: &str,
     ) -> Result<StoredSubscription, Status> {
-        let id = parse_subscription_name(name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let id = parse_subscription_name(name)
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         self.services
             .store
             .get_subscription(caller, id)
@@ -398,8 +401,8 @@ impl EventService for EventApi {
     ) -> Result<Response<()>, Status> {
         let caller = principal(&request)?;
         let req = request.into_inner();
-        let id =
-            parse_subscription_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let id = parse_subscription_name(&req.name)
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         self.services
             .store
             .delete_subscription(&caller, id, optional_etag(&req.etag))

@@ -17,8 +17,9 @@ use crate::domain::error::Violations;
 use crate::domain::funding::{Eligibility, FundingChannel, WindowFields, WindowPatch, WindowState};
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::{Category, Stage};
-use crate::domain::{Error, names, values};
+use crate::domain::{names, values};
 use crate::proto::v1::{self, funding_service_server::FundingService};
+use crate::service::ServiceError;
 use crate::store::SortKey;
 use crate::store::funding::WindowQuery;
 
@@ -246,7 +247,8 @@ impl FundingService for FundingApi {
         request: Request<v1::GetFundingWindowRequest>,
     ) -> Result<Response<v1::FundingWindow>, Status> {
         let req = request.into_inner();
-        let id = parse_window_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let id = parse_window_name(&req.name)
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         let window = self
             .services
             .store

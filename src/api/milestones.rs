@@ -7,12 +7,12 @@ use super::filter::{self, Op};
 use super::pagination;
 use super::parse::{date_value, enum_filter, enum_value, invalid, mask_paths, optional_etag};
 use super::{Services, request_key, respond, to_status};
-use crate::domain::Error;
 use crate::domain::error::Violations;
 use crate::domain::milestone::{Light, MilestoneKind, MilestoneStatus};
 use crate::domain::names;
 use crate::domain::values;
 use crate::proto::v1::{self, milestone_service_server::MilestoneService};
+use crate::service::ServiceError;
 use crate::store::milestones::{
     DateChange, MilestoneFilter, MilestoneOrder, MilestonePatch, MilestoneQuery, NewMilestone,
 };
@@ -457,7 +457,7 @@ impl MilestoneService for MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let req = request.into_inner();
         let (project_id, milestone_id) = names::parse_milestone_name(&req.name)
-            .map_err(|e| to_status(Error::invalid("name", e)))?;
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         self.services
             .store
             .delete_milestone(&ctx, project_id, milestone_id, optional_etag(&req.etag))

@@ -17,8 +17,9 @@ use prost::Message;
 use tonic::{Request, Status};
 
 use crate::domain::access::Principal;
+use crate::domain::clock::Clock;
 use crate::domain::milestone::Policy;
-use crate::domain::{Error, clock::Clock};
+use crate::service::ServiceError;
 use crate::store::idempotency::RequestKey;
 use crate::store::{Outcome, Store, WriteContext};
 pub use error::to_status;
@@ -44,7 +45,7 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| {
-            to_status(Error::Unauthenticated {
+            to_status(ServiceError::Unauthenticated {
                 message: "the request carries no authenticated caller".into(),
             })
         })
@@ -85,7 +86,7 @@ pub fn respond<T, M: Message + Default>(
     match outcome {
         Outcome::Done(value) => Ok(convert(value)),
         Outcome::Replayed(bytes) => {
-            M::decode(bytes.as_slice()).map_err(|err| to_status(Error::internal(err)))
+            M::decode(bytes.as_slice()).map_err(|err| to_status(ServiceError::internal(err)))
         }
     }
 }

@@ -14,8 +14,9 @@ use crate::domain::prerequisite::{
 use crate::domain::project::{
     Category, InvestmentType, ProjectFields, ProjectPatch, Stage, StageChangeRequest,
 };
-use crate::domain::{Error, values};
+use crate::domain::values;
 use crate::proto::v1::{self, project_service_server::ProjectService};
+use crate::service::ServiceError;
 use crate::store::SortKey;
 use crate::store::prerequisites::PrerequisiteFilter;
 use crate::store::projects::{ProjectOrder, ProjectQuery};
@@ -319,7 +320,7 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<v1::Project>, Status> {
         let req = request.into_inner();
         let id = names::parse_project_name(&req.name)
-            .map_err(|e| to_status(Error::invalid("name", e)))?;
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         let project = self
             .services
             .store
@@ -472,7 +473,7 @@ impl ProjectService for ProjectApi {
         let ctx = self.services.write_context(&request)?;
         let req = request.into_inner();
         let id = names::parse_project_name(&req.name)
-            .map_err(|e| to_status(Error::invalid("name", e)))?;
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         self.services
             .store
             .delete_project(&ctx, id, optional_etag(&req.etag), req.force)
@@ -701,7 +702,7 @@ impl ProjectService for ProjectApi {
         let ctx = self.services.write_context(&request)?;
         let req = request.into_inner();
         let (project_id, prerequisite_id) = names::parse_prerequisite_name(&req.name)
-            .map_err(|e| to_status(Error::invalid("name", e)))?;
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         self.services
             .store
             .delete_prerequisite(&ctx, project_id, prerequisite_id, optional_etag(&req.etag))

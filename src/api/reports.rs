@@ -10,9 +10,10 @@ use super::parse::{date_value, enum_filter, invalid};
 use super::{Services, request_key, respond, to_status};
 use crate::domain::error::Violations;
 use crate::domain::project::{Category, InvestmentType};
-use crate::domain::{Error, names, values};
+use crate::domain::{names, values};
 use crate::proto::budget;
 use crate::proto::v1::{self, report_service_server::ReportService};
+use crate::service::ServiceError;
 use crate::store::reports::{self, Dimension, ReportFilter};
 use crate::store::{Cursor, Page, SortKey};
 
@@ -349,7 +350,7 @@ impl ReportService for ReportApi {
                 .into_iter()
                 .find(|r| r.dimension == req.dimension)
                 .ok_or_else(|| {
-                    to_status(Error::internal(format!(
+                    to_status(ServiceError::internal(format!(
                         "{} holds no ranking of dimension {}",
                         req.bulletin, req.dimension
                     )))
@@ -442,8 +443,8 @@ impl ReportService for ReportApi {
         request: Request<v1::GetBulletinRequest>,
     ) -> Result<Response<v1::Bulletin>, Status> {
         let req = request.into_inner();
-        let id =
-            parse_bulletin_name(&req.name).map_err(|e| to_status(Error::invalid("name", e)))?;
+        let id = parse_bulletin_name(&req.name)
+            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
         let bulletin = self
             .services
             .store

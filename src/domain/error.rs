@@ -1,4 +1,5 @@
-//! The one error type of the domain and store layers. `api::error` turns it into a gRPC status.
+//! The errors of the domain: a malformed value (`Invalid`, every bad field named) and a rule
+//! that refuses a change (`Refused`). The service layer composes them into `ServiceError`.
 
 use std::fmt;
 
@@ -18,93 +19,53 @@ impl FieldViolation {
     }
 }
 
-/// What went wrong, in the words of the domain.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The request is malformed; every bad field is listed.
-    #[error("invalid request: {}", describe(.0))]
-    InvalidArgument(Vec<FieldViolation>),
-    /// The named resource does not exist.
-    #[error("{resource} not found")]
-    NotFound { resource: String },
-    /// A resource with that identity exists already.
-    #[error("{resource} already exists")]
-    AlreadyExists { resource: String, field: String },
-    /// The caller's etag is stale.
-    #[error("etag mismatch on {resource}: the resource was changed by someone else")]
-    EtagMismatch {
-        resource: String,
-        current_etag: String,
-    },
-    /// The system is not in a state that allows the operation.
-    #[error("{message}")]
-    FailedPrecondition {
-        /// UPPER_SNAKE_CASE reason for ErrorInfo.
-        reason: &'static str,
-        message: String,
-        /// (subject, description) pairs for PreconditionFailure details.
-        violations: Vec<(String, String)>,
-    },
-    /// No valid token came with the request.
-    #[error("{message}")]
-    Unauthenticated { message: String },
-    /// The caller's role or scope does not allow the operation.
-    #[error("{message}")]
-    PermissionDenied { message: String },
-    /// A limit was reached (streams per token).
-    #[error("{message}")]
-    ResourceExhausted {
-        reason: &'static str,
-        message: String,
-    },
-    /// A stream cursor points before the oldest event still retained.
-    #[error("the cursor is older than the retained event log; resume from {oldest_cursor}")]
-    CursorExpired { oldest_cursor: String },
-    /// A stream ended early: the reader stalled, or the server is shutting down.
-    #[error("the stream ended; resume from cursor {cursor}")]
-    StreamEnded { stalled: bool, cursor: String },
-    /// A stream's next message is larger than the server's message limit.
-    #[error(
-        "the next message is {size} bytes, over the limit of {limit}; resume from cursor {cursor}"
-    )]
-    MessageTooLarge {
-        size: usize,
-        limit: usize,
-        cursor: String,
-    },
-    /// A failure inside the service or its database; never shown to clients in detail.
-    #[error("internal error: {0}")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+/// A request, or a value in it, that is malformed: every bad field is listed. Parsing at the
+/// API edge and the domain's own value checks return it; it becomes INVALID_ARGUMENT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid request: {}", describe(.0))]
+pub struct Invalid(pub Vec<FieldViolation>);
+
+impl Invalid {
+    /// One bad field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Invalid(vec![FieldViolation::new(field, description)])
+    }
 }
 
-fn describe(violations: &[FieldViolation]) -> String {
+/// A rule of the domain refuses the change in the current state of the resource: it becomes
+/// FAILED_PRECONDITION with `reason` as the ErrorInfo reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    /// UPPER_SNAKE_CASE reason for ErrorInfo.
+    pub reason: &'static str,
+    pub message: String,
+    /// (subject, description) pairs for PreconditionFailure details.
+    pub violations: Vec<(String, String)>,
+}
+
+impl Refused {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// Adds a (subject, description) pair for the PreconditionFailure details.
+    pub fn on(mut self, subject: impl Into<String>, description: impl Into<String>) -> Self {
+        self.violations.push((subject.into(), description.into()));
+        self
+    }
+}
+
+pub(crate) fn describe(violations: &[FieldViolation]) -> String {
     violations
         .iter()
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-impl Error {
-    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Error::InvalidArgument(vec![FieldViolation::new(field, description)])
-    }
-
-    pub fn not_found(resource: impl Into<String>) -> Self {
-        Error::NotFound {
-            resource: resource.into(),
-        }
-    }
-
-    pub fn permission_denied(message: impl Into<String>) -> Self {
-        Error::PermissionDenied {
-            message: message.into(),
-        }
-    }
-
-    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Error::Internal(err.into())
-    }
 }
 
 /// Collects field violations while a request is parsed, so that one error names every bad
@@ -137,12 +98,12 @@ impl Violations {
         self.0.is_empty()
     }
 
-    /// Ok when nothing was recorded, otherwise one InvalidArgument with every violation.
-    pub fn finish(self) -> Result<(), Error> {
+    /// Ok when nothing was recorded, otherwise one `Invalid` with every violation.
+    pub fn finish(self) -> Result<(), Invalid> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(Error::InvalidArgument(self.0))
+            Err(Invalid(self.0))
         }
     }
 }

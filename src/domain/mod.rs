@@ -12,4 +12,4 @@ pub mod project;
 pub mod report;
 pub mod values;
 
-pub use error::{Error, FieldViolation};
+pub use error::{FieldViolation, Invalid, Refused};

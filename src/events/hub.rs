@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::filter::CompiledFilter;
-use crate::domain::Error;
+use crate::service::ServiceError;
 use crate::store::Store;
-use crate::store::events::LOG_CHANNEL;
 use crate::store::log::LogEvent;
+use crate::store::outbox::LOG_CHANNEL;
 
 /// How many recent events are kept in memory for streams that are caught up.
 pub const WINDOW_EVENTS: usize = 20_000;
@@ -236,7 +236,7 @@ impl LogHub {
         store: Store,
         poll_interval: Duration,
         stop: CancellationToken,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ServiceError> {
         let epoch = store.log_epoch().await?;
         let head = store.log_head().await?;
         let hub = LogHub {
@@ -385,7 +385,7 @@ impl LogHub {
 
     /// Reads everything committed after the current head: one query per wake-up in the usual
     /// case, since a short read means the tailer has caught up.
-    async fn catch_up(&self) -> Result<(), Error> {
+    async fn catch_up(&self) -> Result<(), ServiceError> {
         loop {
             let head = self.head();
             let events = self.inner.store.read_log(head, READ_BATCH).await?;

@@ -2,8 +2,10 @@
 //! new event once and shares it with every stream, the per-stream delivery loop, and retention.
 
 pub mod cursor;
+pub mod end;
 pub mod filter;
 pub mod hub;
+pub mod outbox;
 pub mod quota;
 pub mod retention;
 pub mod stream;

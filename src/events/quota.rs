@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::Error;
+use crate::service::ServiceError;
 
 #[derive(Clone, Debug)]
 pub struct StreamQuota {
@@ -22,11 +22,11 @@ impl StreamQuota {
     }
 
     /// A permit for one more stream of `who`, or RESOURCE_EXHAUSTED at the limit.
-    pub fn acquire(&self, who: &str) -> Result<StreamPermit, Error> {
+    pub fn acquire(&self, who: &str) -> Result<StreamPermit, ServiceError> {
         let mut open = self.open.lock().expect("stream quota lock");
         let count = open.entry(who.to_string()).or_default();
         if *count >= self.limit {
-            return Err(Error::ResourceExhausted {
+            return Err(ServiceError::ResourceExhausted {
                 reason: "TOO_MANY_STREAMS",
                 message: format!(
                     "token {who:?} already has {} open event streams, the most one token may hold; close one first",

@@ -16,7 +16,7 @@ pub async fn prune_once(
     store: &Store,
     max_age: Duration,
     now_us: i64,
-) -> Result<u64, crate::domain::Error> {
+) -> Result<u64, crate::service::ServiceError> {
     let cutoff = now_us - max_age.as_micros() as i64;
     let mut total = 0;
     loop {

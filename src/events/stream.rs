@@ -22,11 +22,11 @@ use tonic::Status;
 use bytes::Bytes;
 
 use super::cursor;
+use super::end::StreamEnd;
 use super::filter::CompiledFilter;
 use super::hub::{Head, LogHub, Registration, Taken};
-use crate::api::to_status;
-use crate::domain::Error;
 use crate::proto::v1;
+use crate::service::ServiceError;
 use crate::store::log::LogEvent;
 use crate::transport::wire;
 
@@ -74,7 +74,7 @@ impl StreamSettings {
 enum End {
     Stalled,
     ShuttingDown,
-    Failed(Error),
+    Failed(ServiceError),
 }
 
 /// How long a stream waits before reading again when the head moved but a replica's view of
@@ -89,7 +89,7 @@ const BATCH_ENVELOPE_BYTES: usize = 256;
 /// ends it.
 pub type Item = Result<Bytes, Status>;
 
-type Read = Pin<Box<dyn Future<Output = Result<Vec<Arc<LogEvent>>, Error>> + Send>>;
+type Read = Pin<Box<dyn Future<Output = Result<Vec<Arc<LogEvent>>, ServiceError>> + Send>>;
 
 /// Starts delivering events after `start` that match `filter`.
 pub fn open(
@@ -177,17 +177,17 @@ impl EventStream {
         self.reading = None;
         let cursor = self.cursor();
         let error = match end {
-            End::Stalled => Error::StreamEnded {
+            End::Stalled => ServiceError::from(StreamEnd::Ended {
                 stalled: true,
                 cursor,
-            },
-            End::ShuttingDown => Error::StreamEnded {
+            }),
+            End::ShuttingDown => ServiceError::from(StreamEnd::Ended {
                 stalled: false,
                 cursor,
-            },
+            }),
             End::Failed(err) => err,
         };
-        Poll::Ready(Some(Err(to_status(error))))
+        Poll::Ready(Some(Err(Status::from(error))))
     }
 
     fn message(&mut self, response: v1::watch_events_response::Response) -> Poll<Option<Item>> {
@@ -199,11 +199,11 @@ impl EventStream {
     fn send(&mut self, frame: Bytes) -> Poll<Option<Item>> {
         if frame.len() - 5 > self.settings.max_message_bytes {
             // What tonic does with any response over the limit, with the cursor to resume.
-            let end = End::Failed(Error::MessageTooLarge {
+            let end = End::Failed(ServiceError::from(StreamEnd::MessageTooLarge {
                 size: frame.len() - 5,
                 limit: self.settings.max_message_bytes,
                 cursor: self.cursor(),
-            });
+            }));
             return self.finish(end);
         }
         self.last_message = self.now;
@@ -220,9 +220,9 @@ impl EventStream {
         self.reading = Some(Box::pin(async move {
             let pruned = store.log_pruned_through().await?;
             if pos < pruned {
-                return Err(Error::CursorExpired {
+                return Err(ServiceError::from(StreamEnd::CursorExpired {
                     oldest_cursor: cursor::encode(&epoch, pruned),
-                });
+                }));
             }
             let events = store.read_log(pos, max).await?;
             if events.is_empty() {

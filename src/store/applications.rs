@@ -12,13 +12,11 @@ use sea_orm::{
 };
 
 use super::entities::{funding_application, funding_disbursement, funding_window, prerequisite};
-use super::events::{self, EventDraft};
 use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish, load_for_update};
 use super::sql::{Sql, exact_sum, insert_once, read_exact_sum};
 use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::funding::{
     ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, Disbursement,
     Eligibility, FundingApplication, FundingChannel, FundingWindow, MAX_DISBURSEMENTS, WindowState,
@@ -27,7 +25,9 @@ use crate::domain::names;
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::Project;
 use crate::domain::values::{day_number, from_day_number, reported_count};
+use crate::events::outbox::{self as events, EventDraft};
 use crate::proto::v1;
+use crate::service::ServiceError;
 
 /// At most this many projects are listed in each part of a coverage sheet; the counts are
 /// always complete.
@@ -132,11 +132,13 @@ const SELECT_APPLICATIONS: &str = "SELECT a.id, a.application_id, a.uid, a.state
      FROM funding_applications a JOIN projects p ON p.id = a.project_pk \
      JOIN funding_windows w ON w.id = a.window_pk";
 
-fn to_domain(row: ApplicationRow) -> Result<(i64, FundingApplication), Error> {
-    let state = ApplicationState::parse(&row.state)
-        .ok_or_else(|| Error::internal(format!("stored state {:?} is unknown", row.state)))?;
-    let channel = FundingChannel::parse(&row.channel)
-        .ok_or_else(|| Error::internal(format!("stored channel {:?} is unknown", row.channel)))?;
+fn to_domain(row: ApplicationRow) -> Result<(i64, FundingApplication), ServiceError> {
+    let state = ApplicationState::parse(&row.state).ok_or_else(|| {
+        ServiceError::internal(format!("stored state {:?} is unknown", row.state))
+    })?;
+    let channel = FundingChannel::parse(&row.channel).ok_or_else(|| {
+        ServiceError::internal(format!("stored channel {:?} is unknown", row.channel))
+    })?;
     Ok((
         row.id,
         FundingApplication {
@@ -166,7 +168,7 @@ async fn find(
     conn: &impl ConnectionTrait,
     project_id: &str,
     application_id: &str,
-) -> Result<(i64, FundingApplication), Error> {
+) -> Result<(i64, FundingApplication), ServiceError> {
     let mut sql = Sql::new(conn.get_database_backend(), SELECT_APPLICATIONS);
     sql.push(" WHERE p.project_id = ")
         .bind(project_id)
@@ -177,7 +179,7 @@ async fn find(
         .await
         .map_err(db_error)?
         .ok_or_else(|| {
-            Error::not_found(names::funding_application_name(project_id, application_id))
+            ServiceError::not_found(names::funding_application_name(project_id, application_id))
         })?;
     to_domain(row)
 }
@@ -186,7 +188,7 @@ async fn find(
 async fn disbursements(
     conn: &impl ConnectionTrait,
     pks: &[i64],
-) -> Result<HashMap<i64, Vec<Disbursement>>, Error> {
+) -> Result<HashMap<i64, Vec<Disbursement>>, ServiceError> {
     let mut out: HashMap<i64, Vec<Disbursement>> = HashMap::new();
     if pks.is_empty() {
         return Ok(out);
@@ -214,7 +216,7 @@ async fn disbursements(
 async fn with_disbursements(
     conn: &impl ConnectionTrait,
     (pk, mut application): (i64, FundingApplication),
-) -> Result<FundingApplication, Error> {
+) -> Result<FundingApplication, ServiceError> {
     application.disbursements = disbursements(conn, &[pk])
         .await?
         .remove(&pk)
@@ -225,20 +227,20 @@ async fn with_disbursements(
 async fn window_row(
     conn: &impl ConnectionTrait,
     window_id: &str,
-) -> Result<funding_window::Model, Error> {
+) -> Result<funding_window::Model, ServiceError> {
     funding_window::Entity::find()
         .filter(funding_window::Column::WindowId.eq(window_id))
         .one(conn)
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(format!("fundingWindows/{window_id}")))
+        .ok_or_else(|| ServiceError::not_found(format!("fundingWindows/{window_id}")))
 }
 
 /// The kinds of a project's prerequisites that are DONE or WAIVED.
 async fn cleared_prerequisites(
     conn: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<Vec<PrerequisiteKind>, Error> {
+) -> Result<Vec<PrerequisiteKind>, ServiceError> {
     let rows = prerequisite::Entity::find()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))
         .filter(prerequisite::Column::State.is_in(["DONE", "WAIVED"]))
@@ -330,12 +332,12 @@ pub(crate) fn push_eligibility(sql: &mut Sql, e: &Eligibility) {
     }
 }
 
-async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, Error> {
+async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, ServiceError> {
     let row = conn
         .query_one_raw(sql.build())
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::internal("a count returned no row"))?;
+        .ok_or_else(|| ServiceError::internal("a count returned no row"))?;
     row.try_get_by_index::<i64>(0).map_err(db_error)
 }
 
@@ -346,7 +348,7 @@ async fn coverage_on(
     window: FundingWindow,
     status_date: NaiveDate,
     list_limit: usize,
-) -> Result<Coverage, Error> {
+) -> Result<Coverage, ServiceError> {
     let backend = conn.get_database_backend();
     let e = &window.fields.eligibility;
     // Eligible projects with no application but withdrawn ones.
@@ -450,8 +452,8 @@ async fn coverage_on(
     Ok(coverage)
 }
 
-fn illegal(application: &FundingApplication, message: String) -> Error {
-    Error::FailedPrecondition {
+fn illegal(application: &FundingApplication, message: String) -> ServiceError {
+    ServiceError::FailedPrecondition {
         reason: "ILLEGAL_APPLICATION_TRANSITION",
         message: format!("{message} (current state: {})", application.state.as_str()),
         violations: vec![(
@@ -472,7 +474,7 @@ impl Store {
         requested_amount_yuan: i64,
         description: String,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingApplication>, Error> {
+    ) -> Result<Outcome<FundingApplication>, ServiceError> {
         let (tx, (project_pk, project)) = match self
             .begin_keyed(ctx, key, async |tx| {
                 load_for_update(tx, ctx, project_id).await
@@ -486,7 +488,7 @@ impl Store {
         let window_pk = window_row.id;
         let window = window_to_domain(window_row)?;
         if window.fields.state_on(ctx.today) == WindowState::Closed {
-            return Err(Error::FailedPrecondition {
+            return Err(ServiceError::FailedPrecondition {
                 reason: "WINDOW_CLOSED",
                 message: format!(
                     "{} closed on {}; no new applications",
@@ -510,7 +512,7 @@ impl Store {
             .await
             .map_err(db_error)?
         {
-            return Err(Error::AlreadyExists {
+            return Err(ServiceError::AlreadyExists {
                 resource: format!(
                     "{} (a live application of {} to {})",
                     names::funding_application_name(project_id, &existing.application_id),
@@ -542,11 +544,11 @@ impl Store {
         .insert(&tx)
         .await
         .map_err(|err| match unique_violation(&err) {
-            Some(message) if message.contains("application_id") => Error::AlreadyExists {
+            Some(message) if message.contains("application_id") => ServiceError::AlreadyExists {
                 resource: names::funding_application_name(project_id, &id),
                 field: "funding_application_id".into(),
             },
-            Some(_) => Error::AlreadyExists {
+            Some(_) => ServiceError::AlreadyExists {
                 resource: format!(
                     "a live application of {} to {}",
                     project.name(),
@@ -601,7 +603,7 @@ impl Store {
         &self,
         project_id: &str,
         application_id: &str,
-    ) -> Result<FundingApplication, Error> {
+    ) -> Result<FundingApplication, ServiceError> {
         let conn = self.connection();
         let found = find(conn, project_id, application_id).await?;
         with_disbursements(conn, found).await
@@ -611,7 +613,7 @@ impl Store {
     pub async fn list_funding_applications(
         &self,
         query: &ApplicationQuery,
-    ) -> Result<(Page<FundingApplication>, Totals), Error> {
+    ) -> Result<(Page<FundingApplication>, Totals), ServiceError> {
         let conn = self.connection();
         let mut sql = Sql::new(self.backend(), SELECT_APPLICATIONS);
         sql.push(" WHERE 1 = 1");
@@ -668,7 +670,7 @@ impl Store {
             .query_one_raw(totals.build())
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::internal("an aggregate returned no row"))?;
+            .ok_or_else(|| ServiceError::internal("an aggregate returned no row"))?;
         let totals = Totals {
             application_count: row.try_get_by_index(0).map_err(db_error)?,
             requested_amount_yuan: read_exact_sum(&row, 1)?,
@@ -685,7 +687,7 @@ impl Store {
         application_id: &str,
         patch: ApplicationPatch,
         etag: Option<&str>,
-    ) -> Result<FundingApplication, Error> {
+    ) -> Result<FundingApplication, ServiceError> {
         let tx = self.begin_write().await?;
         let (_, project) = load_for_update(&tx, ctx, project_id).await?;
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
@@ -695,7 +697,7 @@ impl Store {
             && amount != application.requested_amount_yuan
         {
             if application.state != ApplicationState::Draft {
-                return Err(Error::FailedPrecondition {
+                return Err(ServiceError::FailedPrecondition {
                     reason: "APPLICATION_NOT_DRAFT",
                     message: format!(
                         "the requested amount of {} can change only while it is a DRAFT (current state: {})",
@@ -756,7 +758,7 @@ impl Store {
         application_id: &str,
         change: ApplicationTransition,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingApplication>, Error> {
+    ) -> Result<Outcome<FundingApplication>, ServiceError> {
         let (tx, (project_pk, project)) = match self
             .begin_keyed(ctx, key, async |tx| {
                 load_for_update(tx, ctx, project_id).await
@@ -787,7 +789,7 @@ impl Store {
                     .approved_amount_yuan
                     .unwrap_or(application.requested_amount_yuan);
                 if amount > application.requested_amount_yuan && !change.allow_exceeding_request {
-                    return Err(Error::FailedPrecondition {
+                    return Err(ServiceError::FailedPrecondition {
                         reason: "APPROVAL_EXCEEDS_REQUEST",
                         message: format!(
                             "approving {amount} yuan exceeds the {} yuan requested by {}; set allow_exceeding_request to approve more",
@@ -862,7 +864,7 @@ impl Store {
         project_pk: i64,
         project: &Project,
         application: &FundingApplication,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServiceError> {
         let window = window_to_domain(window_row(tx, &application.window_id).await?)?;
         let mut violations = Vec::new();
         let state = window.fields.state_on(today);
@@ -888,7 +890,7 @@ impl Store {
         if violations.is_empty() {
             return Ok(());
         }
-        Err(Error::FailedPrecondition {
+        Err(ServiceError::FailedPrecondition {
             reason,
             message: format!(
                 "{} cannot be submitted to {}: {}",
@@ -915,7 +917,7 @@ impl Store {
         note: String,
         etag: Option<&str>,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingApplication>, Error> {
+    ) -> Result<Outcome<FundingApplication>, ServiceError> {
         let (tx, (_, project)) = match self
             .begin_keyed(ctx, key, async |tx| {
                 load_for_update(tx, ctx, project_id).await
@@ -928,7 +930,7 @@ impl Store {
         let (pk, mut application) = find(&tx, project_id, application_id).await?;
         check_etag(etag, application.name(), application.etag())?;
         if application.state != ApplicationState::Approved {
-            return Err(Error::FailedPrecondition {
+            return Err(ServiceError::FailedPrecondition {
                 reason: "APPLICATION_NOT_APPROVED",
                 message: format!(
                     "money can be disbursed only to an APPROVED application (current state: {})",
@@ -946,7 +948,7 @@ impl Store {
             .await
             .map_err(db_error)?;
         if recorded >= MAX_DISBURSEMENTS as u64 {
-            return Err(Error::FailedPrecondition {
+            return Err(ServiceError::FailedPrecondition {
                 reason: "TOO_MANY_DISBURSEMENTS",
                 message: format!(
                     "{} has {recorded} disbursements, the most one application keeps; record \
@@ -963,7 +965,7 @@ impl Store {
             .disbursed_amount_yuan
             .checked_add(amount_yuan)
             .filter(|total| *total <= application.approved_amount_yuan)
-            .ok_or_else(|| Error::FailedPrecondition {
+            .ok_or_else(|| ServiceError::FailedPrecondition {
                 reason: "DISBURSEMENT_EXCEEDS_APPROVAL",
                 message: format!(
                     "{amount_yuan} yuan would take the disbursed total of {} past its approved {} yuan ({} yuan remain)",
@@ -1038,7 +1040,7 @@ impl Store {
         &self,
         window_id: &str,
         status_date: NaiveDate,
-    ) -> Result<Coverage, Error> {
+    ) -> Result<Coverage, ServiceError> {
         let conn = self.connection();
         let row = window_row(conn, window_id).await?;
         let pk = row.id;
@@ -1060,7 +1062,7 @@ impl Store {
         &self,
         ctx: &WriteContext,
         horizon_days: i32,
-    ) -> Result<usize, Error> {
+    ) -> Result<usize, ServiceError> {
         let today = day_number(ctx.today);
         let candidates = |kind: &str, condition: &str, day: &str| {
             Sql::new(
@@ -1114,13 +1116,13 @@ impl Store {
         ctx: &WriteContext,
         kind: &str,
         window_pk: i64,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, ServiceError> {
         let tx = self.begin_write().await?;
         let row = funding_window::Entity::find_by_id(window_pk)
             .one(&tx)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::internal("a scanned window vanished"))?;
+            .ok_or_else(|| ServiceError::internal("a scanned window vanished"))?;
         let window = window_to_domain(row)?;
         let coverage = coverage_on(&tx, window_pk, window, ctx.today, ALERT_PROJECTS).await?;
         let (day, event_kind, raise) = match kind {
@@ -1190,7 +1192,7 @@ impl Store {
 pub(crate) async fn delete_for_project(
     tx: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<(), Error> {
+) -> Result<(), ServiceError> {
     let pks: Vec<i64> = funding_application::Entity::find()
         .filter(funding_application::Column::ProjectPk.eq(project_pk))
         .all(tx)

@@ -8,18 +8,18 @@ use sea_orm::{
 };
 
 use super::entities::funding_window;
-use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish};
 use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::funding::{
     Eligibility, FundingChannel, FundingWindow, WindowFields, WindowPatch, WindowState,
 };
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::{Category, InvestmentType, Stage};
 use crate::domain::values::{day_number, from_day_number};
+use crate::events::outbox::{self as events, EventDraft};
 use crate::proto::v1;
+use crate::service::ServiceError;
 
 /// Filters and order of ListFundingWindows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,25 +37,27 @@ fn join<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
     items.iter().map(name).collect::<Vec<_>>().join(",")
 }
 
-fn split<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, Error> {
+fn split<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, ServiceError> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
-            parse(s).ok_or_else(|| Error::internal(format!("stored enum value {s:?} is unknown")))
+            parse(s).ok_or_else(|| {
+                ServiceError::internal(format!("stored enum value {s:?} is unknown"))
+            })
         })
         .collect()
 }
 
-pub(crate) fn to_domain(row: funding_window::Model) -> Result<FundingWindow, Error> {
-    let channel = FundingChannel::parse(&row.channel)
-        .ok_or_else(|| Error::internal(format!("stored channel {:?} is unknown", row.channel)))?;
-    let investment_type =
-        match &row.eligible_investment_type {
-            Some(t) => Some(InvestmentType::parse(t).ok_or_else(|| {
-                Error::internal(format!("stored investment type {t:?} is unknown"))
-            })?),
-            None => None,
-        };
+pub(crate) fn to_domain(row: funding_window::Model) -> Result<FundingWindow, ServiceError> {
+    let channel = FundingChannel::parse(&row.channel).ok_or_else(|| {
+        ServiceError::internal(format!("stored channel {:?} is unknown", row.channel))
+    })?;
+    let investment_type = match &row.eligible_investment_type {
+        Some(t) => Some(InvestmentType::parse(t).ok_or_else(|| {
+            ServiceError::internal(format!("stored investment type {t:?} is unknown"))
+        })?),
+        None => None,
+    };
     Ok(FundingWindow {
         fields: WindowFields {
             channel,
@@ -122,7 +124,7 @@ impl Store {
         window_id: Option<String>,
         fields: WindowFields,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingWindow>, Error> {
+    ) -> Result<Outcome<FundingWindow>, ServiceError> {
         // Only admins get here (the auth layer's role check); windows have no scope.
         let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
             Ok((tx, ())) => tx,
@@ -142,7 +144,7 @@ impl Store {
             .insert(&tx)
             .await
             .map_err(|err| match unique_violation(&err) {
-                Some(_) => Error::AlreadyExists {
+                Some(_) => ServiceError::AlreadyExists {
                     resource: format!("fundingWindows/{id}"),
                     field: "funding_window_id".into(),
                 },
@@ -163,20 +165,20 @@ impl Store {
         .await
     }
 
-    pub async fn get_funding_window(&self, id: &str) -> Result<FundingWindow, Error> {
+    pub async fn get_funding_window(&self, id: &str) -> Result<FundingWindow, ServiceError> {
         let row = funding_window::Entity::find()
             .filter(funding_window::Column::WindowId.eq(id))
             .one(self.connection())
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("fundingWindows/{id}")))?;
+            .ok_or_else(|| ServiceError::not_found(format!("fundingWindows/{id}")))?;
         to_domain(row)
     }
 
     pub async fn list_funding_windows(
         &self,
         query: &WindowQuery,
-    ) -> Result<Page<FundingWindow>, Error> {
+    ) -> Result<Page<FundingWindow>, ServiceError> {
         let day = day_number(query.status_date);
         let mut condition = Condition::all();
         if let Some(channel) = query.channel {
@@ -231,7 +233,7 @@ impl Store {
         id: &str,
         patch: WindowPatch,
         etag: Option<&str>,
-    ) -> Result<FundingWindow, Error> {
+    ) -> Result<FundingWindow, ServiceError> {
         let tx = self.begin_write().await?;
         let row = funding_window::Entity::find()
             .filter(funding_window::Column::WindowId.eq(id))
@@ -239,13 +241,16 @@ impl Store {
             .one(&tx)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("fundingWindows/{id}")))?;
+            .ok_or_else(|| ServiceError::not_found(format!("fundingWindows/{id}")))?;
         let pk = row.id;
         let mut window = to_domain(row)?;
         check_etag(etag, window.name(), window.etag())?;
         let changed = patch.apply(&mut window.fields);
         if let Err((field, problem)) = window.fields.check() {
-            return Err(Error::invalid(format!("funding_window.{field}"), problem));
+            return Err(ServiceError::invalid(
+                format!("funding_window.{field}"),
+                problem,
+            ));
         }
         if changed.is_empty() {
             return Ok(window);

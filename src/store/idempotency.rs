@@ -3,13 +3,12 @@
 //!
 //! A stored response is keyed by (caller, method, request_id): it is the answer one caller
 //! earned, so another caller who happens to send the same id is a new call, decided on its own
-//! authority. `Store::begin_keyed` runs the steps in order: authorize, claim, look up, act.
+//! authority. `Store::begin_keyed` runs the steps in order: authorize, claim, look up, act (`service::unit`).
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement, Value};
 
 use super::entities::request_id;
-use super::{db_error, unique_violation};
-use crate::domain::Error;
+use super::error::{StoreError, unique_violation};
 
 /// A request id with the method it was sent to and a fingerprint of the rest of the request.
 /// The caller is not part of it: the store takes it from the write's principal, so the key
@@ -68,7 +67,7 @@ pub async fn claim(
     conn: &impl ConnectionTrait,
     caller: &str,
     key: &RequestKey,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
@@ -77,45 +76,50 @@ pub async fn claim(
         "SELECT pg_advisory_xact_lock($1)",
         [Value::from(key.lock_id(caller))],
     ))
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
-/// The response `caller` got for `key`, if the request was seen before. The same id with
-/// another request is INVALID_ARGUMENT.
+/// What is kept under a caller's request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// Nothing: the request was not seen before.
+    Nothing,
+    /// The encoded first response to the same request.
+    Response(Vec<u8>),
+    /// The id was used before for a different request (another fingerprint).
+    OtherRequest,
+}
+
+/// What `caller` has kept for `key`.
 pub async fn lookup(
     conn: &impl ConnectionTrait,
     caller: &str,
     key: &RequestKey,
-) -> Result<Option<Vec<u8>>, Error> {
+) -> Result<Kept, StoreError> {
     let found = request_id::Entity::find_by_id((
         caller.to_string(),
         key.method.to_string(),
         key.request_id.clone(),
     ))
     .one(conn)
-    .await
-    .map_err(db_error)?;
-    match found {
-        None => Ok(None),
-        Some(row) if row.fingerprint == key.fingerprint => Ok(Some(row.response)),
-        Some(_) => Err(Error::invalid(
-            "request_id",
-            "was already used for a different request",
-        )),
-    }
+    .await?;
+    Ok(match found {
+        None => Kept::Nothing,
+        Some(row) if row.fingerprint == key.fingerprint => Kept::Response(row.response),
+        Some(_) => Kept::OtherRequest,
+    })
 }
 
-/// Keeps the response `caller` got for `key`. Err(None) means a concurrent call with the same
-/// key committed first; the caller should roll back and look the response up.
+/// Keeps the response `caller` got for `key`. `Ok(false)` means a concurrent call with the
+/// same key committed first; the caller should roll back and look the response up.
 pub async fn record(
     conn: &impl ConnectionTrait,
     caller: &str,
     key: &RequestKey,
     response: Vec<u8>,
     now_us: i64,
-) -> Result<(), Option<Error>> {
+) -> Result<bool, StoreError> {
     let row = request_id::ActiveModel {
         caller: Set(caller.to_string()),
         method: Set(key.method.to_string()),
@@ -125,9 +129,9 @@ pub async fn record(
         created_at_us: Set(now_us),
     };
     match row.insert(conn).await {
-        Ok(_) => Ok(()),
-        Err(err) if unique_violation(&err).is_some() => Err(None),
-        Err(err) => Err(Some(db_error(err))),
+        Ok(_) => Ok(true),
+        Err(err) if unique_violation(&err).is_some() => Ok(false),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::Error;
+use crate::service::ServiceError;
 
 /// Longest a read waits for a lock it cannot get (see the module comment for when).
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
@@ -67,8 +67,8 @@ impl InlineReader {
         &self,
         what: &str,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, Error> {
-        let failed = |e: rusqlite::Error| Error::internal(format!("{what}: {e}"));
+    ) -> Result<T, ServiceError> {
+        let failed = |e: rusqlite::Error| ServiceError::internal(format!("{what}: {e}"));
         let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
         let connection = match idle {
             Some(connection) => connection,
@@ -89,11 +89,11 @@ impl InlineReader {
         self: &Arc<Self>,
         what: &'static str,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, Error> {
+    ) -> Result<T, ServiceError> {
         let reader = self.clone();
         tokio::task::spawn_blocking(move || reader.read(what, read))
             .await
-            .map_err(|e| Error::internal(format!("{what}: {e}")))?
+            .map_err(|e| ServiceError::internal(format!("{what}: {e}")))?
     }
 }
 
@@ -174,7 +174,7 @@ mod store_tests {
             assert_eq!(store.log_head().await.unwrap(), 0, "{url}");
             let missing = store.get_project("no-such-project").await.unwrap_err();
             assert!(
-                matches!(missing, crate::domain::Error::NotFound { .. }),
+                matches!(missing, crate::service::ServiceError::NotFound { .. }),
                 "{url}: {missing:?}"
             );
             store.close().await.unwrap();

@@ -14,9 +14,9 @@ use super::idempotency::RequestKey;
 use super::projects::{check_etag, commit_with_key};
 use super::sql::Sql;
 use super::{Outcome, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::access::Principal;
 use crate::proto::v1;
+use crate::service::ServiceError;
 
 /// One event as streams see it: its encoded message exactly as stored (shared by every stream,
 /// never decoded or encoded again) and the columns filters look at.
@@ -72,9 +72,9 @@ pub struct NewSubscription {
 const EPOCH_KEY: &str = "log_epoch";
 const PRUNED_KEY: &str = "log_pruned_through";
 
-fn to_subscription(row: subscription::Model) -> Result<StoredSubscription, Error> {
+fn to_subscription(row: subscription::Model) -> Result<StoredSubscription, ServiceError> {
     Ok(StoredSubscription {
-        filter: v1::EventFilter::decode(row.filter.as_slice()).map_err(Error::internal)?,
+        filter: v1::EventFilter::decode(row.filter.as_slice()).map_err(ServiceError::internal)?,
         id: row.subscription_id,
         uid: row.uid,
         display_name: row.display_name,
@@ -91,11 +91,11 @@ fn owned(
     caller: &Principal,
     row: Option<subscription::Model>,
     id: &str,
-) -> Result<subscription::Model, Error> {
+) -> Result<subscription::Model, ServiceError> {
     match row {
         Some(row) if caller.owns_subscription(&row.owner) => Ok(row),
-        None if caller.is_admin() => Err(Error::not_found(format!("subscriptions/{id}"))),
-        _ => Err(Error::permission_denied(format!(
+        None if caller.is_admin() => Err(ServiceError::not_found(format!("subscriptions/{id}"))),
+        _ => Err(ServiceError::permission_denied(format!(
             "token {:?} may use only its own subscriptions; subscriptions/{id} is not one of them",
             caller.name
         ))),
@@ -106,7 +106,7 @@ fn owned(
 /// position checked against the pruned mark cannot be pruned before its subscription is seen
 /// by retention: a PostgreSQL transaction-scoped advisory lock (in the two-key space, apart
 /// from the request ids' one-key locks). SQLite's writers already take turns.
-async fn hold_retention(conn: &impl ConnectionTrait) -> Result<(), Error> {
+async fn hold_retention(conn: &impl ConnectionTrait) -> Result<(), ServiceError> {
     use sea_orm::{DbBackend, Statement};
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
@@ -121,7 +121,11 @@ async fn hold_retention(conn: &impl ConnectionTrait) -> Result<(), Error> {
 }
 
 impl Store {
-    async fn meta(&self, conn: &impl ConnectionTrait, key: &str) -> Result<Option<String>, Error> {
+    async fn meta(
+        &self,
+        conn: &impl ConnectionTrait,
+        key: &str,
+    ) -> Result<Option<String>, ServiceError> {
         let mut sql = Sql::new(
             self.backend(),
             "SELECT value FROM pipeline_meta WHERE key = ",
@@ -135,7 +139,7 @@ impl Store {
 
     /// The log's epoch: a random id made once per database, carried in every cursor so that a
     /// cursor from another database is recognised.
-    pub async fn log_epoch(&self) -> Result<String, Error> {
+    pub async fn log_epoch(&self) -> Result<String, ServiceError> {
         let mut insert = Sql::new(
             self.backend(),
             "INSERT INTO pipeline_meta (key, value) VALUES (",
@@ -151,11 +155,11 @@ impl Store {
             .map_err(db_error)?;
         self.meta(self.connection(), EPOCH_KEY)
             .await?
-            .ok_or_else(|| Error::internal("the log epoch is missing"))
+            .ok_or_else(|| ServiceError::internal("the log epoch is missing"))
     }
 
     /// The sequence number of the last committed event (0 for an empty log).
-    pub async fn log_head(&self) -> Result<i64, Error> {
+    pub async fn log_head(&self) -> Result<i64, ServiceError> {
         // Every stream opened without a cursor asks this, so it is a fixed statement through
         // the driver rather than a built query (whose future was about 13 KB per waiting call);
         // on a SQLite file it is read on the calling thread (`store::inline`), so a burst of
@@ -182,17 +186,17 @@ impl Store {
                         .await
                 }
             }
-            .map_err(|e| Error::internal(format!("reading the event counter: {e}")))?
+            .map_err(|e| ServiceError::internal(format!("reading the event counter: {e}")))?
         };
-        head.ok_or_else(|| Error::internal("the event counter row is missing"))
+        head.ok_or_else(|| ServiceError::internal("the event counter row is missing"))
     }
 
     /// Every event up to this sequence number may have been deleted by retention.
-    pub async fn log_pruned_through(&self) -> Result<i64, Error> {
+    pub async fn log_pruned_through(&self) -> Result<i64, ServiceError> {
         self.pruned_through(self.connection()).await
     }
 
-    async fn pruned_through(&self, conn: &impl ConnectionTrait) -> Result<i64, Error> {
+    async fn pruned_through(&self, conn: &impl ConnectionTrait) -> Result<i64, ServiceError> {
         Ok(self
             .meta(conn, PRUNED_KEY)
             .await?
@@ -202,7 +206,11 @@ impl Store {
 
     /// Events after `after`, oldest first: about `limit` of them, extended to the end of the
     /// last transaction so that a transaction is never split across reads.
-    pub async fn read_log(&self, after: i64, limit: u64) -> Result<Vec<Arc<LogEvent>>, Error> {
+    pub async fn read_log(
+        &self,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<Arc<LogEvent>>, ServiceError> {
         let mut rows = event::Entity::find()
             .filter(event::Column::Seq.gt(after))
             .order_by_asc(event::Column::Seq)
@@ -227,7 +235,10 @@ impl Store {
             .map(|row| {
                 let kind = v1::EventKind::from_str_name(&format!("EVENT_KIND_{}", row.kind))
                     .ok_or_else(|| {
-                        Error::internal(format!("stored event kind {:?} is unknown", row.kind))
+                        ServiceError::internal(format!(
+                            "stored event kind {:?} is unknown",
+                            row.kind
+                        ))
                     })?;
                 Ok(Arc::new(LogEvent {
                     seq: row.seq,
@@ -252,7 +263,7 @@ impl Store {
         cutoff_us: i64,
         live_since_us: i64,
         batch: u64,
-    ) -> Result<u64, Error> {
+    ) -> Result<u64, ServiceError> {
         let tx = self.begin_write().await?;
         hold_retention(&tx).await?;
         let held: Option<i64> = subscription::Entity::find()
@@ -307,8 +318,8 @@ impl Store {
         new: NewSubscription,
         key: Option<&RequestKey>,
         to_message: impl FnOnce(&StoredSubscription) -> Vec<u8>,
-        expired: impl FnOnce(i64) -> Error,
-    ) -> Result<Outcome<StoredSubscription>, Error> {
+        expired: impl FnOnce(i64) -> ServiceError,
+    ) -> Result<Outcome<StoredSubscription>, ServiceError> {
         // Every role that gets past the auth layer may subscribe; the new row is its own.
         let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
             Ok((tx, ())) => tx,
@@ -341,7 +352,7 @@ impl Store {
         .insert(&tx)
         .await
         .map_err(|err| match unique_violation(&err) {
-            Some(_) => Error::AlreadyExists {
+            Some(_) => ServiceError::AlreadyExists {
                 resource: format!("subscriptions/{id}"),
                 field: "subscription_id".into(),
             },
@@ -357,7 +368,7 @@ impl Store {
         &self,
         caller: &Principal,
         id: &str,
-    ) -> Result<StoredSubscription, Error> {
+    ) -> Result<StoredSubscription, ServiceError> {
         let row = subscription::Entity::find()
             .filter(subscription::Column::SubscriptionId.eq(id))
             .one(self.connection())
@@ -373,7 +384,7 @@ impl Store {
         caller: &Principal,
         after: Option<&str>,
         limit: u64,
-    ) -> Result<(Vec<StoredSubscription>, bool), Error> {
+    ) -> Result<(Vec<StoredSubscription>, bool), ServiceError> {
         let mut query =
             subscription::Entity::find().order_by_asc(subscription::Column::SubscriptionId);
         if !caller.is_admin() {
@@ -401,7 +412,7 @@ impl Store {
         caller: &Principal,
         id: &str,
         etag: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServiceError> {
         let tx = self.begin_write().await?;
         let row = subscription::Entity::find()
             .filter(subscription::Column::SubscriptionId.eq(id))
@@ -432,8 +443,8 @@ impl Store {
         ctx: &WriteContext,
         id: &str,
         seq: i64,
-        expired: impl FnOnce(i64) -> Error,
-    ) -> Result<StoredSubscription, Error> {
+        expired: impl FnOnce(i64) -> ServiceError,
+    ) -> Result<StoredSubscription, ServiceError> {
         let tx = self.begin_write().await?;
         let row = subscription::Entity::find()
             .filter(subscription::Column::SubscriptionId.eq(id))

@@ -9,14 +9,12 @@ use sea_orm::{
 };
 
 use super::entities::{milestone, milestone_alert, milestone_revision, prerequisite, project};
-use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
 use super::projects::{
     apply_stage_change, check_etag, finish, load_for_update, to_domain as project_to_domain,
 };
 use super::sql::Sql;
 use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::milestone::{
     AssessedMilestone, Light, Milestone, MilestoneDates, MilestoneKind, MilestoneStatus, Policy,
     Revision, RevisionField, SlipTotals, assess, check_plausible, dates_as_of,
@@ -24,7 +22,9 @@ use crate::domain::milestone::{
 use crate::domain::names;
 use crate::domain::project::{Project, Stage, StageTransition};
 use crate::domain::values::{day_number, from_day_number};
+use crate::events::outbox::{self as events, EventDraft};
 use crate::proto::{budget, v1};
+use crate::service::ServiceError;
 
 /// Alerts claimed per scanner transaction. A stream delivers all events of a transaction in
 /// one message, so a batch also stops before its events would pass
@@ -153,7 +153,7 @@ async fn alert_inputs(
     store: &Store,
     tx: &DatabaseTransaction,
     ids: Vec<i64>,
-) -> Result<AlertInputs, Error> {
+) -> Result<AlertInputs, ServiceError> {
     if let Some(reader) = store.inline_reader() {
         return reader
             .read_blocking("reading the milestones to alert", move |c| {
@@ -230,9 +230,9 @@ async fn alert_inputs(
     })
 }
 
-fn to_domain(project_id: &str, row: milestone::Model) -> Result<Milestone, Error> {
+fn to_domain(project_id: &str, row: milestone::Model) -> Result<Milestone, ServiceError> {
     let kind = MilestoneKind::parse(&row.kind).ok_or_else(|| {
-        Error::internal(format!("stored milestone kind {:?} is unknown", row.kind))
+        ServiceError::internal(format!("stored milestone kind {:?} is unknown", row.kind))
     })?;
     Ok(Milestone {
         project_id: project_id.to_string(),
@@ -256,11 +256,11 @@ fn to_domain(project_id: &str, row: milestone::Model) -> Result<Milestone, Error
     })
 }
 
-fn revision_to_domain(row: milestone_revision::Model) -> Result<Revision, Error> {
+fn revision_to_domain(row: milestone_revision::Model) -> Result<Revision, ServiceError> {
     Ok(Revision {
         number: row.number,
         field: RevisionField::parse(&row.field).ok_or_else(|| {
-            Error::internal(format!("stored revision field {:?} is unknown", row.field))
+            ServiceError::internal(format!("stored revision field {:?} is unknown", row.field))
         })?,
         old_date: row.old_date.map(from_day_number),
         new_date: from_day_number(row.new_date),
@@ -275,7 +275,7 @@ fn revision_to_domain(row: milestone_revision::Model) -> Result<Revision, Error>
 async fn has_open_prerequisites(
     conn: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<bool, Error> {
+) -> Result<bool, ServiceError> {
     let open = prerequisite::Entity::find()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))
         .filter(prerequisite::Column::State.is_not_in(["DONE", "WAIVED"]))
@@ -291,7 +291,7 @@ async fn find_milestone_row(
     project_id: &str,
     milestone_id: &str,
     lock: bool,
-) -> Result<milestone::Model, Error> {
+) -> Result<milestone::Model, ServiceError> {
     let mut query = milestone::Entity::find()
         .filter(milestone::Column::ProjectPk.eq(project_pk))
         .filter(milestone::Column::MilestoneId.eq(milestone_id));
@@ -302,7 +302,7 @@ async fn find_milestone_row(
         .one(conn)
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(names::milestone_name(project_id, milestone_id)))
+        .ok_or_else(|| ServiceError::not_found(names::milestone_name(project_id, milestone_id)))
 }
 
 async fn insert_revision(
@@ -310,7 +310,7 @@ async fn insert_revision(
     ctx: &WriteContext,
     milestone_pk: i64,
     revision: &Revision,
-) -> Result<(), Error> {
+) -> Result<(), ServiceError> {
     milestone_revision::ActiveModel {
         milestone_pk: Set(milestone_pk),
         number: Set(revision.number),
@@ -365,9 +365,9 @@ fn milestone_event(
     draft
 }
 
-fn refuse_cancelled(project: &Project) -> Result<(), Error> {
+fn refuse_cancelled(project: &Project) -> Result<(), ServiceError> {
     if project.stage == Stage::Cancelled {
-        return Err(Error::FailedPrecondition {
+        return Err(ServiceError::FailedPrecondition {
             reason: "PROJECT_CANCELLED",
             message: format!(
                 "{} is CANCELLED; its milestones no longer change",
@@ -384,18 +384,18 @@ fn plausible(
     date: NaiveDate,
     project: &Project,
     today: NaiveDate,
-) -> Result<(), Error> {
+) -> Result<(), ServiceError> {
     let created_year = chrono::DateTime::from_timestamp_micros(project.created_at_us)
         .map(|t| t.year())
         .unwrap_or(today.year());
-    check_plausible(date, created_year, today).map_err(|e| Error::invalid(field, e))
+    check_plausible(date, created_year, today).map_err(|e| ServiceError::invalid(field, e))
 }
 
 /// Deletes the milestones of a project with their revisions and alerts.
 pub(crate) async fn delete_for_project(
     tx: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<(), Error> {
+) -> Result<(), ServiceError> {
     let ids: Vec<i64> = milestone::Entity::find()
         .select_only()
         .column(milestone::Column::Id)
@@ -410,7 +410,7 @@ pub(crate) async fn delete_for_project(
     Ok(())
 }
 
-async fn delete_milestone_rows(tx: &impl ConnectionTrait, ids: &[i64]) -> Result<(), Error> {
+async fn delete_milestone_rows(tx: &impl ConnectionTrait, ids: &[i64]) -> Result<(), ServiceError> {
     milestone_revision::Entity::delete_many()
         .filter(milestone_revision::Column::MilestonePk.is_in(ids.iter().copied()))
         .exec(tx)
@@ -559,7 +559,7 @@ impl Store {
         milestone: Milestone,
         ctx: &WriteContext,
         policy: &Policy,
-    ) -> Result<AssessedMilestone, Error> {
+    ) -> Result<AssessedMilestone, ServiceError> {
         let open = has_open_prerequisites(conn, project_pk).await?;
         let assessment = assess(milestone.kind, &milestone.dates, open, ctx.today, policy);
         Ok(AssessedMilestone {
@@ -576,7 +576,7 @@ impl Store {
         milestone_id: Option<String>,
         new: NewMilestone,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<AssessedMilestone>, Error> {
+    ) -> Result<Outcome<AssessedMilestone>, ServiceError> {
         let (tx, (project_pk, project)) = match self
             .begin_keyed(ctx, key, async |tx| {
                 load_for_update(tx, ctx, project_id).await
@@ -593,13 +593,14 @@ impl Store {
             ("milestone.baseline_date", new.baseline),
             ("milestone.forecast_date", forecast),
         ] {
-            if let Err(Error::InvalidArgument(mut v)) = plausible(field, date, &project, ctx.today)
+            if let Err(ServiceError::InvalidArgument(mut v)) =
+                plausible(field, date, &project, ctx.today)
             {
                 problems.append(&mut v);
             }
         }
         if !problems.is_empty() {
-            return Err(Error::InvalidArgument(problems));
+            return Err(ServiceError::InvalidArgument(problems));
         }
         let id = milestone_id.unwrap_or_else(names::generate_id);
         let revisions = [
@@ -629,7 +630,7 @@ impl Store {
         .insert(&tx)
         .await
         .map_err(|err| match unique_violation(&err) {
-            Some(_) => Error::AlreadyExists {
+            Some(_) => ServiceError::AlreadyExists {
                 resource: names::milestone_name(project_id, &id),
                 field: "milestone_id".into(),
             },
@@ -684,22 +685,22 @@ impl Store {
         milestone_id: &str,
         status_date: NaiveDate,
         today: NaiveDate,
-    ) -> Result<AssessedMilestone, Error> {
+    ) -> Result<AssessedMilestone, ServiceError> {
         let conn = self.connection();
         let project_row = project::Entity::find()
             .filter(project::Column::ProjectId.eq(project_id))
             .one(conn)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
+            .ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))?;
         let project_pk = project_row.id;
         let row = find_milestone_row(conn, project_pk, project_id, milestone_id, false).await?;
         let milestone_pk = row.id;
         let mut milestone = to_domain(project_id, row)?;
         if status_date < today {
             let revisions = self.revisions(milestone_pk, 0, None).await?;
-            let (dates, totals) =
-                dates_as_of(&revisions, status_date).ok_or_else(|| Error::FailedPrecondition {
+            let (dates, totals) = dates_as_of(&revisions, status_date).ok_or_else(|| {
+                ServiceError::FailedPrecondition {
                     reason: "MILESTONE_NOT_YET_SCHEDULED",
                     message: format!(
                         "{} was not scheduled yet on {status_date}",
@@ -709,7 +710,8 @@ impl Store {
                         milestone.name(),
                         format!("first scheduled after {status_date}"),
                     )],
-                })?;
+                }
+            })?;
             milestone.dates = dates;
             milestone.totals = totals;
         }
@@ -727,7 +729,7 @@ impl Store {
         milestone_pk: i64,
         after_number: i32,
         limit: Option<u64>,
-    ) -> Result<Vec<Revision>, Error> {
+    ) -> Result<Vec<Revision>, ServiceError> {
         let mut query = milestone_revision::Entity::find()
             .filter(milestone_revision::Column::MilestonePk.eq(milestone_pk))
             .filter(milestone_revision::Column::Number.gt(after_number))
@@ -751,7 +753,7 @@ impl Store {
         milestone_id: &str,
         after: i32,
         limit: u64,
-    ) -> Result<(Vec<Revision>, bool), Error> {
+    ) -> Result<(Vec<Revision>, bool), ServiceError> {
         let conn = self.connection();
         let project_pk: i64 = project::Entity::find()
             .select_only()
@@ -761,7 +763,7 @@ impl Store {
             .one(conn)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
+            .ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))?;
         let row = find_milestone_row(conn, project_pk, project_id, milestone_id, false).await?;
         let mut revisions = self.revisions(row.id, after, Some(limit + 1)).await?;
         let more = revisions.len() as u64 > limit;
@@ -774,7 +776,7 @@ impl Store {
         &self,
         policy: &Policy,
         query: &MilestoneQuery,
-    ) -> Result<Page<AssessedMilestone>, Error> {
+    ) -> Result<Page<AssessedMilestone>, ServiceError> {
         let rules = RuleSql::new(query.status_date, policy);
         let variance = rules.variance();
         let mut sql = Sql::new(
@@ -897,7 +899,7 @@ impl Store {
         milestone_id: &str,
         patch: MilestonePatch,
         etag: Option<&str>,
-    ) -> Result<AssessedMilestone, Error> {
+    ) -> Result<AssessedMilestone, ServiceError> {
         let tx = self.begin_write().await?;
         let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
@@ -914,7 +916,7 @@ impl Store {
             changed.push("description");
         }
         if milestone.kind == MilestoneKind::Custom && milestone.title.is_empty() {
-            return Err(Error::invalid(
+            return Err(ServiceError::invalid(
                 "milestone.title",
                 "is required for CUSTOM milestones",
             ));
@@ -961,7 +963,7 @@ impl Store {
         project_id: &str,
         milestone_id: &str,
         etag: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServiceError> {
         let tx = self.begin_write().await?;
         let (project_pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_milestone_row(&tx, project_pk, project_id, milestone_id, true).await?;
@@ -994,7 +996,7 @@ impl Store {
         reason: String,
         etag: Option<&str>,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<AssessedMilestone>, Error> {
+    ) -> Result<Outcome<AssessedMilestone>, ServiceError> {
         let (tx, (project_pk, mut project)) = match self
             .begin_keyed(ctx, key, async |tx| {
                 load_for_update(tx, ctx, project_id).await
@@ -1011,7 +1013,7 @@ impl Store {
         check_etag(etag, milestone.name(), milestone.etag())?;
         refuse_cancelled(&project)?;
         if let Some(actual) = milestone.dates.actual {
-            return Err(Error::FailedPrecondition {
+            return Err(ServiceError::FailedPrecondition {
                 reason: "MILESTONE_ACHIEVED",
                 message: format!("{} was already achieved on {actual}", milestone.name()),
                 violations: vec![(milestone.name(), format!("achieved on {actual}"))],
@@ -1036,7 +1038,7 @@ impl Store {
         };
         plausible(date_field, new_date, &project, ctx.today)?;
         if change == DateChange::Forecast && new_date > old_date && reason.is_empty() {
-            return Err(Error::invalid(
+            return Err(ServiceError::invalid(
                 "reason",
                 "is required when the forecast moves later",
             ));
@@ -1140,7 +1142,7 @@ impl Store {
         &self,
         ctx: &WriteContext,
         policy: &Policy,
-    ) -> Result<usize, Error> {
+    ) -> Result<usize, ServiceError> {
         let rules = RuleSql::new(ctx.today, policy);
         let mut emitted = 0;
         for (alert, condition) in [("OVERDUE", rules.overdue()), ("AT_RISK", rules.at_risk())] {
@@ -1181,7 +1183,7 @@ impl Store {
         alert: &str,
         condition: &str,
         after: i64,
-    ) -> Result<AlertBatch, Error> {
+    ) -> Result<AlertBatch, ServiceError> {
         let tx = self.begin_write().await?;
         let claim = Sql::new(
             self.backend(),
@@ -1234,7 +1236,7 @@ impl Store {
             let project_pk = row.project_pk;
             let project = projects
                 .get(&project_pk)
-                .ok_or_else(|| Error::internal("milestone without its project"))?;
+                .ok_or_else(|| ServiceError::internal("milestone without its project"))?;
             let milestone = to_domain(&project.id, row)?;
             let assessment = assess(
                 milestone.kind,

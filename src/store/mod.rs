@@ -3,13 +3,15 @@
 
 pub mod applications;
 pub mod entities;
-pub mod events;
+pub mod error;
+
 pub mod funding;
 pub mod idempotency;
 mod inline;
 pub mod log;
 pub mod milestones;
 mod nodelay;
+pub mod outbox;
 pub mod prerequisites;
 pub mod projects;
 pub mod reports;
@@ -25,11 +27,12 @@ use tokio::sync::Notify;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use crate::domain::Error;
+use crate::service::ServiceError;
+pub(crate) use error::unique_violation;
 
 /// Who writes and when: recorded on every change and event.
 #[derive(Debug, Clone)]
@@ -115,9 +118,9 @@ impl<T> Page<T> {
 pub(crate) fn page<R, T>(
     rows: Vec<R>,
     limit: u64,
-    convert: impl FnMut(R) -> Result<T, Error>,
+    convert: impl FnMut(R) -> Result<T, ServiceError>,
     cursor_of: impl FnMut(&T) -> Cursor,
-) -> Result<Page<T>, Error> {
+) -> Result<Page<T>, ServiceError> {
     let more = rows.len() as u64 > limit;
     let items = rows
         .into_iter()
@@ -250,7 +253,7 @@ impl Store {
     }
 
     /// Commits a write transaction and wakes the local log tailer.
-    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), Error> {
+    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), ServiceError> {
         tx.commit().await.map_err(db_error)?;
         self.commits.notify_one();
         Ok(())
@@ -271,7 +274,7 @@ impl Store {
 
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so writers queue on the
     /// busy timeout at the start instead of failing when a read lock would have to be upgraded.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, Error> {
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, ServiceError> {
         self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -281,41 +284,20 @@ impl Store {
             .map_err(db_error)
     }
 
-    /// Starts a write transaction for a call that may carry a request id, in this order:
-    ///
-    /// 1. `authorize` decides, inside the transaction, whether the caller may make this call:
-    ///    it loads and locks the resource to change and checks the caller's scope on it (or on
-    ///    the fields of a resource to create). Its refusal is the answer, whatever was stored:
-    ///    the role check has already run in the auth layer, so nothing is replayed to a caller
-    ///    who may not make the call now.
-    /// 2. The key is claimed (`idempotency::claim`), so concurrent retries take turns.
-    /// 3. The key is looked up under the caller's name. `Err` holds the response of this
-    ///    caller's first call with the id: the method returns it without acting.
-    ///
-    /// A resource that is gone (NOT_FOUND, which only a caller allowed to change anything
-    /// gets; others get PERMISSION_DENIED so names cannot be probed) does not stop a replay: a
-    /// retry after a later delete still gets the answer its first call earned.
+    /// Starts a write transaction for a call that may carry a request id: see
+    /// `service::unit::Unit::begin`, which this wraps for the writers that have not moved to
+    /// it yet. `Err` holds the kept first response.
     pub(crate) async fn begin_keyed<A>(
         &self,
         ctx: &WriteContext,
         key: Option<&idempotency::RequestKey>,
-        authorize: impl AsyncFnOnce(&DatabaseTransaction) -> Result<A, Error>,
-    ) -> Result<Result<(DatabaseTransaction, A), Vec<u8>>, Error> {
-        let tx = self.begin_write().await?;
-        let authorized = authorize(&tx).await;
-        let Some(key) = key else {
-            return Ok(Ok((tx, authorized?)));
-        };
-        let authorized = match authorized {
-            Err(err) if !matches!(err, Error::NotFound { .. }) => return Err(err),
-            other => other,
-        };
-        let caller = ctx.principal.name.as_str();
-        idempotency::claim(&tx, caller, key).await?;
-        if let Some(response) = idempotency::lookup(&tx, caller, key).await? {
-            return Ok(Err(response));
-        }
-        Ok(Ok((tx, authorized?)))
+        authorize: impl AsyncFnOnce(&DatabaseTransaction) -> Result<A, ServiceError>,
+    ) -> Result<Result<(DatabaseTransaction, A), Vec<u8>>, ServiceError> {
+        use crate::service::unit::{Begun, Unit};
+        Ok(match Unit::begin(self, ctx, key, authorize).await? {
+            Begun::Fresh(unit, authorized) => Ok((unit.into_tx(), authorized)),
+            Begun::Replayed(response) => Err(response),
+        })
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
@@ -327,14 +309,6 @@ impl Store {
 }
 
 /// A database failure the caller cannot fix: logged by the API layer, shown as INTERNAL.
-pub(crate) fn db_error(err: DbErr) -> Error {
-    Error::internal(err)
-}
-
-/// The message of a unique violation, if `err` is one.
-pub(crate) fn unique_violation(err: &DbErr) -> Option<String> {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(message)) => Some(message),
-        _ => None,
-    }
+pub(crate) fn db_error(err: DbErr) -> ServiceError {
+    ServiceError::internal(err)
 }

@@ -7,17 +7,17 @@ use sea_orm::{
 };
 
 use super::entities::{prerequisite, project};
-use super::events::{self, EventDraft};
 use super::idempotency::RequestKey;
 use super::projects::{check_etag, finish, load_for_update};
 use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::names;
 use crate::domain::prerequisite::{
     Prerequisite, PrerequisiteFields, PrerequisiteKind, PrerequisitePatch, PrerequisiteState,
 };
 use crate::domain::values;
+use crate::events::outbox::{self as events, EventDraft};
 use crate::proto::v1;
+use crate::service::ServiceError;
 
 /// Filters of ListPrerequisites.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,15 +26,15 @@ pub struct PrerequisiteFilter {
     pub state: Option<PrerequisiteState>,
 }
 
-fn to_domain(project_id: &str, row: prerequisite::Model) -> Result<Prerequisite, Error> {
+fn to_domain(project_id: &str, row: prerequisite::Model) -> Result<Prerequisite, ServiceError> {
     let kind = PrerequisiteKind::parse(&row.kind).ok_or_else(|| {
-        Error::internal(format!(
+        ServiceError::internal(format!(
             "stored prerequisite kind {:?} is unknown",
             row.kind
         ))
     })?;
     let state = PrerequisiteState::parse(&row.state).ok_or_else(|| {
-        Error::internal(format!(
+        ServiceError::internal(format!(
             "stored prerequisite state {:?} is unknown",
             row.state
         ))
@@ -64,7 +64,7 @@ fn write_fields(model: &mut prerequisite::ActiveModel, f: &PrerequisiteFields) {
     model.note = Set(f.note.clone());
 }
 
-async fn project_pk(store: &Store, project_id: &str) -> Result<i64, Error> {
+async fn project_pk(store: &Store, project_id: &str) -> Result<i64, ServiceError> {
     project::Entity::find()
         .select_only()
         .column(project::Column::Id)
@@ -73,7 +73,7 @@ async fn project_pk(store: &Store, project_id: &str) -> Result<i64, Error> {
         .one(store.connection())
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(names::project_name(project_id)))
+        .ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))
 }
 
 impl Store {
@@ -84,7 +84,7 @@ impl Store {
         prerequisite_id: Option<String>,
         fields: PrerequisiteFields,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<Prerequisite>, Error> {
+    ) -> Result<Outcome<Prerequisite>, ServiceError> {
         // Locking the parent keeps a concurrent DeleteProject from orphaning the new row.
         let (tx, (pk, project)) = match self
             .begin_keyed(ctx, key, async |tx| {
@@ -108,7 +108,7 @@ impl Store {
         write_fields(&mut model, &fields);
         let row = model.insert(&tx).await.map_err(|err| {
             if unique_violation(&err).is_some() {
-                Error::AlreadyExists {
+                ServiceError::AlreadyExists {
                     resource: names::prerequisite_name(project_id, &id),
                     field: "prerequisite_id".into(),
                 }
@@ -144,7 +144,7 @@ impl Store {
         filter: &PrerequisiteFilter,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<Page<Prerequisite>, Error> {
+    ) -> Result<Page<Prerequisite>, ServiceError> {
         let pk = project_pk(self, project_id).await?;
         let mut condition = Condition::all().add(prerequisite::Column::ProjectPk.eq(pk));
         if let Some(kind) = filter.kind {
@@ -186,7 +186,7 @@ impl Store {
         prerequisite_id: &str,
         patch: PrerequisitePatch,
         etag: Option<&str>,
-    ) -> Result<Prerequisite, Error> {
+    ) -> Result<Prerequisite, ServiceError> {
         let tx = self.begin_write().await?;
         let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_row(&tx, pk, project_id, prerequisite_id).await?;
@@ -195,7 +195,10 @@ impl Store {
         check_etag(etag, item.name(), item.etag())?;
         let changed = patch.apply(&mut item.fields);
         if let Err((field, problem)) = item.fields.check() {
-            return Err(Error::invalid(format!("prerequisite.{field}"), problem));
+            return Err(ServiceError::invalid(
+                format!("prerequisite.{field}"),
+                problem,
+            ));
         }
         if changed.is_empty() {
             return Ok(item);
@@ -230,7 +233,7 @@ impl Store {
         project_id: &str,
         prerequisite_id: &str,
         etag: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServiceError> {
         let tx = self.begin_write().await?;
         let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         let row = find_row(&tx, pk, project_id, prerequisite_id).await?;
@@ -258,12 +261,14 @@ async fn find_row(
     project_pk: i64,
     project_id: &str,
     prerequisite_id: &str,
-) -> Result<prerequisite::Model, Error> {
+) -> Result<prerequisite::Model, ServiceError> {
     prerequisite::Entity::find()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))
         .filter(prerequisite::Column::PrerequisiteId.eq(prerequisite_id))
         .one(tx)
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(names::prerequisite_name(project_id, prerequisite_id)))
+        .ok_or_else(|| {
+            ServiceError::not_found(names::prerequisite_name(project_id, prerequisite_id))
+        })
 }

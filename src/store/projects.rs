@@ -9,17 +9,18 @@ use sea_orm::{
 };
 
 use super::entities::{funding_application, milestone, prerequisite, project, stage_change};
-use super::events::{self, EventDraft};
-use super::idempotency::{self, RequestKey};
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
+use super::error::{StoreError, conflict_on};
+use super::idempotency::RequestKey;
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error};
 use crate::domain::names;
 use crate::domain::project::{
     Category, InvestmentType, Project, ProjectFields, ProjectPatch, Stage, StageChangeRequest,
     StageTransition, transition,
 };
 use crate::domain::values;
+use crate::events::outbox::{self as events, EventDraft};
 use crate::proto::v1;
+use crate::service::ServiceError;
 
 /// Filters of ListProjects; every Some condition must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,9 +110,10 @@ pub(crate) fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<projec
     })
 }
 
-pub(crate) fn to_domain(row: project::Model) -> Result<Project, Error> {
-    let bad =
-        |what: &str, value: &str| Error::internal(format!("stored {what} {value:?} is unknown"));
+pub(crate) fn to_domain(row: project::Model) -> Result<Project, ServiceError> {
+    let bad = |what: &str, value: &str| {
+        ServiceError::internal(format!("stored {what} {value:?} is unknown"))
+    };
     let stage = Stage::parse(&row.stage).ok_or_else(|| bad("stage", &row.stage))?;
     let suspended_from_stage = match &row.suspended_from_stage {
         Some(s) => Some(Stage::parse(s).ok_or_else(|| bad("stage", s))?),
@@ -161,97 +163,45 @@ fn write_fields(model: &mut project::ActiveModel, f: &ProjectFields) {
 }
 
 /// Maps a unique violation on the projects table to the field that clashed.
-fn project_unique_error(err: sea_orm::DbErr, id: &str, fields: &ProjectFields) -> Error {
-    match unique_violation(&err) {
-        Some(message) if message.contains("project_code") => Error::AlreadyExists {
-            resource: format!(
-                "a project with project_code {:?}",
-                fields.project_code.as_deref().unwrap_or_default()
-            ),
-            field: "project.project_code".into(),
-        },
-        Some(message) if message.contains("project_id") => Error::AlreadyExists {
-            resource: names::project_name(id),
-            field: "project_id".into(),
-        },
-        _ => db_error(err),
-    }
+fn project_unique_error(err: sea_orm::DbErr, id: &str, fields: &ProjectFields) -> StoreError {
+    let code = || {
+        format!(
+            "a project with project_code {:?}",
+            fields.project_code.as_deref().unwrap_or_default()
+        )
+    };
+    let name = || names::project_name(id);
+    conflict_on(
+        err,
+        &[
+            ("project_code", &code, "project.project_code"),
+            ("project_id", &name, "project_id"),
+        ],
+    )
 }
 
-/// Loads a project row inside a write transaction, locking it against concurrent writers, and
-/// checks that the writer may change it. For a caller who may not, a missing project is
-/// PERMISSION_DENIED too, so that names cannot be probed.
-pub(crate) async fn load_for_update(
+pub(crate) use crate::service::scope::{check_scope, load_for_update};
+
+/// The project row `project_id` locked against concurrent writers until the transaction ends,
+/// with its primary key; None when there is none.
+pub async fn lock(
     tx: &DatabaseTransaction,
-    ctx: &WriteContext,
     project_id: &str,
-) -> Result<(i64, Project), Error> {
+) -> Result<Option<(i64, Project)>, ServiceError> {
     let row = project::Entity::find()
         .filter(project::Column::ProjectId.eq(project_id))
         .lock_exclusive()
         .one(tx)
         .await
         .map_err(db_error)?;
-    let name = names::project_name(project_id);
-    match row {
-        Some(row) if may_change(ctx, &row.department, &row.township) => {
-            let pk = row.id;
-            Ok((pk, to_domain(row)?))
-        }
-        None if ctx.principal.is_admin() => Err(Error::not_found(name)),
-        _ => Err(out_of_scope(ctx, &name)),
-    }
+    row.map(|row| Ok((row.id, to_domain(row)?))).transpose()
 }
 
-fn may_change(ctx: &WriteContext, department: &str, township: &str) -> bool {
-    ctx.principal.may_change(department, township)
-}
-
-/// The error for a project the caller may not change.
-pub(crate) fn out_of_scope(ctx: &WriteContext, what: &str) -> Error {
-    Error::permission_denied(format!(
-        "token {:?} ({}) may not change {what}; editors change only projects of their departments or townships",
-        ctx.principal.name,
-        ctx.principal.role.as_str()
-    ))
-}
-
-/// Checks that the writer may own a project with these fields (create, or update that moves
-/// a project to another department or township).
-pub(crate) fn check_scope(
-    ctx: &WriteContext,
-    fields: &ProjectFields,
-    name: &str,
-) -> Result<(), Error> {
-    if may_change(ctx, &fields.department, &fields.township) {
-        Ok(())
-    } else {
-        Err(out_of_scope(
-            ctx,
-            &format!(
-                "{name} with department {:?} and township {:?}",
-                fields.department, fields.township
-            ),
-        ))
-    }
-}
-
-pub(crate) fn check_etag(
-    given: Option<&str>,
-    resource: String,
-    current: String,
-) -> Result<(), Error> {
-    match given {
-        Some(etag) if etag != current => Err(Error::EtagMismatch {
-            resource,
-            current_etag: current,
-        }),
-        _ => Ok(()),
-    }
-}
+pub(crate) use crate::service::unit::check_etag;
 
 /// The end of a write: appends the transaction's events, keeps the response of a request id
-/// (when there is one) and commits.
+/// (when there is one) and commits (`service::unit::Unit::commit`, for the writers that have
+/// not moved to it yet).
 pub(crate) async fn finish<T>(
     store: &Store,
     tx: DatabaseTransaction,
@@ -260,14 +210,15 @@ pub(crate) async fn finish<T>(
     key: Option<&RequestKey>,
     response: impl FnOnce() -> Vec<u8>,
     value: T,
-) -> Result<Outcome<T>, Error> {
-    events::append(&tx, &ctx.actor, ctx.now_us, drafts).await?;
-    commit_with_key(store, tx, ctx, key, response, value).await
+) -> Result<Outcome<T>, ServiceError> {
+    let mut unit = crate::service::unit::Unit::resume(store, ctx, key, tx);
+    for draft in drafts {
+        unit.emit(draft);
+    }
+    unit.commit(value, |_| response()).await
 }
 
-/// Keeps the encoded response of a request id under the writer's name and commits; when a
-/// concurrent call with the same key won the race, returns its response instead. (With the
-/// key claimed in `Store::begin_keyed` that race is not expected; this stays the last word.)
+/// Keeps the response of a request id and commits, for a write without events.
 pub(crate) async fn commit_with_key<T>(
     store: &Store,
     tx: DatabaseTransaction,
@@ -275,23 +226,8 @@ pub(crate) async fn commit_with_key<T>(
     key: Option<&RequestKey>,
     response: impl FnOnce() -> Vec<u8>,
     value: T,
-) -> Result<Outcome<T>, Error> {
-    if let Some(key) = key {
-        let caller = ctx.principal.name.as_str();
-        match idempotency::record(&tx, caller, key, response(), ctx.now_us).await {
-            Ok(()) => {}
-            Err(Some(err)) => return Err(err),
-            Err(None) => {
-                drop(tx);
-                return idempotency::lookup(store.connection(), caller, key)
-                    .await?
-                    .map(Outcome::Replayed)
-                    .ok_or_else(|| Error::internal("request id vanished after a conflict"));
-            }
-        }
-    }
-    store.commit(tx).await?;
-    Ok(Outcome::Done(value))
+) -> Result<Outcome<T>, ServiceError> {
+    finish(store, tx, ctx, Vec::new(), key, response, value).await
 }
 
 impl Store {
@@ -302,7 +238,7 @@ impl Store {
         fields: ProjectFields,
         initial_stage: Stage,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<Project>, Error> {
+    ) -> Result<Outcome<Project>, ServiceError> {
         let id = project_id.unwrap_or_else(names::generate_id);
         let tx = match self
             .begin_keyed(ctx, key, async |_| {
@@ -352,7 +288,7 @@ impl Store {
 
     /// One project by id. On a SQLite file this is the calling-thread read (`store::inline`),
     /// the hottest single-row read of the API.
-    pub async fn get_project(&self, project_id: &str) -> Result<Project, Error> {
+    pub async fn get_project(&self, project_id: &str) -> Result<Project, ServiceError> {
         if let Some(reader) = self.inline_reader() {
             let row = reader.read("reading the project", |c| {
                 use rusqlite::OptionalExtension;
@@ -364,7 +300,8 @@ impl Store {
                 .query_row([project_id], project_from_row)
                 .optional()
             })?;
-            let row = row.ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
+            let row =
+                row.ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))?;
             return to_domain(row);
         }
         let row = project::Entity::find()
@@ -372,12 +309,12 @@ impl Store {
             .one(self.connection())
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(names::project_name(project_id)))?;
+            .ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))?;
         to_domain(row)
     }
 
     /// One page of projects and, when more may follow, the cursor after its last row.
-    pub async fn list_projects(&self, query: &ProjectQuery) -> Result<Page<Project>, Error> {
+    pub async fn list_projects(&self, query: &ProjectQuery) -> Result<Page<Project>, ServiceError> {
         let f = &query.filter;
         let mut condition = Condition::all();
         if let Some(stage) = f.stage {
@@ -438,7 +375,7 @@ impl Store {
         project_id: &str,
         patch: ProjectPatch,
         etag: Option<&str>,
-    ) -> Result<Project, Error> {
+    ) -> Result<Project, ServiceError> {
         let tx = self.begin_write().await?;
         let (pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
         check_etag(etag, project.name(), project.etag())?;
@@ -490,7 +427,7 @@ impl Store {
         project_id: &str,
         etag: Option<&str>,
         force: bool,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServiceError> {
         let tx = self.begin_write().await?;
         let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
         check_etag(etag, project.name(), project.etag())?;
@@ -524,7 +461,7 @@ impl Store {
                 )
             })
             .collect();
-            return Err(Error::FailedPrecondition {
+            return Err(ServiceError::FailedPrecondition {
                 reason: "PROJECT_HAS_CHILDREN",
                 message: format!(
                     "{} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s); delete them first or set force",
@@ -555,7 +492,7 @@ impl Store {
         project_id: &str,
         change: StageChangeRequest,
         key: Option<&RequestKey>,
-    ) -> Result<Outcome<Project>, Error> {
+    ) -> Result<Outcome<Project>, ServiceError> {
         let (tx, (pk, mut project)) = match self
             .begin_keyed(ctx, key, async |tx| {
                 load_for_update(tx, ctx, project_id).await
@@ -567,7 +504,7 @@ impl Store {
         };
         check_etag(change.etag.as_deref(), project.name(), project.etag())?;
         let step = transition(project.stage, project.suspended_from_stage, change.target).map_err(
-            |err| Error::FailedPrecondition {
+            |err| ServiceError::FailedPrecondition {
                 reason: "ILLEGAL_STAGE_TRANSITION",
                 message: format!("{err} (current stage: {})", project.stage.as_str()),
                 violations: vec![(
@@ -614,7 +551,7 @@ pub(crate) async fn apply_stage_change(
     step: StageTransition,
     reason: String,
     effective_date: chrono::NaiveDate,
-) -> Result<EventDraft, Error> {
+) -> Result<EventDraft, ServiceError> {
     project.stage = step.to;
     project.suspended_from_stage = step.suspended_from;
     project.stage_changed_at_us = ctx.now_us;
@@ -660,7 +597,7 @@ pub(crate) async fn apply_stage_change(
 }
 
 /// Deletes everything that hangs off a project row.
-async fn delete_children(tx: &impl ConnectionTrait, project_pk: i64) -> Result<(), Error> {
+async fn delete_children(tx: &impl ConnectionTrait, project_pk: i64) -> Result<(), ServiceError> {
     super::applications::delete_for_project(tx, project_pk).await?;
     super::milestones::delete_for_project(tx, project_pk).await?;
     prerequisite::Entity::delete_many()

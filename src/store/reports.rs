@@ -10,20 +10,20 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, S
 
 use super::applications::push_eligibility;
 use super::entities::{bulletin, funding_window};
-use super::events::{self, EventDraft};
 use super::funding::to_domain as window_to_domain;
 use super::idempotency::RequestKey;
 use super::milestones::RuleSql;
 use super::projects::commit_with_key;
 use super::sql::{Sql, exact_sum, read_exact_sum};
 use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::funding::{ApplicationState, FundingChannel};
 use crate::domain::milestone::{Light, MilestoneKind, Policy};
 use crate::domain::project::{Category, InvestmentType, Stage};
 use crate::domain::report::{self, UnitCounts};
 use crate::domain::values::{day_number, reported_count, reported_yuan};
+use crate::events::outbox::{self as events, EventDraft};
 use crate::proto::{self, budget, v1};
+use crate::service::ServiceError;
 
 /// Which projects a summary covers; every Some condition must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -176,7 +176,7 @@ async fn tallies(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
     key: &str,
-) -> Result<Vec<GroupTally>, Error> {
+) -> Result<Vec<GroupTally>, ServiceError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!(
@@ -204,12 +204,16 @@ async fn tallies(
 }
 
 /// Runs a query returning one row of BIGINT columns.
-async fn numbers(conn: &impl ConnectionTrait, sql: Sql, columns: usize) -> Result<Vec<i64>, Error> {
+async fn numbers(
+    conn: &impl ConnectionTrait,
+    sql: Sql,
+    columns: usize,
+) -> Result<Vec<i64>, ServiceError> {
     let row = conn
         .query_one_raw(sql.build())
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::internal("an aggregate returned no row"))?;
+        .ok_or_else(|| ServiceError::internal("an aggregate returned no row"))?;
     (0..columns)
         .map(|i| row.try_get_by_index::<i64>(i).map_err(db_error))
         .collect()
@@ -221,7 +225,7 @@ async fn due_between(
     rules: &RuleSql,
     start: NaiveDate,
     end: NaiveDate,
-) -> Result<v1::DueMilestones, Error> {
+) -> Result<v1::DueMilestones, ServiceError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!(
@@ -282,7 +286,7 @@ fn kind_proto(kind: MilestoneKind) -> i32 {
 }
 
 /// The earliest year the data speaks about: of the first milestone baseline or window opening.
-pub async fn first_data_year(conn: &impl ConnectionTrait) -> Result<Option<i32>, Error> {
+pub async fn first_data_year(conn: &impl ConnectionTrait) -> Result<Option<i32>, ServiceError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT (SELECT MIN(baseline_date) FROM milestones), (SELECT MIN(open_date) FROM funding_windows)",
@@ -291,7 +295,7 @@ pub async fn first_data_year(conn: &impl ConnectionTrait) -> Result<Option<i32>,
         .query_one_raw(sql.build())
         .await
         .map_err(db_error)?
-        .ok_or_else(|| Error::internal("no row"))?;
+        .ok_or_else(|| ServiceError::internal("no row"))?;
     let a: Option<i32> = row.try_get_by_index(0).map_err(db_error)?;
     let b: Option<i32> = row.try_get_by_index(1).map_err(db_error)?;
     Ok(match (a, b) {
@@ -305,7 +309,7 @@ pub async fn first_data_year(conn: &impl ConnectionTrait) -> Result<Option<i32>,
 pub async fn unknown_units(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
-) -> Result<Vec<(&'static str, String)>, Error> {
+) -> Result<Vec<(&'static str, String)>, ServiceError> {
     let mut unknown = Vec::new();
     for (field, column, value) in [
         ("township", "township", &filter.township),
@@ -332,7 +336,7 @@ pub async fn pipeline_summary(
     filter_text: &str,
     status_date: NaiveDate,
     policy: &Policy,
-) -> Result<v1::PipelineSummary, Error> {
+) -> Result<v1::PipelineSummary, ServiceError> {
     let backend = conn.get_database_backend();
     let rules = RuleSql::new(status_date, policy);
     let mut by_stage = tallies(conn, filter, "p.stage").await?;
@@ -471,7 +475,7 @@ pub async fn unit_counts(
     status_date: NaiveDate,
     policy: &Policy,
     extra_units: &[String],
-) -> Result<Vec<UnitCounts>, Error> {
+) -> Result<Vec<UnitCounts>, ServiceError> {
     let backend = conn.get_database_backend();
     let u = dimension.column();
     let rules = RuleSql::new(status_date, policy);
@@ -562,7 +566,7 @@ async fn windows_opened(
     conn: &impl ConnectionTrait,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<(i64, crate::domain::funding::FundingWindow)>, Error> {
+) -> Result<Vec<(i64, crate::domain::funding::FundingWindow)>, ServiceError> {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     funding_window::Entity::find()
         .filter(funding_window::Column::OpenDate.gte(day_number(from)))
@@ -585,7 +589,7 @@ pub async fn rankings(
     status_date: NaiveDate,
     policy: &Policy,
     extra_units: &[String],
-) -> Result<v1::ListRankingsResponse, Error> {
+) -> Result<v1::ListRankingsResponse, ServiceError> {
     let ranked =
         report::rank(unit_counts(conn, dimension, status_date, policy, extra_units).await?);
     let previous = previous_bulletin(conn, status_date).await?;
@@ -647,7 +651,7 @@ pub async fn rankings(
 async fn previous_bulletin(
     conn: &impl ConnectionTrait,
     status_date: NaiveDate,
-) -> Result<Option<v1::Bulletin>, Error> {
+) -> Result<Option<v1::Bulletin>, ServiceError> {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let row = bulletin::Entity::find()
         .filter(bulletin::Column::StatusDate.lt(day_number(status_date)))
@@ -656,7 +660,7 @@ async fn previous_bulletin(
         .one(conn)
         .await
         .map_err(db_error)?;
-    row.map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(Error::internal))
+    row.map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(ServiceError::internal))
         .transpose()
 }
 
@@ -717,7 +721,7 @@ pub async fn funding_summary(
     filter: &ReportFilter,
     filter_text: &str,
     status_date: NaiveDate,
-) -> Result<v1::FundingSummary, Error> {
+) -> Result<v1::FundingSummary, ServiceError> {
     let backend = conn.get_database_backend();
     let mut windows = Vec::new();
     let mut channels: BTreeMap<usize, (v1::FundingChannel, i64, Figures)> = BTreeMap::new();
@@ -824,7 +828,7 @@ impl Store {
         policy: &Policy,
         key: Option<&RequestKey>,
         response: impl FnOnce(&v1::Bulletin) -> Vec<u8>,
-    ) -> Result<Outcome<v1::Bulletin>, Error> {
+    ) -> Result<Outcome<v1::Bulletin>, ServiceError> {
         // Only admins get here (the auth layer's role check); a bulletin has no scope.
         let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
             Ok((tx, ())) => tx,
@@ -864,7 +868,7 @@ impl Store {
         .insert(&tx)
         .await
         .map_err(|err| match unique_violation(&err) {
-            Some(_) => Error::AlreadyExists {
+            Some(_) => ServiceError::AlreadyExists {
                 resource: format!("bulletins/{id}"),
                 field: "bulletin_id".into(),
             },
@@ -887,15 +891,15 @@ impl Store {
         commit_with_key(self, tx, ctx, key, || sent, message).await
     }
 
-    pub async fn get_bulletin(&self, id: &str) -> Result<v1::Bulletin, Error> {
+    pub async fn get_bulletin(&self, id: &str) -> Result<v1::Bulletin, ServiceError> {
         use sea_orm::{ColumnTrait, QueryFilter};
         let row = bulletin::Entity::find()
             .filter(bulletin::Column::BulletinId.eq(id))
             .one(self.connection())
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("bulletins/{id}")))?;
-        v1::Bulletin::decode(row.payload.as_slice()).map_err(Error::internal)
+            .ok_or_else(|| ServiceError::not_found(format!("bulletins/{id}")))?;
+        v1::Bulletin::decode(row.payload.as_slice()).map_err(ServiceError::internal)
     }
 
     /// Bulletins newest status date first (ties by id, descending), as stored (uncut).
@@ -903,7 +907,7 @@ impl Store {
         &self,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<Page<v1::Bulletin>, Error> {
+    ) -> Result<Page<v1::Bulletin>, ServiceError> {
         use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
         let mut query = bulletin::Entity::find()
             .order_by_desc(bulletin::Column::StatusDate)
@@ -931,7 +935,7 @@ impl Store {
             .collect();
         let items = rows
             .iter()
-            .map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(Error::internal))
+            .map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(ServiceError::internal))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items,

@@ -5,7 +5,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 
 use super::db_error;
-use crate::domain::Error;
+use crate::service::ServiceError;
 
 pub struct Sql {
     backend: DbBackend,
@@ -63,7 +63,7 @@ pub fn exact_sum(expr: &str) -> String {
 }
 
 /// The sum selected by `exact_sum` whose first column is at `index`.
-pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, Error> {
+pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, ServiceError> {
     let high: i64 = row.try_get_by_index(index).map_err(db_error)?;
     let low: i64 = row.try_get_by_index(index + 1).map_err(db_error)?;
     Ok(i128::from(high) * i128::from(SPLIT) + i128::from(low))
@@ -77,7 +77,7 @@ pub async fn insert_once(
     table: &str,
     columns: &[&str],
     values: Vec<Value>,
-) -> Result<bool, Error> {
+) -> Result<bool, ServiceError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!("INSERT INTO {table} ({}) VALUES (", columns.join(", ")),

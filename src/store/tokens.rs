@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::entities::api_token;
 use super::{Store, db_error, unique_violation};
-use crate::domain::Error;
 use crate::domain::access::{Principal, Role};
 use crate::domain::values::ACTOR_CHARS;
+use crate::service::ServiceError;
 
 /// The prefix of every token, so that one pasted in the wrong place is recognisable.
 pub const TOKEN_PREFIX: &str = "pl_";
@@ -40,9 +40,9 @@ fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn to_info(row: api_token::Model) -> Result<TokenInfo, Error> {
+fn to_info(row: api_token::Model) -> Result<TokenInfo, ServiceError> {
     let role = Role::parse(&row.role)
-        .ok_or_else(|| Error::internal(format!("stored role {:?} is unknown", row.role)))?;
+        .ok_or_else(|| ServiceError::internal(format!("stored role {:?} is unknown", row.role)))?;
     Ok(TokenInfo {
         principal: Principal {
             name: row.name,
@@ -59,9 +59,13 @@ impl Store {
     /// Creates a token and returns its secret, the only time it exists outside the caller. The
     /// name is recorded as the actor of every change the token makes, in resources and events
     /// alike, so it is held to ACTOR_CHARS like any other text of theirs.
-    pub async fn create_token(&self, principal: &Principal, now_us: i64) -> Result<String, Error> {
+    pub async fn create_token(
+        &self,
+        principal: &Principal,
+        now_us: i64,
+    ) -> Result<String, ServiceError> {
         if principal.name.chars().count() > ACTOR_CHARS {
-            return Err(Error::invalid(
+            return Err(ServiceError::invalid(
                 "name",
                 format!("must be at most {ACTOR_CHARS} characters"),
             ));
@@ -85,7 +89,7 @@ impl Store {
         .insert(self.connection())
         .await
         .map_err(|err| match unique_violation(&err) {
-            Some(_) => Error::AlreadyExists {
+            Some(_) => ServiceError::AlreadyExists {
                 resource: format!("token {:?}", principal.name),
                 field: "name".into(),
             },
@@ -95,7 +99,7 @@ impl Store {
     }
 
     /// Every token, revoked ones included, by name.
-    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, Error> {
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, ServiceError> {
         api_token::Entity::find()
             .order_by_asc(api_token::Column::Name)
             .all(self.connection())
@@ -106,7 +110,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn count_tokens(&self) -> Result<u64, Error> {
+    pub async fn count_tokens(&self) -> Result<u64, ServiceError> {
         api_token::Entity::find()
             .count(self.connection())
             .await
@@ -114,13 +118,13 @@ impl Store {
     }
 
     /// Revokes a token by name; it stops working with the next call. Revoking twice is fine.
-    pub async fn revoke_token(&self, name: &str, now_us: i64) -> Result<(), Error> {
+    pub async fn revoke_token(&self, name: &str, now_us: i64) -> Result<(), ServiceError> {
         let row = api_token::Entity::find()
             .filter(api_token::Column::Name.eq(name))
             .one(self.connection())
             .await
             .map_err(db_error)?
-            .ok_or_else(|| Error::not_found(format!("token {name:?}")))?;
+            .ok_or_else(|| ServiceError::not_found(format!("token {name:?}")))?;
         if row.revoked_at_us.is_some() {
             return Ok(());
         }
@@ -142,7 +146,7 @@ impl Store {
     /// per connection) rather than a query built per call: the built query's future was about
     /// 13 KB, held by each call waiting for a connection. On a SQLite file it runs on the
     /// calling thread (`store::inline`).
-    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, Error> {
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, ServiceError> {
         use sea_orm::sqlx;
         type Row = (String, String, String, String, Option<i64>);
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
@@ -169,12 +173,12 @@ impl Store {
                 .bind(secret_hash)
                 .fetch_optional(self.connection().get_postgres_connection_pool())
                 .await
-                .map_err(|e| Error::internal(format!("reading the token: {e}")))?,
+                .map_err(|e| ServiceError::internal(format!("reading the token: {e}")))?,
                 _ => sqlx::query_as(SQL)
                     .bind(secret_hash)
                     .fetch_optional(self.connection().get_sqlite_connection_pool())
                     .await
-                    .map_err(|e| Error::internal(format!("reading the token: {e}")))?,
+                    .map_err(|e| ServiceError::internal(format!("reading the token: {e}")))?,
             }
         };
         let Some((name, role, departments, townships, revoked_at_us)) = row else {
@@ -184,7 +188,7 @@ impl Store {
             return Ok(None);
         }
         let role = Role::parse(&role)
-            .ok_or_else(|| Error::internal(format!("stored role {role:?} is unknown")))?;
+            .ok_or_else(|| ServiceError::internal(format!("stored role {role:?} is unknown")))?;
         Ok(Some(Principal {
             name,
             role,

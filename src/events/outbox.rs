@@ -1,22 +1,16 @@
-//! The event log (transactional outbox). Events are appended inside the transaction of the
+//! The event log (transactional outbox): events are encoded to `v1::Event` here, in one place. Events are appended inside the transaction of the
 //! change they describe. Their sequence numbers come from one counter row that is bumped as
 //! the last step of the transaction: the row lock serialises writers from that point to
 //! commit, so numbers are handed out in commit order and a rolled-back transaction returns
 //! its numbers with it. No gaps, on SQLite and PostgreSQL alike.
 
 use prost::Message;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryOrder, Set, Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
-use super::db_error;
-use super::entities::event;
-use crate::domain::Error;
 use crate::domain::project::Project;
 use crate::proto::{budget, v1};
-
-/// The PostgreSQL LISTEN/NOTIFY channel that announces new events.
-pub const LOG_CHANNEL: &str = "pipeline_events";
+use crate::service::ServiceError;
+use crate::store::outbox::{self, OutboxRow};
 
 /// An event about to be appended; sequence numbers are filled in by `append`.
 #[derive(Debug, Clone)]
@@ -109,74 +103,48 @@ pub async fn append(
     actor: &str,
     now_us: i64,
     drafts: Vec<EventDraft>,
-) -> Result<(), Error> {
+) -> Result<(), ServiceError> {
     if drafts.is_empty() {
         return Ok(());
     }
     let bytes: usize = drafts.iter().map(|d| d.batch_len(actor)).sum();
     if bytes > budget::MAX_RESOURCE_BYTES {
-        return Err(Error::internal(format!(
+        return Err(ServiceError::internal(format!(
             "the {} events of one transaction would take {bytes} bytes in a stream, over the {} \
              a message may hold",
             drafts.len(),
             budget::MAX_RESOURCE_BYTES
         )));
     }
-    let count = drafts.len() as i64;
-    let backend = tx.get_database_backend();
-    let row = tx
-        .query_one_raw(Statement::from_string(
-            backend,
-            format!("UPDATE event_counter SET last_seq = last_seq + {count} WHERE id = 1 RETURNING last_seq"),
-        ))
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| Error::internal("the event counter row is missing"))?;
-    let end: i64 = row.try_get("", "last_seq").map_err(db_error)?;
-    let first = end - count + 1;
+    let (first, end) = outbox::reserve(tx, drafts.len() as i64).await?;
     let created = crate::proto::timestamp(now_us);
-    let mut rows = Vec::with_capacity(drafts.len());
-    for (offset, draft) in drafts.into_iter().enumerate() {
-        let seq = first + offset as i64;
-        let mut event = draft.event;
-        event.sequence = seq;
-        event.transaction_end_sequence = end;
-        event.actor = actor.to_string();
-        event.create_time = Some(created);
-        rows.push(event::ActiveModel {
-            seq: Set(seq),
-            transaction_end_seq: Set(end),
-            kind: Set(event_kind_name(event.kind)),
-            project_id: Set(draft.project_id),
-            resource: Set(event.resource.clone()),
-            township: Set(draft.township),
-            department: Set(draft.department),
-            leader: Set(draft.leader),
-            actor: Set(actor.to_string()),
-            created_at_us: Set(now_us),
-            payload: Set(event.encode_to_vec()),
-            light: Set(draft.light),
-            slip_days: Set(draft.slip_days),
-        });
-    }
-    if backend == sea_orm::DbBackend::Postgres {
-        // A wake-up hint for the log tailers of every replica, delivered at commit.
-        tx.execute_unprepared(&format!("NOTIFY {LOG_CHANNEL}, '{end}'"))
-            .await
-            .map_err(db_error)?;
-    }
-    if rows.len() == 1 {
-        rows.pop()
-            .expect("one row")
-            .insert(tx)
-            .await
-            .map_err(db_error)?;
-    } else {
-        event::Entity::insert_many(rows)
-            .exec(tx)
-            .await
-            .map_err(db_error)?;
-    }
+    let rows = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(offset, draft)| {
+            let mut event = draft.event;
+            event.sequence = first + offset as i64;
+            event.transaction_end_sequence = end;
+            event.actor = actor.to_string();
+            event.create_time = Some(created);
+            OutboxRow {
+                seq: event.sequence,
+                transaction_end_seq: end,
+                kind: event_kind_name(event.kind),
+                project_id: draft.project_id,
+                resource: event.resource.clone(),
+                township: draft.township,
+                department: draft.department,
+                leader: draft.leader,
+                actor: actor.to_string(),
+                created_at_us: now_us,
+                payload: event.encode_to_vec(),
+                light: draft.light,
+                slip_days: draft.slip_days,
+            }
+        })
+        .collect();
+    outbox::insert(tx, end, rows).await?;
     Ok(())
 }
 
@@ -197,17 +165,11 @@ pub async fn read_after(
     conn: &impl ConnectionTrait,
     after_seq: i64,
     limit: u64,
-) -> Result<Vec<v1::Event>, Error> {
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
-    let rows = event::Entity::find()
-        .filter(event::Column::Seq.gt(after_seq))
-        .order_by_asc(event::Column::Seq)
-        .limit(limit)
-        .all(conn)
-        .await
-        .map_err(db_error)?;
-    rows.into_iter()
-        .map(|row| v1::Event::decode(row.payload.as_slice()).map_err(Error::internal))
+) -> Result<Vec<v1::Event>, ServiceError> {
+    outbox::payloads_after(conn, after_seq, limit)
+        .await?
+        .into_iter()
+        .map(|payload| v1::Event::decode(payload.as_slice()).map_err(ServiceError::internal))
         .collect()
 }
 
