@@ -7,8 +7,9 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
+use pipeline::events::outbox as events;
 use pipeline::proto::v1;
-use pipeline::store::{Store, events};
+use pipeline::store::Store;
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 

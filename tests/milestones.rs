@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 use pipeline::api::Services;
 use pipeline::domain::clock::Clock;
 use pipeline::domain::milestone::Policy;
+use pipeline::events::outbox as events;
 use pipeline::proto::v1;
-use pipeline::store::{Store, events};
+use pipeline::store::Store;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 

@@ -98,6 +98,15 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// The value built from the parsed fields when nothing was recorded, otherwise one
+    /// `Invalid` with every violation. `build` reads each parsed field with `?`: a field whose
+    /// parse recorded a violation is None, so `build` is only trusted when none was recorded,
+    /// and a None without a violation (a parser that forgot to record one) is named as such.
+    pub fn build<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Invalid> {
+        self.finish()?;
+        build().ok_or_else(|| Invalid::field("", "a field was refused without a reason"))
+    }
+
     /// Ok when nothing was recorded, otherwise one `Invalid` with every violation.
     pub fn finish(self) -> Result<(), Invalid> {
         if self.0.is_empty() {

@@ -186,3 +186,109 @@ mod tests {
         assert_eq!(request_id("").unwrap(), None);
     }
 }
+
+/// A free text of at most `MAX` characters, trimmed, without control characters other than
+/// newline and tab (see `text`). `Reason`, `Title`, `Note` and the others name its bounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Text<const MAX: usize>(String);
+
+impl<const MAX: usize> Text<MAX> {
+    /// An optional text: empty is allowed.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        text(value, false, MAX).map(Self)
+    }
+
+    /// A text that must not be empty after trimming.
+    pub fn required(value: &str) -> Result<Self, String> {
+        text(value, true, MAX).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<const MAX: usize> std::ops::Deref for Text<MAX> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> From<Text<MAX>> for String {
+    fn from(text: Text<MAX>) -> String {
+        text.0
+    }
+}
+
+/// Why a date or a state changed: at most REASON_CHARS characters.
+pub type Reason = Text<REASON_CHARS>;
+/// A display name or title: at most TITLE_CHARS characters.
+pub type Title = Text<TITLE_CHARS>;
+/// A longer description: at most DESCRIPTION_CHARS characters.
+pub type Description = Text<DESCRIPTION_CHARS>;
+/// A note: at most NOTE_CHARS characters.
+pub type Note = Text<NOTE_CHARS>;
+/// A department, township, leader or owner unit: at most UNIT_CHARS characters.
+pub type Unit = Text<UNIT_CHARS>;
+
+/// An amount of money in whole yuan, from 0 to MAX_YUAN.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Yuan(i64);
+
+impl Yuan {
+    pub fn parse(value: i64) -> Result<Self, String> {
+        yuan(value).map(Yuan)
+    }
+
+    /// A funding amount: positive (or zero when `allow_zero`).
+    pub fn funding(value: i64, allow_zero: bool) -> Result<Self, String> {
+        funding_amount(value, allow_zero).map(Yuan)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A caller-chosen resource id (AIP-122): see `names::validate_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(String);
+
+impl Id {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        super::names::validate_id(value).map(|()| Id(value.to_string()))
+    }
+
+    /// An optional id: empty means the server chooses one.
+    pub fn optional(value: &str) -> Result<Option<Self>, String> {
+        if value.is_empty() {
+            Ok(None)
+        } else {
+            Self::parse(value).map(Some)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}

@@ -2,6 +2,7 @@
 //! new event once and shares it with every stream, the per-stream delivery loop, and retention.
 
 pub mod cursor;
+pub mod encode;
 pub mod end;
 pub mod filter;
 pub mod hub;
