@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pipeline::events::cursor;
+use pipeline::events::log::LogEvent;
 use pipeline::proto::v1;
 use pipeline::store::Store;
-use pipeline::store::log::LogEvent;
 use rand::Rng;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -33,7 +33,9 @@ fn project(township: &str, name: &str) -> v1::Project {
 }
 
 async fn whole_log(store: &Store) -> Vec<std::sync::Arc<LogEvent>> {
-    store.read_log(0, 1_000_000).await.unwrap()
+    pipeline::events::log::read(store, 0, 1_000_000)
+        .await
+        .unwrap()
 }
 
 fn info_metadata(status: &Status, key: &str) -> Option<String> {

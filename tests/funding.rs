@@ -245,7 +245,9 @@ async fn windows_round_trip_and_listing(server: TestServer) {
         .into_inner();
     assert_eq!(fetched, updated, "the refused update changed nothing");
 
-    let log = server.store.read_log(0, 1000).await.unwrap();
+    let log = pipeline::events::log::read(&server.store, 0, 1000)
+        .await
+        .unwrap();
     let kinds: Vec<v1::EventKind> = log.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,
@@ -333,7 +335,10 @@ async fn bad_windows_are_refused(server: TestServer) {
         .unwrap_err();
     assert_eq!(bad_fields(&err), HashSet::from(["filter".to_string()]));
     assert!(
-        server.store.read_log(0, 10).await.unwrap().is_empty(),
+        pipeline::events::log::read(&server.store, 0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing was written"
     );
 }
@@ -418,7 +423,10 @@ async fn oversized_eligibility_is_refused_without_writes(server: TestServer) {
         .into_inner();
     assert!(listed.funding_windows.is_empty(), "no window was written");
     assert!(
-        server.store.read_log(0, 10).await.unwrap().is_empty(),
+        pipeline::events::log::read(&server.store, 0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "no event was written"
     );
 
@@ -469,7 +477,13 @@ async fn oversized_eligibility_is_refused_without_writes(server: TestServer) {
         .unwrap()
         .into_inner();
     assert_eq!(read, created);
-    assert_eq!(server.store.read_log(0, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        pipeline::events::log::read(&server.store, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Windows as large as they may be, under the smallest message limit the server accepts: each

@@ -43,6 +43,20 @@ impl From<ServiceError> for Status {
     }
 }
 
+/// A malformed request, straight from parsing (through `ServiceError`).
+impl From<crate::domain::Invalid> for Status {
+    fn from(err: crate::domain::Invalid) -> Status {
+        status_of(err.into())
+    }
+}
+
+/// A store failure, straight from a read (through `ServiceError`).
+impl From<crate::store::error::StoreError> for Status {
+    fn from(err: crate::store::error::StoreError) -> Status {
+        status_of(err.into())
+    }
+}
+
 fn status_of(err: ServiceError) -> Status {
     let mut details = ErrorDetails::new();
     let (code, message) = match err {

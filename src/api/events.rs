@@ -3,11 +3,12 @@
 use tonic::{Request, Response, Status};
 
 use super::pagination;
-use super::parse::{invalid, optional_etag};
-use super::{Services, principal, request_key, respond, to_status};
+use super::parse::optional_etag;
+use super::{Services, principal, request_key, respond};
 use crate::domain::access::Principal;
 use crate::domain::error::Violations;
-use crate::domain::{names, values};
+use crate::domain::names;
+use crate::domain::values::{self, Id};
 use crate::events::cursor;
 use crate::events::end::StreamEnd;
 use crate::events::filter::{self, CompiledFilter};
@@ -16,7 +17,7 @@ use crate::events::quota::StreamQuota;
 use crate::events::stream::{self, EventStream, StreamSettings};
 use crate::proto::v1::{self, event_service_server::EventService};
 use crate::service::ServiceError;
-use crate::store::log::{NewSubscription, StoredSubscription};
+use crate::service::subscriptions::{self, NewSubscription, Subscription};
 use crate::store::{Cursor, Page, SortKey};
 
 /// The gRPC face of the event log.
@@ -122,7 +123,7 @@ impl EventApi {
         }
     }
 
-    fn to_message(&self, s: &StoredSubscription) -> v1::Subscription {
+    fn to_message(&self, s: &Subscription) -> v1::Subscription {
         v1::Subscription {
             name: subscription_name(&s.id),
             uid: s.uid.clone(),
@@ -150,7 +151,12 @@ impl EventApi {
         text: &str,
         violations: &mut Violations,
     ) -> Result<Option<i64>, Status> {
-        let head = self.services.store.log_head().await.map_err(to_status)?;
+        let head = self
+            .services
+            .store
+            .log_head()
+            .await
+            .map_err(ServiceError::from)?;
         if text.is_empty() {
             return Ok(Some(head));
         }
@@ -179,7 +185,7 @@ impl EventApi {
         start: i64,
         check_pruned: bool,
     ) -> Result<EventStream, Status> {
-        let permit = self.quota.acquire(&caller.name).map_err(to_status)?;
+        let permit = self.quota.acquire(&caller.name)?;
         let pruned = if !check_pruned {
             0
         } else {
@@ -187,10 +193,10 @@ impl EventApi {
                 .store
                 .log_pruned_through()
                 .await
-                .map_err(to_status)?
+                .map_err(ServiceError::from)?
         };
         if start < pruned {
-            return Err(to_status(self.expired(pruned)));
+            return Err(self.expired(pruned).into());
         }
         Ok(stream::open(self.hub.clone(), filter, start, self.settings).holding(permit))
     }
@@ -210,16 +216,11 @@ impl EventApi {
             .await?;
         let bounded = bounded_filter(&req.filter.unwrap_or_default(), "filter", &mut violations);
         let compiled = filter::compile(&bounded, "filter", &mut violations);
-        invalid(violations)?;
+        let start = violations.build(|| start)?;
         // Without a cursor the stream starts at the head just read, which retention never
         // passes; only a client's cursor needs checking against what was pruned.
         let stream = self
-            .open(
-                &caller,
-                compiled,
-                start.expect("validated"),
-                !req.cursor.is_empty(),
-            )
+            .open(&caller, compiled, start, !req.cursor.is_empty())
             .await?;
         Ok(stream)
     }
@@ -229,14 +230,9 @@ impl EventApi {
         &self,
         caller: &Principal,
         name: &str,
-    ) -> Result<StoredSubscription, Status> {
-        let id = parse_subscription_name(name)
-            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
-        self.services
-            .store
-            .get_subscription(caller, id)
-            .await
-            .map_err(to_status)
+    ) -> Result<Subscription, Status> {
+        let id = parse_subscription_name(name).map_err(|e| ServiceError::invalid("name", e))?;
+        Ok(subscriptions::get(&self.services.store, caller, id).await?)
     }
 
     /// StreamSubscription up to the response: the stream of encoded messages.
@@ -249,7 +245,7 @@ impl EventApi {
         let sub = self.subscription_named(&caller, &req.name).await?;
         let mut violations = Violations::new();
         let compiled = filter::compile(&sub.filter, "filter", &mut violations);
-        violations.finish().map_err(to_status)?;
+        violations.finish().map_err(ServiceError::from)?;
         let stream = self.open(&caller, compiled, sub.acked_seq, true).await?;
         Ok(stream)
     }
@@ -314,37 +310,32 @@ impl EventService for EventApi {
         let start = self
             .position("start_cursor", &req.start_cursor, &mut violations)
             .await?;
-        let subscription_id = if req.subscription_id.is_empty() {
-            None
-        } else {
-            violations
-                .check("subscription_id", names::validate_id(&req.subscription_id))
-                .map(|_| req.subscription_id.clone())
-        };
+        let subscription_id = violations
+            .check("subscription_id", Id::optional(&req.subscription_id))
+            .map(|id| id.map(Id::into_string));
         let request_id = violations
             .check("request_id", values::request_id(&req.request_id))
             .flatten();
-        invalid(violations)?;
+        let new = violations.build(|| {
+            Some(NewSubscription {
+                id: subscription_id?,
+                display_name: display_name?,
+                filter: filter_message,
+                start_seq: start?,
+            })
+        })?;
         let key = request_key("CreateSubscription", request_id, &req, |r| {
             r.request_id.clear()
         });
-        let outcome = self
-            .services
-            .store
-            .create_subscription(
-                &ctx,
-                NewSubscription {
-                    id: subscription_id,
-                    display_name: display_name.expect("validated"),
-                    filter: filter_message,
-                    start_seq: start.expect("validated"),
-                },
-                key.as_ref(),
-                |s| prost::Message::encode_to_vec(&self.to_message(s)),
-                |pruned| self.expired(pruned),
-            )
-            .await
-            .map_err(to_status)?;
+        let outcome = subscriptions::create(
+            &self.services.store,
+            &ctx,
+            new,
+            key.as_ref(),
+            |s| prost::Message::encode_to_vec(&self.to_message(s)),
+            |pruned| self.expired(pruned),
+        )
+        .await?;
         respond(outcome, |s| self.to_message(&s)).map(Response::new)
     }
 
@@ -370,17 +361,14 @@ impl EventService for EventApi {
         let after = violations
             .check("page_token", pagination::decode(&req.page_token, &print))
             .flatten();
-        invalid(violations)?;
-        let (items, more) = self
-            .services
-            .store
-            .list_subscriptions(
-                &caller,
-                after.as_ref().map(|c| c.id.as_str()),
-                limit.expect("validated"),
-            )
-            .await
-            .map_err(to_status)?;
+        let limit = violations.build(|| limit)?;
+        let (items, more) = subscriptions::list(
+            &self.services.store,
+            &caller,
+            after.as_ref().map(|c| c.id.as_str()),
+            limit,
+        )
+        .await?;
         let page = Page::new(items, more, |s| Cursor {
             key: SortKey::Int(0),
             id: s.id.clone(),
@@ -401,13 +389,9 @@ impl EventService for EventApi {
     ) -> Result<Response<()>, Status> {
         let caller = principal(&request)?;
         let req = request.into_inner();
-        let id = parse_subscription_name(&req.name)
-            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
-        self.services
-            .store
-            .delete_subscription(&caller, id, optional_etag(&req.etag))
-            .await
-            .map_err(to_status)?;
+        let id =
+            parse_subscription_name(&req.name).map_err(|e| ServiceError::invalid("name", e))?;
+        subscriptions::delete(&self.services.store, &caller, id, optional_etag(&req.etag)).await?;
         Ok(Response::new(()))
     }
 
@@ -434,18 +418,11 @@ impl EventService for EventApi {
         let seq = self
             .position("cursor", &req.cursor, &mut violations)
             .await?;
-        invalid(violations)?;
-        let sub = self
-            .services
-            .store
-            .acknowledge_subscription(
-                &ctx,
-                id.expect("validated"),
-                seq.expect("validated"),
-                |pruned| self.expired(pruned),
-            )
-            .await
-            .map_err(to_status)?;
+        let (id, seq) = violations.build(|| Some((id?, seq?)))?;
+        let sub = subscriptions::acknowledge(&self.services.store, &ctx, id, seq, |pruned| {
+            self.expired(pruned)
+        })
+        .await?;
         Ok(Response::new(self.to_message(&sub)))
     }
 }

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use crate::domain::error::Violations;
 use crate::domain::milestone::Light;
 use crate::domain::names;
+use crate::events::log::LogEvent;
 use crate::proto::v1;
-use crate::store::log::LogEvent;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompiledFilter {

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::filter::CompiledFilter;
+use crate::events::log::LogEvent;
 use crate::service::ServiceError;
 use crate::store::Store;
-use crate::store::log::LogEvent;
 use crate::store::outbox::LOG_CHANNEL;
 
 /// How many recent events are kept in memory for streams that are caught up.
@@ -388,7 +388,7 @@ impl LogHub {
     async fn catch_up(&self) -> Result<(), ServiceError> {
         loop {
             let head = self.head();
-            let events = self.inner.store.read_log(head, READ_BATCH).await?;
+            let events = super::log::read(&self.inner.store, head, READ_BATCH).await?;
             let Some(last) = events.last().map(|e| e.seq) else {
                 // Retention may have pruned past an idle head; the counter tells the truth.
                 let counter = self.inner.store.log_head().await?;

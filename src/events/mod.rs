@@ -6,6 +6,7 @@ pub mod encode;
 pub mod end;
 pub mod filter;
 pub mod hub;
+pub mod log;
 pub mod outbox;
 pub mod quota;
 pub mod retention;

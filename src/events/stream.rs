@@ -25,9 +25,9 @@ use super::cursor;
 use super::end::StreamEnd;
 use super::filter::CompiledFilter;
 use super::hub::{Head, LogHub, Registration, Taken};
+use crate::events::log::LogEvent;
 use crate::proto::v1;
 use crate::service::ServiceError;
-use crate::store::log::LogEvent;
 use crate::transport::wire;
 
 /// Timings and sizes of streams.
@@ -224,7 +224,7 @@ impl EventStream {
                     oldest_cursor: cursor::encode(&epoch, pruned),
                 }));
             }
-            let events = store.read_log(pos, max).await?;
+            let events = super::log::read(&store, pos, max).await?;
             if events.is_empty() {
                 tokio::time::sleep(REPLICA_RETRY).await;
             }

@@ -106,7 +106,9 @@ impl From<StoreError> for ServiceError {
                 current_etag,
             },
             StoreError::Db(err) => ServiceError::internal(err),
-            StoreError::Corrupt(message) => ServiceError::internal(message),
+            StoreError::Corrupt(message) | StoreError::Inline(message) => {
+                ServiceError::internal(message)
+            }
         }
     }
 }

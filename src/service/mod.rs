@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod scope;
+pub mod subscriptions;
 pub mod unit;
 
 pub use error::ServiceError;

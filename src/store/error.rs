@@ -22,6 +22,9 @@ pub enum StoreError {
     /// A stored value the service cannot read back (an unknown enum name, a bad date number).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A read on the calling thread (`store::inline`) failed; says what was read.
+    #[error("{0}")]
+    Inline(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),

@@ -32,6 +32,7 @@ use sea_orm::{
 };
 
 use crate::service::ServiceError;
+use error::StoreError;
 pub(crate) use error::unique_violation;
 
 /// Who writes and when: recorded on every change and event.
@@ -253,10 +254,15 @@ impl Store {
     }
 
     /// Commits a write transaction and wakes the local log tailer.
-    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), ServiceError> {
-        tx.commit().await.map_err(db_error)?;
+    pub(crate) async fn commit_tx(&self, tx: DatabaseTransaction) -> Result<(), StoreError> {
+        tx.commit().await?;
         self.commits.notify_one();
         Ok(())
+    }
+
+    /// `commit_tx` for the writers that still answer `ServiceError` (transitional).
+    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), ServiceError> {
+        Ok(self.commit_tx(tx).await?)
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -274,14 +280,14 @@ impl Store {
 
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so writers queue on the
     /// busy timeout at the start instead of failing when a read lock would have to be upgraded.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, ServiceError> {
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
         self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
             })
             .await
-            .map_err(db_error)
+            .map_err(StoreError::from)
     }
 
     /// Starts a write transaction for a call that may carry a request id: see
