@@ -42,77 +42,6 @@ fn parse_subscription_name(name: &str) -> Result<&str, String> {
     }
 }
 
-/// The most projects an event filter lists. A subscription keeps its filter and is sent back
-/// whole, so the lists are held to what fits in a resource (`proto::budget`): 100 project
-/// names and 50 townships and departments of the longest allowed take 49 KiB.
-pub const MAX_FILTER_PROJECTS: usize = 100;
-
-/// The most townships, and the most departments, an event filter lists.
-pub const MAX_FILTER_UNITS: usize = 50;
-
-/// How many event kinds there are (a filter lists each at most once).
-pub(crate) fn event_kinds() -> usize {
-    (1..=i32::from(u8::MAX))
-        .filter(|n| v1::EventKind::try_from(*n).is_ok())
-        .count()
-}
-
-/// Checks the lists of `filter` (paths under `prefix`) against their bounds, each entry listed
-/// once, and returns the filter with any longer list cut to its bound, so that
-/// `filter::compile` checks only entries that could count and names no list twice.
-fn bounded_filter(
-    filter: &v1::EventFilter,
-    prefix: &str,
-    violations: &mut Violations,
-) -> v1::EventFilter {
-    fn list<T: PartialEq + Clone>(
-        violations: &mut Violations,
-        field: String,
-        entries: &[T],
-        max: usize,
-    ) -> Vec<T> {
-        if entries.len() > max {
-            violations.add(
-                &field,
-                format!("at most {max} entries, got {}", entries.len()),
-            );
-            return entries[..max].to_vec();
-        }
-        for (i, entry) in entries.iter().enumerate() {
-            if entries[..i].contains(entry) {
-                violations.add(
-                    format!("{field}[{i}]"),
-                    "repeats an earlier entry; list each once",
-                );
-            }
-        }
-        entries.to_vec()
-    }
-    let field = |name: &str| format!("{prefix}.{name}");
-    v1::EventFilter {
-        projects: list(
-            violations,
-            field("projects"),
-            &filter.projects,
-            MAX_FILTER_PROJECTS,
-        ),
-        townships: list(
-            violations,
-            field("townships"),
-            &filter.townships,
-            MAX_FILTER_UNITS,
-        ),
-        departments: list(
-            violations,
-            field("departments"),
-            &filter.departments,
-            MAX_FILTER_UNITS,
-        ),
-        kinds: list(violations, field("kinds"), &filter.kinds, event_kinds()),
-        ..filter.clone()
-    }
-}
-
 impl EventApi {
     pub fn new(services: Services, hub: LogHub, settings: StreamSettings) -> Self {
         Self {
@@ -214,7 +143,7 @@ impl EventApi {
         let start = self
             .position("cursor", &req.cursor, &mut violations)
             .await?;
-        let bounded = bounded_filter(&req.filter.unwrap_or_default(), "filter", &mut violations);
+        let bounded = filter::bounded(&req.filter.unwrap_or_default(), "filter", &mut violations);
         let compiled = filter::compile(&bounded, "filter", &mut violations);
         let start = violations.build(|| start)?;
         // Without a cursor the stream starts at the head just read, which retention never
@@ -301,7 +230,7 @@ impl EventService for EventApi {
             "subscription.display_name",
             values::text(&sub.display_name, true, values::TITLE_CHARS),
         );
-        let filter_message = bounded_filter(
+        let filter_message = filter::bounded(
             &sub.filter.clone().unwrap_or_default(),
             "subscription.filter",
             &mut violations,

@@ -27,8 +27,76 @@ fn light_rank(light: Light) -> u8 {
     }
 }
 
-/// The most entries a list of the filter may have.
-const MAX_LIST: usize = 1000;
+/// The most projects an event filter lists. A subscription keeps its filter and is sent back
+/// whole, so the lists are held to what fits in a resource (`proto::budget`): 100 project
+/// names and 50 townships and departments of the longest allowed take 49 KiB.
+pub const MAX_FILTER_PROJECTS: usize = 100;
+
+/// The most townships, and the most departments, an event filter lists.
+pub const MAX_FILTER_UNITS: usize = 50;
+
+/// How many event kinds there are (a filter lists each at most once).
+pub(crate) fn event_kinds() -> usize {
+    (1..=i32::from(u8::MAX))
+        .filter(|n| v1::EventKind::try_from(*n).is_ok())
+        .count()
+}
+
+/// Checks the lists of `filter` (paths under `prefix`) against their bounds, each entry listed
+/// once, and returns the filter with any longer list cut to its bound, so that
+/// `compile` checks only entries that could count and names no list twice.
+pub fn bounded(
+    filter: &v1::EventFilter,
+    prefix: &str,
+    violations: &mut Violations,
+) -> v1::EventFilter {
+    fn list<T: PartialEq + Clone>(
+        violations: &mut Violations,
+        field: String,
+        entries: &[T],
+        max: usize,
+    ) -> Vec<T> {
+        if entries.len() > max {
+            violations.add(
+                &field,
+                format!("at most {max} entries, got {}", entries.len()),
+            );
+            return entries[..max].to_vec();
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            if entries[..i].contains(entry) {
+                violations.add(
+                    format!("{field}[{i}]"),
+                    "repeats an earlier entry; list each once",
+                );
+            }
+        }
+        entries.to_vec()
+    }
+    let field = |name: &str| format!("{prefix}.{name}");
+    v1::EventFilter {
+        projects: list(
+            violations,
+            field("projects"),
+            &filter.projects,
+            MAX_FILTER_PROJECTS,
+        ),
+        townships: list(
+            violations,
+            field("townships"),
+            &filter.townships,
+            MAX_FILTER_UNITS,
+        ),
+        departments: list(
+            violations,
+            field("departments"),
+            &filter.departments,
+            MAX_FILTER_UNITS,
+        ),
+        kinds: list(violations, field("kinds"), &filter.kinds, event_kinds()),
+        ..filter.clone()
+    }
+}
 
 /// A township, department or leader name: 1 to 100 characters, no control characters.
 fn unit(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
@@ -43,7 +111,8 @@ fn unit(violations: &mut Violations, field: &str, value: &str) -> Option<String>
     }
 }
 
-/// Checks every field of `filter` (paths under `prefix`) and compiles it.
+/// Checks every field of `filter` (paths under `prefix`) and compiles it. Its lists are
+/// expected within their bounds (`bounded`).
 pub fn compile(
     filter: &v1::EventFilter,
     prefix: &str,
@@ -51,19 +120,6 @@ pub fn compile(
 ) -> CompiledFilter {
     let field = |name: &str| format!("{prefix}.{name}");
     let mut compiled = CompiledFilter::default();
-    for (name, len) in [
-        ("projects", filter.projects.len()),
-        ("townships", filter.townships.len()),
-        ("departments", filter.departments.len()),
-        ("kinds", filter.kinds.len()),
-    ] {
-        if len > MAX_LIST {
-            violations.add(
-                field(name),
-                format!("at most {MAX_LIST} entries, got {len}"),
-            );
-        }
-    }
     for (i, project) in filter.projects.iter().enumerate() {
         if let Some(id) = violations.check(
             &field(&format!("projects[{i}]")),
@@ -80,7 +136,7 @@ pub fn compile(
             "departments",
         ),
     ] {
-        for (i, value) in values.iter().enumerate().take(MAX_LIST) {
+        for (i, value) in values.iter().enumerate() {
             if let Some(value) = unit(violations, &field(&format!("{name}[{i}]")), value) {
                 set.insert(value);
             }

@@ -236,7 +236,7 @@ pub(crate) mod worst {
     }
 
     pub fn subscription() -> v1::Subscription {
-        use crate::api::events::{MAX_FILTER_PROJECTS, MAX_FILTER_UNITS, event_kinds};
+        use crate::events::filter::{MAX_FILTER_PROJECTS, MAX_FILTER_UNITS, event_kinds};
         v1::Subscription {
             name: format!("subscriptions/{}", id()),
             uid: uid(),
