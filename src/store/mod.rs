@@ -18,6 +18,11 @@ pub mod reports;
 pub mod sql;
 pub mod tokens;
 
+/// For tests/postgres_nodelay.rs: whether the process's sockets to a port have TCP_NODELAY.
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub use nodelay::peer_port_sockets_nodelay;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

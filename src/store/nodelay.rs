@@ -1,7 +1,15 @@
 //! TCP_NODELAY for the PostgreSQL connections.
 //!
-//! sqlx opens PostgreSQL TCP connections without TCP_NODELAY and has no setting for it. A
-//! message longer than one TCP segment (a batch insert, the scanner's 1,000 alert events) then
+//! sqlx 0.9.0 opens PostgreSQL TCP connections without TCP_NODELAY and has no setting for it.
+//! This is an upstream regression: sqlx set the flag in `connect_tcp` since
+//! launchbadge/sqlx#3055, and 0.9.0's `connect_tcp` (sqlx-core `net/socket/mod.rs`, which
+//! sqlx-postgres calls for every TCP connection) connects a `tokio::net::TcpStream` and hands it
+//! on without it. The regression is launchbadge/sqlx#4335 (which names #4022 as the change that
+//! dropped the call); its fix, launchbadge/sqlx#4336, is merged on sqlx's main branch, where
+//! `connect_tcp` calls `set_nodelay(true)` again, but no release has it yet. (The same issue
+//! numbers are also found under transact-rs/sqlx.)
+//!
+//! A message longer than one TCP segment (a batch insert, the scanner's 1,000 alert events) then
 //! ends in a short segment that Nagle's algorithm holds until the server acknowledges the one
 //! before it, and the server delays that acknowledgement for up to 40 ms while it waits for the
 //! rest of the message. On loopback, where a segment is 64 KiB, that added 40 ms to every other
@@ -10,10 +18,39 @@
 //! the process's TCP sockets connected to the database's port and turns Nagle off on them
 //! (which is idempotent and harmless on any other connection to that port). The scan costs a
 //! few system calls per open descriptor, paid only when the pool opens a connection.
+//!
+//! `tests/postgres_nodelay.rs` checks that a pooled PostgreSQL connection has TCP_NODELAY set.
+//! It passes with this module in place, and will keep passing once a sqlx release sets the flag
+//! itself. To find out whether an upgraded sqlx still needs this module, run that test with the
+//! `after_connect` hook in `Store::options` taken out: if it passes, sqlx sets the flag, and
+//! this module and the hook can be deleted (moving `peer_port_sockets_nodelay`, which the test
+//! reads the flag through, into the test).
 
 /// Turns on TCP_NODELAY for every TCP socket of this process whose peer has `port`.
 #[cfg(target_os = "linux")]
 pub fn set_for_peer_port(port: u16) {
+    for_each_peer_port_socket(port, |socket| {
+        let _ = socket.set_tcp_nodelay(true);
+    });
+}
+
+/// Whether TCP_NODELAY is on, for each TCP socket of this process whose peer has `port` (the
+/// sockets `set_for_peer_port` changes); a socket whose flag cannot be read counts as off.
+/// For tests: it shows whether the pool's connections have the flag, set by this module or by
+/// sqlx.
+#[cfg(target_os = "linux")]
+pub fn peer_port_sockets_nodelay(port: u16) -> Vec<bool> {
+    let mut nodelay = Vec::new();
+    for_each_peer_port_socket(port, |socket| {
+        nodelay.push(socket.tcp_nodelay().unwrap_or(false));
+    });
+    nodelay
+}
+
+/// Calls `f` with each TCP stream socket of this process whose peer has `port`, found through
+/// the descriptors listed in /proc/self/fd.
+#[cfg(target_os = "linux")]
+fn for_each_peer_port_socket(port: u16, mut f: impl FnMut(socket2::SockRef<'_>)) {
     use std::os::fd::{BorrowedFd, RawFd};
 
     let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
@@ -33,7 +70,7 @@ pub fn set_for_peer_port(port: u16) {
             continue;
         }
         // SAFETY: the descriptor was open when it was listed and is only borrowed for the
-        // duration of three socket calls. Should another thread close it (and the number be
+        // duration of a few socket calls. Should another thread close it (and the number be
         // reused) in between, the calls fail or reach a socket of this same process, and the
         // checks below leave anything that is not a TCP stream to `port` alone.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -44,7 +81,7 @@ pub fn set_for_peer_port(port: u16) {
             .and_then(|addr| addr.as_socket())
             .is_some_and(|addr| addr.port() == port);
         if to_port && socket.r#type().is_ok_and(|t| t == socket2::Type::STREAM) {
-            let _ = socket.set_tcp_nodelay(true);
+            f(socket);
         }
     }
 }
@@ -61,8 +98,10 @@ mod tests {
         let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         assert!(!client.nodelay().unwrap());
+        assert_eq!(super::peer_port_sockets_nodelay(port), [false]);
         super::set_for_peer_port(port);
         assert!(client.nodelay().unwrap());
+        assert_eq!(super::peer_port_sockets_nodelay(port), [true]);
         // The accepted side's peer is the client's ephemeral port: untouched.
         assert!(!accepted.nodelay().unwrap());
     }

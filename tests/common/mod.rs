@@ -77,6 +77,21 @@ pub struct TestServer {
     pg_database: Option<(String, String)>,
 }
 
+/// The `PIPELINE_TEST_DATABASE_URL` a PostgreSQL test connects to. Panics when it is missing:
+/// a PostgreSQL test that runs (under `CI=true`, or in a build made with the variable set) has
+/// to run on the database.
+pub fn postgres_admin_url() -> String {
+    std::env::var(PG_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{PG_URL_ENV} is not set: the PostgreSQL tests cannot be skipped (under CI=true, or in a \
+                 build made with the variable set); set it to postgres://user@host:port/database"
+            )
+        })
+}
+
 /// A fixed "today" so tests do not depend on the calendar.
 pub fn today() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 9, 15).unwrap()
@@ -97,15 +112,7 @@ impl TestServer {
                 (Store::sqlite_url(dir.path()), Some(dir), None)
             }
             Backend::Postgres => {
-                let admin_url = std::env::var(PG_URL_ENV)
-                    .ok()
-                    .filter(|url| !url.is_empty())
-                    .unwrap_or_else(|| {
-                        panic!(
-                            "{PG_URL_ENV} is not set: the PostgreSQL tests cannot be skipped (under CI=true, or in a \
-                             build made with the variable set); set it to postgres://user@host:port/database"
-                        )
-                    });
+                let admin_url = postgres_admin_url();
                 let name = format!("pipeline_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
                     panic!(
