@@ -5,6 +5,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 
 use super::db_error;
+use super::error::StoreError;
 use crate::service::ServiceError;
 
 pub struct Sql {
@@ -63,9 +64,9 @@ pub fn exact_sum(expr: &str) -> String {
 }
 
 /// The sum selected by `exact_sum` whose first column is at `index`.
-pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, ServiceError> {
-    let high: i64 = row.try_get_by_index(index).map_err(db_error)?;
-    let low: i64 = row.try_get_by_index(index + 1).map_err(db_error)?;
+pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, StoreError> {
+    let high: i64 = row.try_get_by_index(index)?;
+    let low: i64 = row.try_get_by_index(index + 1)?;
     Ok(i128::from(high) * i128::from(SPLIT) + i128::from(low))
 }
 
