@@ -13,7 +13,7 @@ use super::{Services, request_key, respond};
 use crate::domain::error::Violations;
 use crate::domain::names;
 use crate::domain::project::{Category, InvestmentType};
-use crate::domain::report::{Dimension, ReportFilter};
+use crate::domain::report::{Bulletin, Dimension, ReportFilter};
 use crate::domain::values::{self, Id, Title};
 use crate::proto::reports::{self as encoded, decode_bulletin};
 use crate::proto::{
@@ -537,7 +537,7 @@ impl ReportService for ReportApi {
         let key = request_key("PublishBulletin", request_id, &req, |r| {
             r.request_id.clear()
         });
-        let sent = |b: &crate::domain::report::Bulletin| presented(v1::Bulletin::from(b));
+        let sent = |b: &Bulletin| presented(v1::Bulletin::from(b));
         let outcome = service::publish_bulletin(
             &self.services.store,
             &self.services.policy,

@@ -615,39 +615,26 @@ mod tests {
 
     #[test]
     fn a_quarter_runs_from_its_first_month_to_the_day_before_the_next() {
-        assert_eq!(
-            quarter_of(day(2026, 2, 28)),
-            (day(2026, 1, 1), day(2026, 3, 31))
-        );
-        assert_eq!(
-            quarter_of(day(2026, 5, 1)),
-            (day(2026, 4, 1), day(2026, 6, 30))
-        );
-        assert_eq!(
-            quarter_of(day(2026, 9, 30)),
-            (day(2026, 7, 1), day(2026, 9, 30))
-        );
-        assert_eq!(
-            quarter_of(day(2026, 10, 15)),
-            (day(2026, 10, 1), day(2026, 12, 31)),
-            "the fourth quarter ends with the year"
-        );
+        for (d, quarter) in [
+            (day(2026, 2, 28), (day(2026, 1, 1), day(2026, 3, 31))),
+            (day(2026, 5, 1), (day(2026, 4, 1), day(2026, 6, 30))),
+            (day(2026, 9, 30), (day(2026, 7, 1), day(2026, 9, 30))),
+            // The fourth quarter ends with the year.
+            (day(2026, 10, 15), (day(2026, 10, 1), day(2026, 12, 31))),
+        ] {
+            assert_eq!(quarter_of(d), quarter, "{d}");
+        }
     }
 
     #[test]
     fn a_month_runs_from_the_first_to_its_last_day() {
-        assert_eq!(
-            month_of(day(2024, 2, 10)),
-            (day(2024, 2, 1), day(2024, 2, 29))
-        );
-        assert_eq!(
-            month_of(day(2026, 10, 31)),
-            (day(2026, 10, 1), day(2026, 10, 31))
-        );
-        assert_eq!(
-            month_of(day(2026, 12, 5)),
-            (day(2026, 12, 1), day(2026, 12, 31))
-        );
+        for (d, month) in [
+            (day(2024, 2, 10), (day(2024, 2, 1), day(2024, 2, 29))),
+            (day(2026, 10, 31), (day(2026, 10, 1), day(2026, 10, 31))),
+            (day(2026, 12, 5), (day(2026, 12, 1), day(2026, 12, 31))),
+        ] {
+            assert_eq!(month_of(d), month, "{d}");
+        }
     }
 
     #[test]
