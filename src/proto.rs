@@ -4,6 +4,7 @@
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
 pub mod budget;
+pub mod reports;
 
 pub mod v1 {
     tonic::include_proto!("pipeline.v1");

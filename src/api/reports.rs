@@ -1,4 +1,6 @@
-//! ReportService: summaries, rankings and bulletins for leaders.
+//! ReportService: summaries, rankings and bulletins for leaders. Each handler parses its
+//! request into a query or command (every bad field collected), runs it, and converts the
+//! domain answer into its message (`proto::reports`).
 
 use chrono::{Datelike, NaiveDate};
 use prost::Message;
@@ -6,21 +8,60 @@ use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
 use super::pagination;
-use super::parse::{date_value, enum_filter, invalid};
-use super::{Services, request_key, respond, to_status};
+use super::parse::{date_value, enum_filter};
+use super::{Services, request_key, respond};
 use crate::domain::error::Violations;
+use crate::domain::names;
 use crate::domain::project::{Category, InvestmentType};
-use crate::domain::{names, values};
-use crate::proto::budget;
-use crate::proto::v1::{self, report_service_server::ReportService};
+use crate::domain::report::{Bulletin, Dimension, ReportFilter};
+use crate::domain::values::{self, Id, Title};
+use crate::proto::reports::{self as encoded, decode_bulletin};
+use crate::proto::{
+    budget,
+    v1::{self, report_service_server::ReportService},
+};
 use crate::service::ServiceError;
-use crate::store::reports::{self, Dimension, ReportFilter};
+use crate::service::reports::{self as service, PublishBulletin};
+use crate::store::reports;
 use crate::store::{Cursor, Page, SortKey};
 
 /// The gRPC face of reports.
 #[derive(Clone, Debug)]
 pub struct ReportApi {
     services: Services,
+}
+
+/// GetPipelineSummary and GetFundingSummary, parsed.
+struct SummaryQuery {
+    status_date: NaiveDate,
+    filter: ReportFilter,
+}
+
+/// Where the rows of a ListRankings request come from.
+enum RankingSource {
+    /// The ranking kept in the bulletin with this id.
+    Bulletin(String),
+    /// Computed now, with these units ranked even when they have no project.
+    Live {
+        status_date: NaiveDate,
+        units: Vec<String>,
+    },
+}
+
+/// ListRankings, parsed.
+struct RankingsQuery {
+    source: RankingSource,
+    dimension: Dimension,
+    after: Option<Cursor>,
+    limit: usize,
+    /// The fingerprint of the request's pages.
+    print: String,
+}
+
+/// ListBulletins, parsed.
+struct BulletinsQuery {
+    after: Option<Cursor>,
+    limit: u64,
 }
 
 impl ReportApi {
@@ -51,7 +92,7 @@ impl ReportApi {
         }
         let first = reports::first_data_year(self.services.store.connection())
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         if let Some(first) = first
             && day.year() < first
         {
@@ -102,20 +143,146 @@ impl ReportApi {
         }
         for (field, value) in reports::unknown_units(self.services.store.connection(), &f)
             .await
-            .map_err(to_status)?
+            .map_err(ServiceError::from)?
         {
             violations.add("filter", format!("no project has {field} {value:?}"));
         }
         Ok(f)
     }
+
+    /// The status date and filter of a summary request.
+    async fn summary_query(
+        &self,
+        status_date: Option<&v1::Date>,
+        filter: &str,
+    ) -> Result<SummaryQuery, Status> {
+        let mut violations = Violations::new();
+        let status_date = self.status_date(status_date, &mut violations).await?;
+        let filter = self.filter(filter, &mut violations).await?;
+        Ok(violations
+            .build(|| {
+                Some(SummaryQuery {
+                    status_date: status_date?,
+                    filter,
+                })
+            })
+            .map_err(ServiceError::from)?)
+    }
+
+    async fn rankings_query(&self, req: &v1::ListRankingsRequest) -> Result<RankingsQuery, Status> {
+        let mut violations = Violations::new();
+        let from_bulletin = !req.bulletin.is_empty();
+        let bulletin_id = if from_bulletin {
+            if req.status_date.is_some() {
+                violations.add(
+                    "status_date",
+                    "must be empty with `bulletin`: a bulletin has its own status date",
+                );
+            }
+            if !req.units.is_empty() {
+                violations.add(
+                    "units",
+                    "must be empty with `bulletin`: a bulletin ranks the units it ranked",
+                );
+            }
+            violations.check("bulletin", parse_bulletin_name(&req.bulletin))
+        } else {
+            None
+        };
+        let status_date = if from_bulletin {
+            None
+        } else {
+            self.status_date(req.status_date.as_ref(), &mut violations)
+                .await?
+        };
+        let dimension = violations.check("dimension", dimension(req.dimension));
+        if req.units.len() > MAX_UNITS {
+            violations.add(
+                "units",
+                format!("at most {MAX_UNITS}, got {}", req.units.len()),
+            );
+        }
+        let units: Vec<String> = req
+            .units
+            .iter()
+            .enumerate()
+            .take(MAX_UNITS)
+            .filter_map(|(i, u)| {
+                violations
+                    .check(&format!("units[{i}]"), Title::required(u))
+                    .map(Title::into_string)
+            })
+            .collect();
+        let limit = violations.check("page_size", pagination::page_size(req.page_size));
+        let print = if from_bulletin {
+            bulletin_ranking_print(&req.bulletin, req.dimension)
+        } else {
+            pagination::fingerprint(&[
+                &format!("{status_date:?}{:?}", req.dimension),
+                &units.join("\n"),
+            ])
+        };
+        let after = violations
+            .check("page_token", pagination::decode(&req.page_token, &print))
+            .flatten();
+        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
+            violations.add("page_token", "is not a page token issued by this service");
+        }
+        Ok(violations
+            .build(|| {
+                Some(RankingsQuery {
+                    source: match bulletin_id {
+                        Some(id) => RankingSource::Bulletin(id.to_string()),
+                        None => RankingSource::Live {
+                            status_date: status_date?,
+                            units,
+                        },
+                    },
+                    dimension: dimension?,
+                    after,
+                    limit: limit? as usize,
+                    print,
+                })
+            })
+            .map_err(ServiceError::from)?)
+    }
+
+    async fn publish_command(
+        &self,
+        req: &v1::PublishBulletinRequest,
+    ) -> Result<(PublishBulletin, Option<String>), Status> {
+        let mut violations = Violations::new();
+        let status_date = self
+            .status_date(req.status_date.as_ref(), &mut violations)
+            .await?;
+        let title = violations.check("title", Title::required(&req.title));
+        let bulletin_id = violations.check("bulletin_id", Id::optional(&req.bulletin_id));
+        let request_id = violations.check("request_id", values::request_id(&req.request_id));
+        Ok(violations
+            .build(|| {
+                Some((
+                    PublishBulletin {
+                        bulletin_id: bulletin_id?,
+                        title: title?,
+                        status_date: status_date?,
+                    },
+                    request_id?,
+                ))
+            })
+            .map_err(ServiceError::from)?)
+    }
 }
 
-fn dimension_from_proto(raw: i32) -> Option<Dimension> {
-    match v1::RankingDimension::try_from(raw).ok()? {
-        v1::RankingDimension::Department => Some(Dimension::Department),
-        v1::RankingDimension::Township => Some(Dimension::Township),
-        v1::RankingDimension::Leader => Some(Dimension::Leader),
-        v1::RankingDimension::Unspecified => None,
+/// A ranking dimension of a request: required, and one the service knows.
+fn dimension(raw: i32) -> Result<Dimension, String> {
+    match v1::RankingDimension::try_from(raw) {
+        Ok(v1::RankingDimension::Department) => Ok(Dimension::Department),
+        Ok(v1::RankingDimension::Township) => Ok(Dimension::Township),
+        Ok(v1::RankingDimension::Leader) => Ok(Dimension::Leader),
+        Ok(v1::RankingDimension::Unspecified) => {
+            Err("is required: DEPARTMENT, TOWNSHIP or LEADER".into())
+        }
+        Err(_) => Err(format!("unknown value {raw}")),
     }
 }
 
@@ -240,6 +407,36 @@ fn bulletin_page_size(requested: i32) -> Result<u64, String> {
     }
 }
 
+fn bulletins_query(req: &v1::ListBulletinsRequest) -> Result<BulletinsQuery, ServiceError> {
+    let mut violations = Violations::new();
+    let limit = violations.check("page_size", bulletin_page_size(req.page_size));
+    let after = violations
+        .check(
+            "page_token",
+            pagination::decode(&req.page_token, &bulletins_print()),
+        )
+        .flatten();
+    if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
+        violations.add("page_token", "is not a page token issued by this service");
+    }
+    Ok(violations.build(|| {
+        Some(BulletinsQuery {
+            after,
+            limit: limit?,
+        })
+    })?)
+}
+
+/// The fingerprint of the pages of ListBulletins.
+fn bulletins_print() -> String {
+    pagination::fingerprint(&["bulletins"])
+}
+
+/// A stored bulletin, decoded; a payload that does not decode is an internal error.
+fn stored(payload: &[u8]) -> Result<v1::Bulletin, ServiceError> {
+    decode_bulletin(payload).map_err(ServiceError::internal)
+}
+
 #[tonic::async_trait]
 impl ReportService for ReportApi {
     async fn get_pipeline_summary(
@@ -247,22 +444,21 @@ impl ReportService for ReportApi {
         request: Request<v1::GetPipelineSummaryRequest>,
     ) -> Result<Response<v1::PipelineSummary>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let status_date = self
-            .status_date(req.status_date.as_ref(), &mut violations)
+        let query = self
+            .summary_query(req.status_date.as_ref(), &req.filter)
             .await?;
-        let filter = self.filter(&req.filter, &mut violations).await?;
-        invalid(violations)?;
         let summary = reports::pipeline_summary(
             self.services.store.connection(),
-            &filter,
-            &req.filter,
-            status_date.expect("validated"),
+            &query.filter,
+            query.status_date,
             &self.services.policy,
         )
         .await
-        .map_err(to_status)?;
-        Ok(Response::new(summary))
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(encoded::pipeline_summary(
+            &summary,
+            &req.filter,
+        )))
     }
 
     async fn list_rankings(
@@ -270,107 +466,43 @@ impl ReportService for ReportApi {
         request: Request<v1::ListRankingsRequest>,
     ) -> Result<Response<v1::ListRankingsResponse>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let from_bulletin = !req.bulletin.is_empty();
-        let bulletin_id = if from_bulletin {
-            if req.status_date.is_some() {
-                violations.add(
-                    "status_date",
-                    "must be empty with `bulletin`: a bulletin has its own status date",
-                );
+        let query = self.rankings_query(&req).await?;
+        let ranking = match query.source {
+            RankingSource::Bulletin(id) => {
+                let bulletin = self
+                    .services
+                    .store
+                    .get_bulletin(&id)
+                    .await
+                    .map_err(ServiceError::from)?;
+                stored(&bulletin.payload)?
+                    .rankings
+                    .into_iter()
+                    .find(|r| r.dimension == req.dimension)
+                    .ok_or_else(|| {
+                        ServiceError::internal(format!(
+                            "{} holds no ranking of dimension {}",
+                            req.bulletin, req.dimension
+                        ))
+                    })?
             }
-            if !req.units.is_empty() {
-                violations.add(
-                    "units",
-                    "must be empty with `bulletin`: a bulletin ranks the units it ranked",
-                );
-            }
-            violations.check("bulletin", parse_bulletin_name(&req.bulletin))
-        } else {
-            None
-        };
-        let status_date = if from_bulletin {
-            None
-        } else {
-            self.status_date(req.status_date.as_ref(), &mut violations)
-                .await?
-        };
-        let dimension = if req.dimension == 0 {
-            violations.add("dimension", "is required: DEPARTMENT, TOWNSHIP or LEADER");
-            None
-        } else {
-            let d = dimension_from_proto(req.dimension);
-            if d.is_none() {
-                violations.add("dimension", format!("unknown value {}", req.dimension));
-            }
-            d
-        };
-        if req.units.len() > MAX_UNITS {
-            violations.add(
-                "units",
-                format!("at most {MAX_UNITS}, got {}", req.units.len()),
-            );
-        }
-        let units: Vec<String> = req
-            .units
-            .iter()
-            .enumerate()
-            .take(MAX_UNITS)
-            .filter_map(|(i, u)| {
-                violations.check(
-                    &format!("units[{i}]"),
-                    values::text(u, true, values::TITLE_CHARS),
+            RankingSource::Live { status_date, units } => v1::ListRankingsResponse::from(
+                &service::ranking(
+                    self.services.store.connection(),
+                    &self.services.policy,
+                    query.dimension,
+                    status_date,
+                    &units,
                 )
-            })
-            .collect();
-        let limit = violations.check("page_size", pagination::page_size(req.page_size));
-        let print = if from_bulletin {
-            bulletin_ranking_print(&req.bulletin, req.dimension)
-        } else {
-            pagination::fingerprint(&[
-                &format!("{status_date:?}{:?}", req.dimension),
-                &units.join("\n"),
-            ])
-        };
-        let after = violations
-            .check("page_token", pagination::decode(&req.page_token, &print))
-            .flatten();
-        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
-            violations.add("page_token", "is not a page token issued by this service");
-        }
-        invalid(violations)?;
-        let ranking = match bulletin_id {
-            Some(id) => self
-                .services
-                .store
-                .get_bulletin(id)
-                .await
-                .map_err(to_status)?
-                .rankings
-                .into_iter()
-                .find(|r| r.dimension == req.dimension)
-                .ok_or_else(|| {
-                    to_status(ServiceError::internal(format!(
-                        "{} holds no ranking of dimension {}",
-                        req.bulletin, req.dimension
-                    )))
-                })?,
-            None => reports::rankings(
-                self.services.store.connection(),
-                dimension.expect("validated"),
-                status_date.expect("validated"),
-                &self.services.policy,
-                &units,
-            )
-            .await
-            .map_err(to_status)?,
+                .await?,
+            ),
         };
         Ok(Response::new(ranking_page(
             ranking,
-            after.as_ref(),
-            limit.expect("validated") as usize,
+            query.after.as_ref(),
+            query.limit,
             self.services.max_message_bytes,
-            &print,
+            &query.print,
         )))
     }
 
@@ -379,21 +511,20 @@ impl ReportService for ReportApi {
         request: Request<v1::GetFundingSummaryRequest>,
     ) -> Result<Response<v1::FundingSummary>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let status_date = self
-            .status_date(req.status_date.as_ref(), &mut violations)
+        let query = self
+            .summary_query(req.status_date.as_ref(), &req.filter)
             .await?;
-        let filter = self.filter(&req.filter, &mut violations).await?;
-        invalid(violations)?;
         let summary = reports::funding_summary(
             self.services.store.connection(),
-            &filter,
-            &req.filter,
-            status_date.expect("validated"),
+            &query.filter,
+            query.status_date,
         )
         .await
-        .map_err(to_status)?;
-        Ok(Response::new(summary))
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(encoded::funding_summary(
+            &summary,
+            &req.filter,
+        )))
     }
 
     async fn publish_bulletin(
@@ -402,40 +533,22 @@ impl ReportService for ReportApi {
     ) -> Result<Response<v1::Bulletin>, Status> {
         let ctx = self.services.write_context(&request)?;
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let status_date = self
-            .status_date(req.status_date.as_ref(), &mut violations)
-            .await?;
-        let title = violations.check("title", values::text(&req.title, true, values::TITLE_CHARS));
-        let bulletin_id = if req.bulletin_id.is_empty() {
-            None
-        } else {
-            violations
-                .check("bulletin_id", names::validate_id(&req.bulletin_id))
-                .map(|_| req.bulletin_id.clone())
-        };
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
+        let (cmd, request_id) = self.publish_command(&req).await?;
         let key = request_key("PublishBulletin", request_id, &req, |r| {
             r.request_id.clear()
         });
-        let outcome = self
-            .services
-            .store
-            .publish_bulletin(
-                &ctx,
-                bulletin_id,
-                title.expect("validated"),
-                status_date.expect("validated"),
-                &self.services.policy,
-                key.as_ref(),
-                |b| presented(b.clone()).encode_to_vec(),
-            )
-            .await
-            .map_err(to_status)?;
-        respond(outcome, presented).map(Response::new)
+        let sent = |b: &Bulletin| presented(v1::Bulletin::from(b));
+        let outcome = service::publish_bulletin(
+            &self.services.store,
+            &self.services.policy,
+            &ctx,
+            key.as_ref(),
+            cmd,
+            // A retry gets the response the first call sent, which may be cut (`presented`).
+            |b| sent(b).encode_to_vec(),
+        )
+        .await?;
+        respond(outcome, |b| sent(&b)).map(Response::new)
     }
 
     async fn get_bulletin(
@@ -443,15 +556,14 @@ impl ReportService for ReportApi {
         request: Request<v1::GetBulletinRequest>,
     ) -> Result<Response<v1::Bulletin>, Status> {
         let req = request.into_inner();
-        let id = parse_bulletin_name(&req.name)
-            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
+        let id = parse_bulletin_name(&req.name).map_err(|e| ServiceError::invalid("name", e))?;
         let bulletin = self
             .services
             .store
             .get_bulletin(id)
             .await
-            .map_err(to_status)?;
-        Ok(Response::new(presented(bulletin)))
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(presented(stored(&bulletin.payload)?)))
     }
 
     async fn list_bulletins(
@@ -459,26 +571,28 @@ impl ReportService for ReportApi {
         request: Request<v1::ListBulletinsRequest>,
     ) -> Result<Response<v1::ListBulletinsResponse>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let limit = violations.check("page_size", bulletin_page_size(req.page_size));
-        let print = pagination::fingerprint(&["bulletins"]);
-        let after = violations
-            .check("page_token", pagination::decode(&req.page_token, &print))
-            .flatten();
-        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
-            violations.add("page_token", "is not a page token issued by this service");
-        }
-        invalid(violations)?;
+        let query = bulletins_query(&req)?;
         let page = self
             .services
             .store
-            .list_bulletins(after.as_ref(), limit.expect("validated"))
+            .list_bulletins(query.after.as_ref(), query.limit)
             .await
-            .map_err(to_status)?;
-        let (bulletins, next_page_token) =
-            pagination::fit(page, self.services.max_message_bytes, &print, |b| {
-                presented(b.clone())
-            });
+            .map_err(ServiceError::from)?;
+        let page = Page {
+            items: page
+                .items
+                .iter()
+                .map(|b| stored(&b.payload))
+                .collect::<Result<Vec<_>, _>>()?,
+            cursors: page.cursors,
+            more: page.more,
+        };
+        let (bulletins, next_page_token) = pagination::fit(
+            page,
+            self.services.max_message_bytes,
+            &bulletins_print(),
+            |b| presented(b.clone()),
+        );
         Ok(Response::new(v1::ListBulletinsResponse {
             bulletins,
             next_page_token,
@@ -492,17 +606,6 @@ mod tests {
     use crate::domain::report::INDICATORS;
     use crate::domain::values::{TITLE_CHARS, UNIT_CHARS};
     use crate::proto::budget::worst;
-
-    fn weights() -> Vec<v1::IndicatorWeight> {
-        INDICATORS
-            .iter()
-            .map(|d| v1::IndicatorWeight {
-                indicator: d.name.into(),
-                weight: d.weight as i32,
-                description: d.description.into(),
-            })
-            .collect()
-    }
 
     fn row(unit: String, rank: i32) -> v1::RankingRow {
         v1::RankingRow {
@@ -532,7 +635,7 @@ mod tests {
         v1::ListRankingsResponse {
             status_date: worst::date(),
             dimension: dimension as i32,
-            weights: weights(),
+            weights: encoded::weights(),
             rows,
             previous_bulletin: format!("bulletins/{}", worst::id()),
             next_page_token: String::new(),
@@ -545,7 +648,7 @@ mod tests {
             uid: worst::uid(),
             title: worst::text(TITLE_CHARS),
             status_date: worst::date(),
-            summary: Some(crate::store::reports::worst_summary()),
+            summary: Some(crate::proto::reports::worst_summary()),
             rankings: [
                 v1::RankingDimension::Department,
                 v1::RankingDimension::Township,

@@ -1,5 +1,359 @@
-//! Rankings (通报): the indicators of each unit, their scores, the weighted total and the rank.
-//! Pure arithmetic over counts the store aggregates in SQL, so every rule is unit-tested here.
+//! Reports: the pipeline summary, the funding summary and the rankings (通报). The store
+//! aggregates counts and sums in SQL; what they mean (the periods a summary counts, which
+//! milestones are on time, which applications are declared, the indicators, scores and ranks)
+//! is decided here, as pure functions unit-tested below.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate};
+
+use super::funding::{ApplicationState, FundingChannel, FundingWindow};
+use super::milestone::{Light, MilestoneKind};
+use super::project::{Category, InvestmentType};
+
+/// Which projects a summary covers; every Some condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    pub township: Option<String>,
+    pub department: Option<String>,
+    pub leader: Option<String>,
+    pub category: Option<Category>,
+    pub investment_type: Option<InvestmentType>,
+}
+
+/// What a ranking groups projects by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Department,
+    Township,
+    Leader,
+}
+
+impl Dimension {
+    /// Every dimension, in the order a bulletin lists its rankings.
+    pub const ALL: [Dimension; 3] = [
+        Dimension::Department,
+        Dimension::Township,
+        Dimension::Leader,
+    ];
+}
+
+/// 1 January of `day`'s year.
+pub fn year_start(day: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(day.year(), 1, 1).expect("1 January")
+}
+
+/// 31 December of `day`'s year: the year-end deadline of a summary.
+pub fn year_end(day: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(day.year(), 12, 31).expect("31 December")
+}
+
+/// The first and last day of `day`'s calendar quarter.
+pub fn quarter_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first_month = (day.month0() / 3) * 3 + 1;
+    let start = NaiveDate::from_ymd_opt(day.year(), first_month, 1).expect("quarter start");
+    let end = if first_month == 10 {
+        year_end(day)
+    } else {
+        NaiveDate::from_ymd_opt(day.year(), first_month + 3, 1).expect("next quarter")
+            - chrono::Duration::days(1)
+    };
+    (start, end)
+}
+
+/// The first and last day of `day`'s month.
+pub fn month_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let start = day.with_day(1).expect("first of month");
+    let next = if day.month() == 12 {
+        NaiveDate::from_ymd_opt(day.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(day.year(), day.month() + 1, 1)
+    };
+    (start, next.expect("next month") - chrono::Duration::days(1))
+}
+
+/// The milestone kinds whose punctuality a summary and a ranking measure.
+pub const ON_TIME_KINDS: [MilestoneKind; 2] = [
+    MilestoneKind::ConstructionStart,
+    MilestoneKind::TrialProduction,
+];
+
+/// Where one milestone stands in this year's punctuality as of a status date. The store counts
+/// the same three conditions in SQL (`on_time_sums`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnTimeMarks {
+    /// Its baseline falls from 1 January to the status date.
+    pub due: bool,
+    /// Due, and achieved by the status date.
+    pub achieved: bool,
+    /// Achieved, on or before its baseline.
+    pub on_time: bool,
+}
+
+/// The punctuality marks of a milestone with `baseline` and `actual` on `status_date`.
+pub fn on_time_marks(
+    baseline: NaiveDate,
+    actual: Option<NaiveDate>,
+    status_date: NaiveDate,
+) -> OnTimeMarks {
+    let due = baseline >= year_start(status_date) && baseline <= status_date;
+    let achieved = due && actual.is_some_and(|a| a <= status_date);
+    let on_time = achieved && actual.is_some_and(|a| a <= baseline);
+    OnTimeMarks {
+        due,
+        achieved,
+        on_time,
+    }
+}
+
+/// Punctuality of one kind this year, counted over milestones with `on_time_marks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnTime {
+    pub kind: MilestoneKind,
+    pub due: i64,
+    pub achieved: i64,
+    pub on_time: i64,
+}
+
+impl OnTime {
+    /// On time as a share of due; 0 when none was due.
+    pub fn rate(&self) -> f64 {
+        if self.due > 0 {
+            self.on_time as f64 / self.due as f64
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Projects and money of one group (a stage, category, township or department). Amounts are
+/// summed exactly and kept in 128 bits until they become a response field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub key: String,
+    pub project_count: i64,
+    pub total_investment_yuan: i128,
+    pub annual_planned_investment_yuan: i128,
+    pub completed_investment_yuan: i128,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.project_count += other.project_count;
+        self.total_investment_yuan += other.total_investment_yuan;
+        self.annual_planned_investment_yuan += other.annual_planned_investment_yuan;
+        self.completed_investment_yuan += other.completed_investment_yuan;
+    }
+
+    /// The sum of `tallies`, with an empty key.
+    pub fn sum<'a>(tallies: impl IntoIterator<Item = &'a Tally>) -> Tally {
+        let mut all = Tally::default();
+        for tally in tallies {
+            all.add(tally);
+        }
+        all
+    }
+}
+
+/// Milestones whose baseline falls in a period: how many, achieved, and overdue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueMilestones {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub due: i64,
+    pub achieved: i64,
+    pub overdue: i64,
+}
+
+/// The lights a summary counts unachieved milestones under, in this order.
+pub const SUMMARY_LIGHTS: [Light; 3] = [Light::Green, Light::Yellow, Light::Red];
+
+/// Unachieved milestones of one light.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LightCount {
+    pub light: Light,
+    pub milestones: i64,
+}
+
+/// Unachieved milestones of one kind due by the year end, and how many are overdue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindCount {
+    pub kind: MilestoneKind,
+    pub milestones: i64,
+    pub overdue: i64,
+}
+
+/// The pipeline summary of the projects of a filter on a status date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineSummary {
+    pub status_date: NaiveDate,
+    /// Every project of the filter (the sum of `by_stage`).
+    pub total: Tally,
+    /// In the order of `Stage::ALL`.
+    pub by_stage: Vec<Tally>,
+    /// Sorted by key (bytes).
+    pub by_township: Vec<Tally>,
+    pub by_department: Vec<Tally>,
+    pub by_category: Vec<Tally>,
+    pub due_this_month: DueMilestones,
+    pub due_this_quarter: DueMilestones,
+    /// One per `ON_TIME_KINDS`.
+    pub on_time_this_year: Vec<OnTime>,
+    /// One per `SUMMARY_LIGHTS`.
+    pub by_light: Vec<LightCount>,
+    pub year_end: NaiveDate,
+    /// In the order of `MilestoneKind::ALL`, kinds with none left out.
+    pub due_by_year_end: Vec<KindCount>,
+}
+
+impl PipelineSummary {
+    /// Calendar days from the status date to the year end.
+    pub fn days_to_year_end(&self) -> i64 {
+        (self.year_end - self.status_date).num_days()
+    }
+}
+
+/// The application states that count as declared into a window (应报: submitted, approved or
+/// rejected; a draft or a withdrawn application is not a declaration).
+pub const DECLARED_STATES: [ApplicationState; 3] = [
+    ApplicationState::Submitted,
+    ApplicationState::Approved,
+    ApplicationState::Rejected,
+];
+
+/// Applications by state and their amounts, summed exactly until they become a response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FundingFigures {
+    pub draft_count: i64,
+    pub submitted_count: i64,
+    pub approved_count: i64,
+    pub rejected_count: i64,
+    pub withdrawn_count: i64,
+    pub declared_amount_yuan: i128,
+    pub approved_amount_yuan: i128,
+    pub disbursed_amount_yuan: i128,
+    /// Eligible projects with no live application in the window.
+    pub undeclared_count: i64,
+}
+
+/// The applications of one state in one window: how many, and their summed amounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateTotals {
+    /// None for a state this version does not know: counted in the amounts only.
+    pub state: Option<ApplicationState>,
+    pub count: i64,
+    pub requested_amount_yuan: i128,
+    pub approved_amount_yuan: i128,
+    pub disbursed_amount_yuan: i128,
+}
+
+impl FundingFigures {
+    pub fn add(&mut self, f: &FundingFigures) {
+        self.draft_count += f.draft_count;
+        self.submitted_count += f.submitted_count;
+        self.approved_count += f.approved_count;
+        self.rejected_count += f.rejected_count;
+        self.withdrawn_count += f.withdrawn_count;
+        self.declared_amount_yuan += f.declared_amount_yuan;
+        self.approved_amount_yuan += f.approved_amount_yuan;
+        self.disbursed_amount_yuan += f.disbursed_amount_yuan;
+        self.undeclared_count += f.undeclared_count;
+    }
+
+    /// Counts the applications of one state: the declared amount is what the declared ones
+    /// requested; approved and disbursed amounts count whatever the state.
+    pub fn count(&mut self, t: &StateTotals) {
+        match t.state {
+            Some(ApplicationState::Draft) => self.draft_count = t.count,
+            Some(ApplicationState::Submitted) => self.submitted_count = t.count,
+            Some(ApplicationState::Approved) => self.approved_count = t.count,
+            Some(ApplicationState::Rejected) => self.rejected_count = t.count,
+            Some(ApplicationState::Withdrawn) => self.withdrawn_count = t.count,
+            None => {}
+        }
+        if t.state.is_some_and(|s| DECLARED_STATES.contains(&s)) {
+            self.declared_amount_yuan += t.requested_amount_yuan;
+        }
+        self.approved_amount_yuan += t.approved_amount_yuan;
+        self.disbursed_amount_yuan += t.disbursed_amount_yuan;
+    }
+
+    /// Applications declared (see `DECLARED_STATES`).
+    pub fn declared_count(&self) -> i64 {
+        self.submitted_count + self.approved_count + self.rejected_count
+    }
+}
+
+/// The funding of one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFunding {
+    pub window: FundingWindow,
+    pub figures: FundingFigures,
+}
+
+impl WindowFunding {
+    pub fn count_gap(&self) -> i64 {
+        count_gap(self.window.fields.target_count, &self.figures)
+    }
+}
+
+/// Declarations still missing to reach a window's target count; 0 once reached.
+pub fn count_gap(target_count: i32, figures: &FundingFigures) -> i64 {
+    (i64::from(target_count) - figures.declared_count()).max(0)
+}
+
+/// The windows of one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelFunding {
+    pub channel: FundingChannel,
+    pub window_count: i64,
+    pub figures: FundingFigures,
+}
+
+/// Funding per window opening in the status date's year, per channel and in total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FundingSummary {
+    pub status_date: NaiveDate,
+    /// By open date, then window id.
+    pub windows: Vec<WindowFunding>,
+    /// Keyed by the channel's position in `FundingChannel::ALL`.
+    channels: BTreeMap<usize, ChannelFunding>,
+    pub total: FundingFigures,
+}
+
+impl FundingSummary {
+    pub fn new(status_date: NaiveDate) -> Self {
+        Self {
+            status_date,
+            windows: Vec::new(),
+            channels: BTreeMap::new(),
+            total: FundingFigures::default(),
+        }
+    }
+
+    /// Adds a window: to the lines, its channel and the total.
+    pub fn push(&mut self, line: WindowFunding) {
+        let channel = line.window.fields.channel;
+        let position = FundingChannel::ALL
+            .iter()
+            .position(|c| *c == channel)
+            .unwrap_or(usize::MAX);
+        let entry = self.channels.entry(position).or_insert(ChannelFunding {
+            channel,
+            window_count: 0,
+            figures: FundingFigures::default(),
+        });
+        entry.window_count += 1;
+        entry.figures.add(&line.figures);
+        self.total.add(&line.figures);
+        self.windows.push(line);
+    }
+
+    /// The channels with a window, in the order of `FundingChannel::ALL`.
+    pub fn channels(&self) -> impl Iterator<Item = &ChannelFunding> {
+        self.channels.values()
+    }
+}
 
 /// One indicator's definition: its API name, weight (the weights sum to 100) and meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +524,80 @@ pub fn rank(units: Vec<UnitCounts>) -> Vec<RankedUnit> {
     rows
 }
 
+/// A ranked unit and its rank in the previous bulletin, if it was ranked there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankingRow {
+    pub ranked: RankedUnit,
+    pub previous_rank: Option<i32>,
+}
+
+impl RankingRow {
+    /// Places gained since the previous bulletin (negative when the unit fell); 0 when it was
+    /// not ranked there.
+    pub fn rank_change(&self) -> i32 {
+        self.previous_rank
+            .map(|p| p - self.ranked.rank as i32)
+            .unwrap_or_default()
+    }
+}
+
+/// The full ranking of a dimension on a status date, compared with the latest bulletin
+/// published for an earlier status date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    pub status_date: NaiveDate,
+    pub dimension: Dimension,
+    pub rows: Vec<RankingRow>,
+    /// The resource name of the bulletin compared with.
+    pub previous_bulletin: Option<String>,
+}
+
+impl Ranking {
+    /// Ranks `units` (see `rank`) and compares each with its rank in `before` (unit → rank in
+    /// the previous bulletin `previous_bulletin`).
+    pub fn new(
+        status_date: NaiveDate,
+        dimension: Dimension,
+        units: Vec<UnitCounts>,
+        previous_bulletin: Option<String>,
+        before: &HashMap<String, i32>,
+    ) -> Self {
+        let rows = rank(units)
+            .into_iter()
+            .map(|ranked| RankingRow {
+                previous_rank: before.get(&ranked.counts.unit).copied(),
+                ranked,
+            })
+            .collect();
+        Ranking {
+            status_date,
+            dimension,
+            rows,
+            previous_bulletin,
+        }
+    }
+}
+
+/// A published bulletin: one consistent snapshot of the county summary and every ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bulletin {
+    pub id: String,
+    pub uid: String,
+    pub title: String,
+    pub status_date: NaiveDate,
+    pub summary: PipelineSummary,
+    /// One per `Dimension::ALL`.
+    pub rankings: Vec<Ranking>,
+    pub publisher: String,
+    pub created_at_us: i64,
+}
+
+impl Bulletin {
+    pub fn name(&self) -> String {
+        format!("bulletins/{}", self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +607,162 @@ mod tests {
             unit: name.into(),
             ..Default::default()
         }
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_quarter_runs_from_its_first_month_to_the_day_before_the_next() {
+        for (d, quarter) in [
+            (day(2026, 2, 28), (day(2026, 1, 1), day(2026, 3, 31))),
+            (day(2026, 5, 1), (day(2026, 4, 1), day(2026, 6, 30))),
+            (day(2026, 9, 30), (day(2026, 7, 1), day(2026, 9, 30))),
+            // The fourth quarter ends with the year.
+            (day(2026, 10, 15), (day(2026, 10, 1), day(2026, 12, 31))),
+        ] {
+            assert_eq!(quarter_of(d), quarter, "{d}");
+        }
+    }
+
+    #[test]
+    fn a_month_runs_from_the_first_to_its_last_day() {
+        for (d, month) in [
+            (day(2024, 2, 10), (day(2024, 2, 1), day(2024, 2, 29))),
+            (day(2026, 10, 31), (day(2026, 10, 1), day(2026, 10, 31))),
+            (day(2026, 12, 5), (day(2026, 12, 1), day(2026, 12, 31))),
+        ] {
+            assert_eq!(month_of(d), month, "{d}");
+        }
+    }
+
+    #[test]
+    fn the_year_runs_from_1_january_to_31_december() {
+        assert_eq!(year_start(day(2026, 10, 15)), day(2026, 1, 1));
+        assert_eq!(year_end(day(2026, 10, 15)), day(2026, 12, 31));
+    }
+
+    #[test]
+    fn a_milestone_is_on_time_when_achieved_by_its_baseline() {
+        let status = day(2026, 10, 15);
+        let marks = |baseline, actual| {
+            let m = on_time_marks(baseline, actual, status);
+            (m.due, m.achieved, m.on_time)
+        };
+        let baseline = day(2026, 9, 30);
+        assert_eq!(marks(baseline, Some(day(2026, 9, 30))), (true, true, true));
+        assert_eq!(marks(baseline, Some(day(2026, 10, 2))), (true, true, false));
+        assert_eq!(marks(baseline, None), (true, false, false));
+        assert_eq!(
+            marks(baseline, Some(day(2026, 10, 20))),
+            (true, false, false),
+            "achieved after the status date is not achieved yet"
+        );
+        assert_eq!(
+            marks(day(2026, 10, 16), Some(day(2026, 10, 1))),
+            (false, false, false),
+            "not due before its baseline"
+        );
+        assert_eq!(
+            marks(day(2025, 12, 31), Some(day(2025, 12, 1))),
+            (false, false, false),
+            "due last year"
+        );
+        assert_eq!(marks(status, Some(status)), (true, true, true));
+    }
+
+    #[test]
+    fn the_on_time_rate_is_zero_when_nothing_was_due() {
+        let rate = |due, on_time| {
+            OnTime {
+                kind: MilestoneKind::ConstructionStart,
+                due,
+                achieved: on_time,
+                on_time,
+            }
+            .rate()
+        };
+        assert_eq!(rate(0, 0), 0.0);
+        assert_eq!(rate(4, 3), 0.75);
+    }
+
+    #[test]
+    fn only_submitted_approved_and_rejected_applications_are_declared() {
+        let mut f = FundingFigures::default();
+        for (state, count) in [
+            (ApplicationState::Draft, 1),
+            (ApplicationState::Submitted, 2),
+            (ApplicationState::Approved, 3),
+            (ApplicationState::Rejected, 4),
+            (ApplicationState::Withdrawn, 5),
+        ] {
+            f.count(&StateTotals {
+                state: Some(state),
+                count,
+                requested_amount_yuan: 100 * i128::from(count),
+                approved_amount_yuan: 10,
+                disbursed_amount_yuan: 1,
+            });
+        }
+        assert_eq!(f.declared_count(), 9);
+        assert_eq!(f.declared_amount_yuan, 900);
+        assert_eq!(f.approved_amount_yuan, 50);
+        assert_eq!(f.disbursed_amount_yuan, 5);
+        assert_eq!((f.draft_count, f.withdrawn_count), (1, 5));
+    }
+
+    #[test]
+    fn the_count_gap_is_the_declarations_missing_to_the_target() {
+        let figures = FundingFigures {
+            submitted_count: 2,
+            approved_count: 1,
+            draft_count: 5,
+            ..Default::default()
+        };
+        assert_eq!(count_gap(16, &figures), 13);
+        assert_eq!(count_gap(3, &figures), 0);
+        assert_eq!(count_gap(0, &figures), 0, "no target, no gap");
+    }
+
+    #[test]
+    fn a_rank_change_counts_places_gained_since_the_previous_bulletin() {
+        let before = HashMap::from([("城关镇".to_string(), 1), ("太和镇".to_string(), 3)]);
+        let a = UnitCounts {
+            milestones: 1,
+            ..unit("太和镇")
+        };
+        let b = UnitCounts {
+            milestones: 1,
+            overdue: 1,
+            ..unit("城关镇")
+        };
+        let ranking = Ranking::new(
+            day(2026, 10, 15),
+            Dimension::Township,
+            vec![a, b, unit("西河镇")],
+            Some("bulletins/b".into()),
+            &before,
+        );
+        let changes: Vec<(&str, Option<i32>, i32)> = ranking
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.ranked.counts.unit.as_str(),
+                    r.previous_rank,
+                    r.rank_change(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("太和镇", Some(3), 2),
+                ("城关镇", Some(1), -1),
+                ("西河镇", None, 0)
+            ]
+        );
     }
 
     #[test]

@@ -218,18 +218,6 @@ pub(crate) async fn finish<T>(
     unit.commit(value, |_| response()).await
 }
 
-/// Keeps the response of a request id and commits, for a write without events.
-pub(crate) async fn commit_with_key<T>(
-    store: &Store,
-    tx: DatabaseTransaction,
-    ctx: &WriteContext,
-    key: Option<&RequestKey>,
-    response: impl FnOnce() -> Vec<u8>,
-    value: T,
-) -> Result<Outcome<T>, ServiceError> {
-    finish(store, tx, ctx, Vec::new(), key, response, value).await
-}
-
 impl Store {
     pub async fn create_project(
         &self,

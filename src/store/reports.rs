@@ -1,90 +1,55 @@
 //! Reports: aggregate queries for the pipeline summary, the rankings and the funding summary,
 //! and the published bulletins. Every figure is computed by the database (GROUP BY and
-//! conditional sums), never by loading rows into memory.
+//! conditional sums), never by loading rows into memory; what the figures mean is decided in
+//! `domain::report`, whose definitions the SQL here mirrors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
-use prost::Message;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, Set};
 
 use super::applications::push_eligibility;
 use super::entities::{bulletin, funding_window};
+use super::error::{StoreError, conflict_on};
 use super::funding::to_domain as window_to_domain;
-use super::idempotency::RequestKey;
 use super::milestones::RuleSql;
-use super::projects::commit_with_key;
 use super::sql::{Sql, exact_sum, read_exact_sum};
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
-use crate::domain::funding::{ApplicationState, FundingChannel};
-use crate::domain::milestone::{Light, MilestoneKind, Policy};
-use crate::domain::project::{Category, InvestmentType, Stage};
-use crate::domain::report::{self, UnitCounts};
-use crate::domain::values::{day_number, reported_count, reported_yuan};
-use crate::events::outbox::{self as events, EventDraft};
-use crate::proto::{self, budget, v1};
-use crate::service::ServiceError;
+use super::{Cursor, Page, SortKey, Store};
+use crate::domain::funding::{ApplicationState, FundingWindow};
+use crate::domain::milestone::{MilestoneKind, Policy};
+use crate::domain::project::Stage;
+use crate::domain::report::{
+    self, Bulletin, DECLARED_STATES, Dimension, DueMilestones, FundingFigures, FundingSummary,
+    KindCount, LightCount, ON_TIME_KINDS, OnTime, PipelineSummary, ReportFilter, SUMMARY_LIGHTS,
+    StateTotals, Tally, UnitCounts, WindowFunding,
+};
+use crate::domain::values::{day_number, from_day_number};
 
-/// Which projects a summary covers; every Some condition must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportFilter {
-    pub township: Option<String>,
-    pub department: Option<String>,
-    pub leader: Option<String>,
-    pub category: Option<Category>,
-    pub investment_type: Option<InvestmentType>,
-}
-
-impl ReportFilter {
-    /// Appends the conditions on the project alias `p`.
-    fn push(&self, sql: &mut Sql) {
-        for (column, value) in [
-            ("p.township", &self.township),
-            ("p.department", &self.department),
-            ("p.leader", &self.leader),
-        ] {
-            if let Some(value) = value {
-                sql.push(&format!(" AND {column} = ")).bind(value.clone());
-            }
+/// Appends the conditions of `filter` on the project alias `p`.
+fn push_filter(filter: &ReportFilter, sql: &mut Sql) {
+    for (column, value) in [
+        ("p.township", &filter.township),
+        ("p.department", &filter.department),
+        ("p.leader", &filter.leader),
+    ] {
+        if let Some(value) = value {
+            sql.push(&format!(" AND {column} = ")).bind(value.clone());
         }
-        if let Some(category) = self.category {
-            sql.push(" AND p.category = ").bind(category.as_str());
-        }
-        if let Some(t) = self.investment_type {
-            sql.push(" AND p.investment_type = ").bind(t.as_str());
-        }
+    }
+    if let Some(category) = filter.category {
+        sql.push(" AND p.category = ").bind(category.as_str());
+    }
+    if let Some(t) = filter.investment_type {
+        sql.push(" AND p.investment_type = ").bind(t.as_str());
     }
 }
 
-/// The column a ranking groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dimension {
-    Department,
-    Township,
-    Leader,
-}
-
-impl Dimension {
-    pub const ALL: [Dimension; 3] = [
-        Dimension::Department,
-        Dimension::Township,
-        Dimension::Leader,
-    ];
-
-    fn column(self) -> &'static str {
-        match self {
-            Dimension::Department => "p.department",
-            Dimension::Township => "p.township",
-            Dimension::Leader => "p.leader",
-        }
-    }
-
-    pub fn to_proto(self) -> v1::RankingDimension {
-        match self {
-            Dimension::Department => v1::RankingDimension::Department,
-            Dimension::Township => v1::RankingDimension::Township,
-            Dimension::Leader => v1::RankingDimension::Leader,
-        }
+/// The project column a ranking of `dimension` groups by.
+fn dimension_column(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::Department => "p.department",
+        Dimension::Township => "p.township",
+        Dimension::Leader => "p.leader",
     }
 }
 
@@ -98,85 +63,25 @@ fn count_if(condition: &str) -> String {
     sum(&format!("CASE WHEN {condition} THEN 1 ELSE 0 END"))
 }
 
-fn year_start(day: NaiveDate) -> NaiveDate {
-    NaiveDate::from_ymd_opt(day.year(), 1, 1).expect("1 January")
-}
-
-fn year_end(day: NaiveDate) -> NaiveDate {
-    NaiveDate::from_ymd_opt(day.year(), 12, 31).expect("31 December")
+/// `DECLARED_STATES` as an SQL list of string literals.
+fn declared_states() -> String {
+    DECLARED_STATES
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Milestones joined to their projects, CANCELLED projects left out.
 const MILESTONES: &str =
     " FROM milestones m JOIN projects p ON p.id = m.project_pk WHERE p.stage <> 'CANCELLED'";
 
-/// Projects and money of one group. Amounts are summed exactly (`exact_sum`) and kept in 128
-/// bits until they become a response field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct GroupTally {
-    key: String,
-    project_count: i64,
-    total_investment_yuan: i128,
-    annual_planned_investment_yuan: i128,
-    completed_investment_yuan: i128,
-}
-
-impl GroupTally {
-    fn add(&mut self, other: &GroupTally) {
-        self.project_count += other.project_count;
-        self.total_investment_yuan += other.total_investment_yuan;
-        self.annual_planned_investment_yuan += other.annual_planned_investment_yuan;
-        self.completed_investment_yuan += other.completed_investment_yuan;
-    }
-
-    fn to_proto(&self) -> v1::ProjectTally {
-        v1::ProjectTally {
-            key: self.key.clone(),
-            project_count: reported_count(self.project_count),
-            total_investment_yuan: reported_yuan(self.total_investment_yuan),
-            annual_planned_investment_yuan: reported_yuan(self.annual_planned_investment_yuan),
-            completed_investment_yuan: reported_yuan(self.completed_investment_yuan),
-        }
-    }
-}
-
-/// The most the tallies of one list of a summary by township or by department take, encoded.
-/// The rest are summed up in one last tally with an empty key (no township or department is
-/// empty), so the counts and amounts still add up to the summary's totals. 8 KiB hold over 200
-/// groups of typical names and at least 18 of the longest allowed.
-pub const TALLY_LIST_BYTES: usize = 8 * 1024;
-
-/// `tallies` (sorted by key) as response entries: every group while they fit in
-/// TALLY_LIST_BYTES, then one tally with an empty key summing the groups left out.
-fn capped_tallies(tallies: &[GroupTally]) -> Vec<v1::ProjectTally> {
-    let entries: Vec<v1::ProjectTally> = tallies.iter().map(GroupTally::to_proto).collect();
-    // Room for the remainder: an empty key and every number at its widest.
-    let widest_remainder = budget::entry_len(&v1::ProjectTally {
-        key: String::new(),
-        project_count: i32::MAX,
-        total_investment_yuan: i64::MAX,
-        annual_planned_investment_yuan: i64::MAX,
-        completed_investment_yuan: i64::MAX,
-    });
-    if budget::fitting(&entries, TALLY_LIST_BYTES) == entries.len() {
-        return entries;
-    }
-    let kept = budget::fitting(&entries, TALLY_LIST_BYTES - widest_remainder);
-    let mut rest = GroupTally::default();
-    for tally in &tallies[kept..] {
-        rest.add(tally);
-    }
-    let mut capped: Vec<v1::ProjectTally> = entries.into_iter().take(kept).collect();
-    capped.push(rest.to_proto());
-    capped
-}
-
 /// The tallies of the projects matching `filter` grouped by the column `key`, sorted by key.
 async fn tallies(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
     key: &str,
-) -> Result<Vec<GroupTally>, ServiceError> {
+) -> Result<Vec<Tally>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!(
@@ -186,13 +91,13 @@ async fn tallies(
             exact_sum("p.completed_investment_yuan"),
         ),
     );
-    filter.push(&mut sql);
+    push_filter(filter, &mut sql);
     sql.push(&format!(" GROUP BY {key}"));
     let mut tallies = Vec::new();
-    for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
-        tallies.push(GroupTally {
-            key: row.try_get_by_index(0).map_err(db_error)?,
-            project_count: row.try_get_by_index(1).map_err(db_error)?,
+    for row in conn.query_all_raw(sql.build()).await? {
+        tallies.push(Tally {
+            key: row.try_get_by_index(0)?,
+            project_count: row.try_get_by_index(1)?,
             total_investment_yuan: read_exact_sum(&row, 2)?,
             annual_planned_investment_yuan: read_exact_sum(&row, 4)?,
             completed_investment_yuan: read_exact_sum(&row, 6)?,
@@ -208,14 +113,13 @@ async fn numbers(
     conn: &impl ConnectionTrait,
     sql: Sql,
     columns: usize,
-) -> Result<Vec<i64>, ServiceError> {
+) -> Result<Vec<i64>, StoreError> {
     let row = conn
         .query_one_raw(sql.build())
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ServiceError::internal("an aggregate returned no row"))?;
+        .await?
+        .ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
     (0..columns)
-        .map(|i| row.try_get_by_index::<i64>(i).map_err(db_error))
+        .map(|i| Ok(row.try_get_by_index::<i64>(i)?))
         .collect()
 }
 
@@ -223,9 +127,8 @@ async fn due_between(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
     rules: &RuleSql,
-    start: NaiveDate,
-    end: NaiveDate,
-) -> Result<v1::DueMilestones, ServiceError> {
+    (start, end): (NaiveDate, NaiveDate),
+) -> Result<DueMilestones, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!(
@@ -234,46 +137,27 @@ async fn due_between(
             count_if(&rules.overdue()),
         ),
     );
-    filter.push(&mut sql);
+    push_filter(filter, &mut sql);
     sql.push(" AND m.baseline_date >= ")
         .bind(day_number(start))
         .push(" AND m.baseline_date <= ")
         .bind(day_number(end));
     let n = numbers(conn, sql, 3).await?;
-    Ok(v1::DueMilestones {
-        start_date: Some(proto::date(start)),
-        end_date: Some(proto::date(end)),
-        due_count: reported_count(n[0]),
-        achieved_count: reported_count(n[1]),
-        overdue_count: reported_count(n[2]),
+    Ok(DueMilestones {
+        start,
+        end,
+        due: n[0],
+        achieved: n[1],
+        overdue: n[2],
     })
 }
 
-fn quarter_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let first_month = (day.month0() / 3) * 3 + 1;
-    let start = NaiveDate::from_ymd_opt(day.year(), first_month, 1).expect("quarter start");
-    let end = if first_month == 10 {
-        year_end(day)
-    } else {
-        NaiveDate::from_ymd_opt(day.year(), first_month + 3, 1).expect("next quarter")
-            - chrono::Duration::days(1)
-    };
-    (start, end)
-}
-
-fn month_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let start = day.with_day(1).expect("first of month");
-    let next = if day.month() == 12 {
-        NaiveDate::from_ymd_opt(day.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(day.year(), day.month() + 1, 1)
-    };
-    (start, next.expect("next month") - chrono::Duration::days(1))
-}
-
-/// On time this year: due from 1 January to the status date, achieved by it, and achieved by
-/// the baseline.
-fn on_time_sums(kind: &str, from: i32, status: i32) -> [String; 3] {
+/// The SQL form of `report::on_time_marks` for the milestones of `kind` on `status_date`: the
+/// counts due, achieved and on time.
+fn on_time_sums(kind: MilestoneKind, status_date: NaiveDate) -> [String; 3] {
+    let kind = kind.as_str();
+    let from = day_number(report::year_start(status_date));
+    let status = day_number(status_date);
     let due =
         format!("m.kind = '{kind}' AND m.baseline_date >= {from} AND m.baseline_date <= {status}");
     let achieved = format!("{due} AND m.actual_date IS NOT NULL AND m.actual_date <= {status}");
@@ -281,35 +165,30 @@ fn on_time_sums(kind: &str, from: i32, status: i32) -> [String; 3] {
     [count_if(&due), count_if(&achieved), count_if(&on_time)]
 }
 
-fn kind_proto(kind: MilestoneKind) -> i32 {
-    v1::MilestoneKind::from(kind) as i32
-}
-
 /// The earliest year the data speaks about: of the first milestone baseline or window opening.
-pub async fn first_data_year(conn: &impl ConnectionTrait) -> Result<Option<i32>, ServiceError> {
+pub async fn first_data_year(conn: &impl ConnectionTrait) -> Result<Option<i32>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT (SELECT MIN(baseline_date) FROM milestones), (SELECT MIN(open_date) FROM funding_windows)",
     );
     let row = conn
         .query_one_raw(sql.build())
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ServiceError::internal("no row"))?;
-    let a: Option<i32> = row.try_get_by_index(0).map_err(db_error)?;
-    let b: Option<i32> = row.try_get_by_index(1).map_err(db_error)?;
+        .await?
+        .ok_or_else(|| StoreError::corrupt("no row"))?;
+    let a: Option<i32> = row.try_get_by_index(0)?;
+    let b: Option<i32> = row.try_get_by_index(1)?;
     Ok(match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-    .map(|day| crate::domain::values::from_day_number(day).year()))
+    .map(|day| from_day_number(day).year()))
 }
 
 /// The township, department or leader values of `filter` that no project has.
 pub async fn unknown_units(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
-) -> Result<Vec<(&'static str, String)>, ServiceError> {
+) -> Result<Vec<(&'static str, String)>, StoreError> {
     let mut unknown = Vec::new();
     for (field, column, value) in [
         ("township", "township", &filter.township),
@@ -333,10 +212,9 @@ pub async fn unknown_units(
 pub async fn pipeline_summary(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
-    filter_text: &str,
     status_date: NaiveDate,
     policy: &Policy,
-) -> Result<v1::PipelineSummary, ServiceError> {
+) -> Result<PipelineSummary, StoreError> {
     let backend = conn.get_database_backend();
     let rules = RuleSql::new(status_date, policy);
     let mut by_stage = tallies(conn, filter, "p.stage").await?;
@@ -346,40 +224,23 @@ pub async fn pipeline_summary(
             .unwrap_or(usize::MAX)
     };
     by_stage.sort_by_key(|t| order(&t.key));
-    let mut all = GroupTally::default();
-    for tally in &by_stage {
-        all.add(tally);
-    }
-    let (month_start, month_end) = month_bounds(status_date);
-    let (quarter_start, quarter_end) = quarter_bounds(status_date);
-    let from = day_number(year_start(status_date));
-    let status = day_number(status_date);
-    let mut on_time = Vec::new();
-    for kind in [
-        MilestoneKind::ConstructionStart,
-        MilestoneKind::TrialProduction,
-    ] {
-        let [due, achieved, on] = on_time_sums(kind.as_str(), from, status);
+    let mut on_time_this_year = Vec::new();
+    for kind in ON_TIME_KINDS {
+        let [due, achieved, on] = on_time_sums(kind, status_date);
         let mut sql = Sql::new(
             backend,
             format!("SELECT {due}, {achieved}, {on}{MILESTONES}"),
         );
-        filter.push(&mut sql);
+        push_filter(filter, &mut sql);
         let n = numbers(conn, sql, 3).await?;
-        on_time.push(v1::OnTimeRate {
-            kind: kind_proto(kind),
-            due_count: reported_count(n[0]),
-            achieved_count: reported_count(n[1]),
-            on_time_count: reported_count(n[2]),
-            on_time_rate: if n[0] > 0 {
-                n[2] as f64 / n[0] as f64
-            } else {
-                0.0
-            },
+        on_time_this_year.push(OnTime {
+            kind,
+            due: n[0],
+            achieved: n[1],
+            on_time: n[2],
         });
     }
-    let lights = [Light::Green, Light::Yellow, Light::Red];
-    let columns: Vec<String> = lights
+    let columns: Vec<String> = SUMMARY_LIGHTS
         .iter()
         .map(|l| count_if(&format!("m.actual_date IS NULL AND {}", rules.light(*l))))
         .collect();
@@ -387,17 +248,17 @@ pub async fn pipeline_summary(
         backend,
         format!("SELECT {}{MILESTONES}", columns.join(", ")),
     );
-    filter.push(&mut sql);
+    push_filter(filter, &mut sql);
     let n = numbers(conn, sql, 3).await?;
-    let by_light = lights
+    let by_light = SUMMARY_LIGHTS
         .iter()
         .zip(n)
-        .map(|(light, count)| v1::LightCount {
-            light: v1::AlertLight::from(*light) as i32,
-            milestone_count: reported_count(count),
+        .map(|(light, milestones)| LightCount {
+            light: *light,
+            milestones,
         })
         .collect();
-    let deadline = year_end(status_date);
+    let year_end = report::year_end(status_date);
     #[derive(FromQueryResult)]
     struct ByKind {
         kind: String,
@@ -411,51 +272,41 @@ pub async fn pipeline_summary(
             count_if(&rules.overdue())
         ),
     );
-    filter.push(&mut sql);
+    push_filter(filter, &mut sql);
     sql.push(" AND m.actual_date IS NULL AND m.baseline_date <= ")
-        .bind(day_number(deadline))
+        .bind(day_number(year_end))
         .push(" GROUP BY m.kind");
-    let mut due_by_year_end: Vec<(usize, v1::KindCount)> = ByKind::find_by_statement(sql.build())
+    let mut due_by_year_end: Vec<(usize, KindCount)> = ByKind::find_by_statement(sql.build())
         .all(conn)
-        .await
-        .map_err(db_error)?
+        .await?
         .into_iter()
         .filter_map(|row| {
             let kind = MilestoneKind::parse(&row.kind)?;
             let position = MilestoneKind::ALL.iter().position(|k| *k == kind)?;
             Some((
                 position,
-                v1::KindCount {
-                    kind: kind_proto(kind),
-                    milestone_count: reported_count(row.milestone_count),
-                    overdue_count: reported_count(row.overdue_count),
+                KindCount {
+                    kind,
+                    milestones: row.milestone_count,
+                    overdue: row.overdue_count,
                 },
             ))
         })
         .collect();
     due_by_year_end.sort_by_key(|(position, _)| *position);
-    Ok(v1::PipelineSummary {
-        status_date: Some(proto::date(status_date)),
-        filter: filter_text.to_string(),
-        project_count: reported_count(all.project_count),
-        total_investment_yuan: reported_yuan(all.total_investment_yuan),
-        // Stages and categories are enums: a handful of groups, never cut.
-        by_stage: by_stage.iter().map(GroupTally::to_proto).collect(),
-        by_township: capped_tallies(&tallies(conn, filter, "p.township").await?),
-        by_department: capped_tallies(&tallies(conn, filter, "p.department").await?),
-        by_category: tallies(conn, filter, "p.category")
-            .await?
-            .iter()
-            .map(GroupTally::to_proto)
-            .collect(),
-        due_this_month: Some(due_between(conn, filter, &rules, month_start, month_end).await?),
-        due_this_quarter: Some(
-            due_between(conn, filter, &rules, quarter_start, quarter_end).await?,
-        ),
-        on_time_this_year: on_time,
+    Ok(PipelineSummary {
+        status_date,
+        total: Tally::sum(&by_stage),
+        by_stage,
+        by_township: tallies(conn, filter, "p.township").await?,
+        by_department: tallies(conn, filter, "p.department").await?,
+        by_category: tallies(conn, filter, "p.category").await?,
+        due_this_month: due_between(conn, filter, &rules, report::month_of(status_date)).await?,
+        due_this_quarter: due_between(conn, filter, &rules, report::quarter_of(status_date))
+            .await?,
+        on_time_this_year,
         by_light,
-        year_end_date: Some(proto::date(deadline)),
-        days_to_year_end: (deadline - status_date).num_days() as i32,
+        year_end,
         due_by_year_end: due_by_year_end.into_iter().map(|(_, k)| k).collect(),
     })
 }
@@ -475,9 +326,9 @@ pub async fn unit_counts(
     status_date: NaiveDate,
     policy: &Policy,
     extra_units: &[String],
-) -> Result<Vec<UnitCounts>, ServiceError> {
+) -> Result<Vec<UnitCounts>, StoreError> {
     let backend = conn.get_database_backend();
-    let u = dimension.column();
+    let u = dimension_column(dimension);
     let rules = RuleSql::new(status_date, policy);
     let mut units: BTreeMap<String, UnitCounts> = extra_units
         .iter()
@@ -500,20 +351,17 @@ pub async fn unit_counts(
             exact_sum("p.completed_investment_yuan"),
         ),
     );
-    for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
-        let name: String = row.try_get_by_index(0).map_err(db_error)?;
+    for row in conn.query_all_raw(sql.build()).await? {
+        let name: String = row.try_get_by_index(0)?;
         let c = unit(&mut units, name);
-        c.project_count = row.try_get_by_index(1).map_err(db_error)?;
+        c.project_count = row.try_get_by_index(1)?;
         c.planned_investment_yuan = read_exact_sum(&row, 2)?;
         c.completed_investment_yuan = read_exact_sum(&row, 4)?;
     }
     // Milestones.
-    let from = day_number(year_start(status_date));
-    let status = day_number(status_date);
     let [starts_due, _, starts_on_time] =
-        on_time_sums(MilestoneKind::ConstructionStart.as_str(), from, status);
-    let [trials_due, _, trials_on_time] =
-        on_time_sums(MilestoneKind::TrialProduction.as_str(), from, status);
+        on_time_sums(MilestoneKind::ConstructionStart, status_date);
+    let [trials_due, _, trials_on_time] = on_time_sums(MilestoneKind::TrialProduction, status_date);
     let variance = rules.variance();
     let sql = Sql::new(
         backend,
@@ -525,37 +373,37 @@ pub async fn unit_counts(
             )),
         ),
     );
-    for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
-        let name: String = row.try_get_by_index(0).map_err(db_error)?;
+    for row in conn.query_all_raw(sql.build()).await? {
+        let name: String = row.try_get_by_index(0)?;
         let c = unit(&mut units, name);
-        c.starts_due = row.try_get_by_index(1).map_err(db_error)?;
-        c.starts_on_time = row.try_get_by_index(2).map_err(db_error)?;
-        c.trials_due = row.try_get_by_index(3).map_err(db_error)?;
-        c.trials_on_time = row.try_get_by_index(4).map_err(db_error)?;
-        c.milestones = row.try_get_by_index(5).map_err(db_error)?;
-        c.overdue = row.try_get_by_index(6).map_err(db_error)?;
-        c.days_slipped_total = row.try_get_by_index(7).map_err(db_error)?;
+        c.starts_due = row.try_get_by_index(1)?;
+        c.starts_on_time = row.try_get_by_index(2)?;
+        c.trials_due = row.try_get_by_index(3)?;
+        c.trials_on_time = row.try_get_by_index(4)?;
+        c.milestones = row.try_get_by_index(5)?;
+        c.overdue = row.try_get_by_index(6)?;
+        c.days_slipped_total = row.try_get_by_index(7)?;
     }
     // Funding coverage over this year's windows opened by the status date.
-    for window in windows_opened(conn, year_start(status_date), status_date).await? {
-        let (pk, w) = window;
+    let declared = declared_states();
+    for (pk, w) in windows_opened(conn, report::year_start(status_date), status_date).await? {
         let mut sql = Sql::new(
             backend,
             format!(
                 "SELECT {u}, COUNT(*), {} FROM projects p WHERE {u} <> ''",
                 count_if(&format!(
                     "EXISTS (SELECT 1 FROM funding_applications a WHERE a.project_pk = p.id \
-                     AND a.window_pk = {pk} AND a.state IN ('SUBMITTED', 'APPROVED', 'REJECTED'))"
+                     AND a.window_pk = {pk} AND a.state IN ({declared}))"
                 ))
             ),
         );
         push_eligibility(&mut sql, &w.fields.eligibility);
         sql.push(&format!(" GROUP BY {u}"));
-        for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
-            let name: String = row.try_get_by_index(0).map_err(db_error)?;
+        for row in conn.query_all_raw(sql.build()).await? {
+            let name: String = row.try_get_by_index(0)?;
             let c = unit(&mut units, name);
-            c.eligible_pairs += row.try_get_by_index::<i64>(1).map_err(db_error)?;
-            c.declared_pairs += row.try_get_by_index::<i64>(2).map_err(db_error)?;
+            c.eligible_pairs += row.try_get_by_index::<i64>(1)?;
+            c.declared_pairs += row.try_get_by_index::<i64>(2)?;
         }
     }
     Ok(units.into_values().collect())
@@ -566,7 +414,7 @@ async fn windows_opened(
     conn: &impl ConnectionTrait,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<(i64, crate::domain::funding::FundingWindow)>, ServiceError> {
+) -> Result<Vec<(i64, FundingWindow)>, StoreError> {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     funding_window::Entity::find()
         .filter(funding_window::Column::OpenDate.gte(day_number(from)))
@@ -574,159 +422,30 @@ async fn windows_opened(
         .order_by_asc(funding_window::Column::OpenDate)
         .order_by_asc(funding_window::Column::WindowId)
         .all(conn)
-        .await
-        .map_err(db_error)?
+        .await?
         .into_iter()
-        .map(|row| Ok((row.id, window_to_domain(row)?)))
+        .map(|row| {
+            let pk = row.id;
+            window_to_domain(row)
+                .map(|w| (pk, w))
+                .map_err(|err| StoreError::corrupt(err.to_string()))
+        })
         .collect()
 }
-
-/// The full ranking of a dimension, with rank changes against the latest bulletin published
-/// for an earlier status date.
-pub async fn rankings(
-    conn: &impl ConnectionTrait,
-    dimension: Dimension,
-    status_date: NaiveDate,
-    policy: &Policy,
-    extra_units: &[String],
-) -> Result<v1::ListRankingsResponse, ServiceError> {
-    let ranked =
-        report::rank(unit_counts(conn, dimension, status_date, policy, extra_units).await?);
-    let previous = previous_bulletin(conn, status_date).await?;
-    let before: HashMap<String, i32> = previous
-        .as_ref()
-        .and_then(|b| {
-            b.rankings
-                .iter()
-                .find(|r| r.dimension == dimension.to_proto() as i32)
-        })
-        .map(|r| {
-            r.rows
-                .iter()
-                .map(|row| (row.unit.clone(), row.rank))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(v1::ListRankingsResponse {
-        status_date: Some(proto::date(status_date)),
-        dimension: dimension.to_proto() as i32,
-        weights: report::INDICATORS
-            .iter()
-            .map(|d| v1::IndicatorWeight {
-                indicator: d.name.to_string(),
-                weight: d.weight as i32,
-                description: d.description.to_string(),
-            })
-            .collect(),
-        rows: ranked
-            .into_iter()
-            .map(|r| {
-                let previous_rank = before.get(&r.counts.unit).copied();
-                v1::RankingRow {
-                    unit: r.counts.unit.clone(),
-                    project_count: reported_count(r.counts.project_count),
-                    indicators: r
-                        .indicators
-                        .iter()
-                        .map(|i| v1::IndicatorScore {
-                            indicator: i.name.to_string(),
-                            value: i.value,
-                            score: i.score,
-                            weight: i.weight as i32,
-                            measured: i.measured,
-                        })
-                        .collect(),
-                    total_score: r.total,
-                    rank: r.rank as i32,
-                    rank_change: previous_rank.map(|p| p - r.rank as i32).unwrap_or_default(),
-                    ranked_before: previous_rank.is_some(),
-                }
-            })
-            .collect(),
-        previous_bulletin: previous.map(|b| b.name).unwrap_or_default(),
-        next_page_token: String::new(),
-    })
-}
-
-async fn previous_bulletin(
-    conn: &impl ConnectionTrait,
-    status_date: NaiveDate,
-) -> Result<Option<v1::Bulletin>, ServiceError> {
-    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-    let row = bulletin::Entity::find()
-        .filter(bulletin::Column::StatusDate.lt(day_number(status_date)))
-        .order_by_desc(bulletin::Column::StatusDate)
-        .order_by_desc(bulletin::Column::CreatedAtUs)
-        .one(conn)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(ServiceError::internal))
-        .transpose()
-}
-
-/// Applications by state and their amounts, summed exactly until they become a response.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Figures {
-    draft_count: i64,
-    submitted_count: i64,
-    approved_count: i64,
-    rejected_count: i64,
-    withdrawn_count: i64,
-    declared_amount_yuan: i128,
-    approved_amount_yuan: i128,
-    disbursed_amount_yuan: i128,
-    undeclared_count: i64,
-}
-
-impl Figures {
-    fn add(&mut self, f: &Figures) {
-        self.draft_count += f.draft_count;
-        self.submitted_count += f.submitted_count;
-        self.approved_count += f.approved_count;
-        self.rejected_count += f.rejected_count;
-        self.withdrawn_count += f.withdrawn_count;
-        self.declared_amount_yuan += f.declared_amount_yuan;
-        self.approved_amount_yuan += f.approved_amount_yuan;
-        self.disbursed_amount_yuan += f.disbursed_amount_yuan;
-        self.undeclared_count += f.undeclared_count;
-    }
-
-    fn declared_count(&self) -> i64 {
-        self.submitted_count + self.approved_count + self.rejected_count
-    }
-
-    fn to_proto(self) -> v1::FundingFigures {
-        v1::FundingFigures {
-            draft_count: reported_count(self.draft_count),
-            submitted_count: reported_count(self.submitted_count),
-            approved_count: reported_count(self.approved_count),
-            rejected_count: reported_count(self.rejected_count),
-            withdrawn_count: reported_count(self.withdrawn_count),
-            declared_amount_yuan: reported_yuan(self.declared_amount_yuan),
-            approved_amount_yuan: reported_yuan(self.approved_amount_yuan),
-            disbursed_amount_yuan: reported_yuan(self.disbursed_amount_yuan),
-            undeclared_count: reported_count(self.undeclared_count),
-        }
-    }
-}
-
-/// The most the window lines of a funding summary take, encoded; the lines after are left out
-/// (the channels and the total still count every window). 48 KiB hold about 500 lines of
-/// typical titles and at least 48 of the longest allowed.
-pub const WINDOW_LINES_BYTES: usize = 48 * 1024;
 
 /// Funding per window opening in the status date's year, and per channel.
 pub async fn funding_summary(
     conn: &impl ConnectionTrait,
     filter: &ReportFilter,
-    filter_text: &str,
     status_date: NaiveDate,
-) -> Result<v1::FundingSummary, ServiceError> {
+) -> Result<FundingSummary, StoreError> {
     let backend = conn.get_database_backend();
-    let mut windows = Vec::new();
-    let mut channels: BTreeMap<usize, (v1::FundingChannel, i64, Figures)> = BTreeMap::new();
-    let mut total = Figures::default();
-    for (pk, w) in windows_opened(conn, year_start(status_date), year_end(status_date)).await? {
+    let mut summary = FundingSummary::new(status_date);
+    let (from, to) = (
+        report::year_start(status_date),
+        report::year_end(status_date),
+    );
+    for (pk, window) in windows_opened(conn, from, to).await? {
         let mut sql = Sql::new(
             backend,
             format!(
@@ -737,177 +456,104 @@ pub async fn funding_summary(
                 exact_sum("a.disbursed_amount_yuan"),
             ),
         );
-        filter.push(&mut sql);
+        push_filter(filter, &mut sql);
         sql.push(" GROUP BY a.state");
-        let mut f = Figures::default();
-        for row in conn.query_all_raw(sql.build()).await.map_err(db_error)? {
-            let state: String = row.try_get_by_index(0).map_err(db_error)?;
-            let n: i64 = row.try_get_by_index(1).map_err(db_error)?;
-            let state = ApplicationState::parse(&state);
-            match state {
-                Some(ApplicationState::Draft) => f.draft_count = n,
-                Some(ApplicationState::Submitted) => f.submitted_count = n,
-                Some(ApplicationState::Approved) => f.approved_count = n,
-                Some(ApplicationState::Rejected) => f.rejected_count = n,
-                Some(ApplicationState::Withdrawn) => f.withdrawn_count = n,
-                None => {}
-            }
-            if matches!(
-                state,
-                Some(
-                    ApplicationState::Submitted
-                        | ApplicationState::Approved
-                        | ApplicationState::Rejected
-                )
-            ) {
-                f.declared_amount_yuan += read_exact_sum(&row, 2)?;
-            }
-            f.approved_amount_yuan += read_exact_sum(&row, 4)?;
-            f.disbursed_amount_yuan += read_exact_sum(&row, 6)?;
+        let mut figures = FundingFigures::default();
+        for row in conn.query_all_raw(sql.build()).await? {
+            let state: String = row.try_get_by_index(0)?;
+            figures.count(&StateTotals {
+                state: ApplicationState::parse(&state),
+                count: row.try_get_by_index(1)?,
+                requested_amount_yuan: read_exact_sum(&row, 2)?,
+                approved_amount_yuan: read_exact_sum(&row, 4)?,
+                disbursed_amount_yuan: read_exact_sum(&row, 6)?,
+            });
         }
         let mut undeclared = Sql::new(backend, "SELECT COUNT(*) FROM projects p WHERE 1 = 1");
-        push_eligibility(&mut undeclared, &w.fields.eligibility);
-        filter.push(&mut undeclared);
+        push_eligibility(&mut undeclared, &window.fields.eligibility);
+        push_filter(filter, &mut undeclared);
         undeclared.push(&format!(
             " AND NOT EXISTS (SELECT 1 FROM funding_applications a WHERE a.project_pk = p.id \
              AND a.window_pk = {pk} AND a.state <> 'WITHDRAWN')"
         ));
-        f.undeclared_count = numbers(conn, undeclared, 1).await?[0];
-        let channel_position = FundingChannel::ALL
-            .iter()
-            .position(|c| *c == w.fields.channel)
-            .unwrap_or(usize::MAX);
-        let line = channels.entry(channel_position).or_insert((
-            v1::FundingChannel::from(w.fields.channel),
-            0,
-            Figures::default(),
-        ));
-        line.1 += 1;
-        line.2.add(&f);
-        total.add(&f);
-        windows.push(v1::WindowFunding {
-            funding_window: w.name(),
-            title: w.fields.title.clone(),
-            channel: v1::FundingChannel::from(w.fields.channel) as i32,
-            state: v1::FundingWindowState::from(w.fields.state_on(status_date)) as i32,
-            figures: Some(f.to_proto()),
-            target_count: w.fields.target_count,
-            count_gap: reported_count(
-                (i64::from(w.fields.target_count) - f.declared_count()).max(0),
-            ),
-        });
+        figures.undeclared_count = numbers(conn, undeclared, 1).await?[0];
+        summary.push(WindowFunding { window, figures });
     }
-    windows.truncate(budget::fitting(&windows, WINDOW_LINES_BYTES));
-    Ok(v1::FundingSummary {
-        status_date: Some(proto::date(status_date)),
-        filter: filter_text.to_string(),
-        windows,
-        channels: channels
-            .into_values()
-            .map(|(channel, window_count, figures)| v1::ChannelFunding {
-                channel: channel as i32,
-                window_count: reported_count(window_count),
-                figures: Some(figures.to_proto()),
-            })
-            .collect(),
-        total: Some(total.to_proto()),
-    })
+    Ok(summary)
+}
+
+/// A bulletin as stored: its encoded payload (the response message the service built when it
+/// was published), which the store keeps and returns as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBulletin {
+    pub id: String,
+    pub payload: Vec<u8>,
+}
+
+impl From<bulletin::Model> for StoredBulletin {
+    fn from(row: bulletin::Model) -> Self {
+        StoredBulletin {
+            id: row.bulletin_id,
+            payload: row.payload,
+        }
+    }
+}
+
+/// The latest bulletin published for a status date before `status_date`.
+pub async fn previous_bulletin(
+    conn: &impl ConnectionTrait,
+    status_date: NaiveDate,
+) -> Result<Option<StoredBulletin>, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let row = bulletin::Entity::find()
+        .filter(bulletin::Column::StatusDate.lt(day_number(status_date)))
+        .order_by_desc(bulletin::Column::StatusDate)
+        .order_by_desc(bulletin::Column::CreatedAtUs)
+        .one(conn)
+        .await?;
+    Ok(row.map(StoredBulletin::from))
+}
+
+/// Stores a published bulletin with its encoded payload. A bulletin id taken already is a
+/// conflict on `bulletin_id`.
+pub async fn insert_bulletin(
+    conn: &impl ConnectionTrait,
+    b: &Bulletin,
+    payload: Vec<u8>,
+) -> Result<(), StoreError> {
+    bulletin::ActiveModel {
+        bulletin_id: Set(b.id.clone()),
+        uid: Set(b.uid.clone()),
+        title: Set(b.title.clone()),
+        status_date: Set(day_number(b.status_date)),
+        payload: Set(payload),
+        publisher: Set(b.publisher.clone()),
+        created_at_us: Set(b.created_at_us),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|err| conflict_on(err, &[("bulletin_id", &|| b.name(), "bulletin_id")]))?;
+    Ok(())
 }
 
 impl Store {
-    /// Computes and stores a bulletin in one transaction, so its figures are one consistent
-    /// snapshot, together with its BULLETIN_PUBLISHED event. It is stored whole, every ranking
-    /// row included; `response` encodes what a request id's retry is answered with.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn publish_bulletin(
-        &self,
-        ctx: &WriteContext,
-        bulletin_id: Option<String>,
-        title: String,
-        status_date: NaiveDate,
-        policy: &Policy,
-        key: Option<&RequestKey>,
-        response: impl FnOnce(&v1::Bulletin) -> Vec<u8>,
-    ) -> Result<Outcome<v1::Bulletin>, ServiceError> {
-        // Only admins get here (the auth layer's role check); a bulletin has no scope.
-        let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
-            Ok((tx, ())) => tx,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let id = bulletin_id.unwrap_or_else(crate::domain::names::generate_id);
-        let summary =
-            pipeline_summary(&tx, &ReportFilter::default(), "", status_date, policy).await?;
-        let mut rankings_of = Vec::new();
-        for dimension in Dimension::ALL {
-            rankings_of.push(rankings(&tx, dimension, status_date, policy, &[]).await?);
-        }
-        let created = proto::timestamp(ctx.now_us);
-        let message = v1::Bulletin {
-            name: format!("bulletins/{id}"),
-            uid: uuid::Uuid::new_v4().to_string(),
-            title: title.clone(),
-            status_date: Some(proto::date(status_date)),
-            summary: Some(summary),
-            rankings: rankings_of,
-            publisher: ctx.actor.clone(),
-            create_time: Some(created),
-            update_time: Some(created),
-            etag: crate::domain::names::etag(1),
-        };
-        let payload = message.encode_to_vec();
-        bulletin::ActiveModel {
-            bulletin_id: Set(id.clone()),
-            uid: Set(message.uid.clone()),
-            title: Set(title),
-            status_date: Set(day_number(status_date)),
-            payload: Set(payload),
-            publisher: Set(ctx.actor.clone()),
-            created_at_us: Set(ctx.now_us),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await
-        .map_err(|err| match unique_violation(&err) {
-            Some(_) => ServiceError::AlreadyExists {
-                resource: format!("bulletins/{id}"),
-                field: "bulletin_id".into(),
-            },
-            None => db_error(err),
-        })?;
-        events::append(
-            &tx,
-            &ctx.actor,
-            ctx.now_us,
-            vec![EventDraft::global(
-                v1::EventKind::BulletinPublished,
-                message.name.clone(),
-                None,
-                Vec::new(),
-            )],
-        )
-        .await?;
-        // A retry gets the response the first call sent, which may be cut (see the API).
-        let sent = response(&message);
-        commit_with_key(self, tx, ctx, key, || sent, message).await
-    }
-
-    pub async fn get_bulletin(&self, id: &str) -> Result<v1::Bulletin, ServiceError> {
+    pub async fn get_bulletin(&self, id: &str) -> Result<StoredBulletin, StoreError> {
         use sea_orm::{ColumnTrait, QueryFilter};
-        let row = bulletin::Entity::find()
+        bulletin::Entity::find()
             .filter(bulletin::Column::BulletinId.eq(id))
             .one(self.connection())
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::not_found(format!("bulletins/{id}")))?;
-        v1::Bulletin::decode(row.payload.as_slice()).map_err(ServiceError::internal)
+            .await?
+            .map(StoredBulletin::from)
+            .ok_or_else(|| StoreError::not_found(format!("bulletins/{id}")))
     }
 
-    /// Bulletins newest status date first (ties by id, descending), as stored (uncut).
+    /// Bulletins newest status date first (ties by id, descending), as stored.
     pub async fn list_bulletins(
         &self,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<Page<v1::Bulletin>, ServiceError> {
+    ) -> Result<Page<StoredBulletin>, StoreError> {
         use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
         let mut query = bulletin::Entity::find()
             .order_by_desc(bulletin::Column::StatusDate)
@@ -919,11 +565,7 @@ impl Store {
                 true,
             ));
         }
-        let rows = query
-            .limit(limit + 1)
-            .all(self.connection())
-            .await
-            .map_err(db_error)?;
+        let rows = query.limit(limit + 1).all(self.connection()).await?;
         let more = rows.len() as u64 > limit;
         let rows: Vec<bulletin::Model> = rows.into_iter().take(limit as usize).collect();
         let cursors = rows
@@ -933,180 +575,10 @@ impl Store {
                 id: row.bulletin_id.clone(),
             })
             .collect();
-        let items = rows
-            .iter()
-            .map(|r| v1::Bulletin::decode(r.payload.as_slice()).map_err(ServiceError::internal))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
-            items,
+            items: rows.into_iter().map(StoredBulletin::from).collect(),
             cursors,
             more,
         })
-    }
-}
-
-/// The pipeline summary at its bounds: the longest filter, every stage and category, and a
-/// thousand townships and departments of the longest names (cut by `capped_tallies`).
-#[cfg(test)]
-pub(crate) fn worst_summary() -> v1::PipelineSummary {
-    use crate::domain::values::UNIT_CHARS;
-    use crate::proto::budget::worst;
-    let group = |key: String| GroupTally {
-        key,
-        project_count: i64::from(i32::MAX),
-        total_investment_yuan: i128::from(i64::MAX),
-        annual_planned_investment_yuan: i128::from(i64::MAX),
-        completed_investment_yuan: i128::from(i64::MAX),
-    };
-    let units: Vec<GroupTally> = (0..1000)
-        .map(|i| group(format!("{i:04}{}", worst::text(UNIT_CHARS - 4))))
-        .collect();
-    let enums = |n: usize| -> Vec<v1::ProjectTally> {
-        (0..n)
-            .map(|_| group("TRIAL_PRODUCTION".into()).to_proto())
-            .collect()
-    };
-    let due = || {
-        Some(v1::DueMilestones {
-            start_date: worst::date(),
-            end_date: worst::date(),
-            due_count: i32::MAX,
-            achieved_count: i32::MAX,
-            overdue_count: i32::MAX,
-        })
-    };
-    v1::PipelineSummary {
-        status_date: worst::date(),
-        filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
-        project_count: i32::MAX,
-        total_investment_yuan: i64::MAX,
-        by_stage: enums(Stage::ALL.len()),
-        by_township: capped_tallies(&units),
-        by_department: capped_tallies(&units),
-        by_category: enums(Category::ALL.len()),
-        due_this_month: due(),
-        due_this_quarter: due(),
-        on_time_this_year: vec![
-            v1::OnTimeRate {
-                kind: v1::MilestoneKind::TrialProduction as i32,
-                due_count: i32::MAX,
-                achieved_count: i32::MAX,
-                on_time_count: i32::MAX,
-                on_time_rate: 0.5,
-            };
-            2
-        ],
-        by_light: vec![
-            v1::LightCount {
-                light: v1::AlertLight::Yellow as i32,
-                milestone_count: i32::MAX,
-            };
-            3
-        ],
-        year_end_date: worst::date(),
-        days_to_year_end: i32::MIN,
-        due_by_year_end: vec![
-            v1::KindCount {
-                kind: v1::MilestoneKind::TrialProduction as i32,
-                milestone_count: i32::MAX,
-                overdue_count: i32::MAX,
-            };
-            MilestoneKind::ALL.len()
-        ],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::values::TITLE_CHARS;
-    use crate::proto::budget::{self, worst};
-
-    #[test]
-    fn capped_tallies_keep_the_sums_and_fit() {
-        let tally = |key: &str, n: i64| GroupTally {
-            key: key.into(),
-            project_count: n,
-            total_investment_yuan: i128::from(n) * 10,
-            annual_planned_investment_yuan: 0,
-            completed_investment_yuan: 0,
-        };
-        let few = vec![tally("城关镇", 2), tally("太和镇", 3)];
-        assert_eq!(
-            capped_tallies(&few),
-            few.iter().map(GroupTally::to_proto).collect::<Vec<_>>()
-        );
-        let many: Vec<GroupTally> = (0..2000).map(|i| tally(&format!("{i:05}镇"), 1)).collect();
-        let capped = capped_tallies(&many);
-        let listed: usize = capped.iter().map(budget::entry_len).sum();
-        assert!(listed <= TALLY_LIST_BYTES, "{listed}");
-        let rest = capped.last().unwrap();
-        assert_eq!(
-            rest.key, "",
-            "the groups left out are summed up under an empty key"
-        );
-        assert!(capped.len() > 150, "typical names: {}", capped.len());
-        assert_eq!(capped.iter().map(|t| t.project_count).sum::<i32>(), 2000);
-        assert_eq!(
-            capped.iter().map(|t| t.total_investment_yuan).sum::<i64>(),
-            20_000
-        );
-    }
-
-    #[test]
-    fn worst_case_summary_fits() {
-        let summary = worst_summary();
-        assert!(
-            summary.by_township.len() >= 18,
-            "{}",
-            summary.by_township.len()
-        );
-        let len = summary.encoded_len();
-        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
-    }
-
-    #[test]
-    fn worst_case_funding_summary_fits() {
-        let figures = || {
-            Some(v1::FundingFigures {
-                draft_count: i32::MAX,
-                submitted_count: i32::MAX,
-                approved_count: i32::MAX,
-                rejected_count: i32::MAX,
-                withdrawn_count: i32::MAX,
-                declared_amount_yuan: i64::MAX,
-                approved_amount_yuan: i64::MAX,
-                disbursed_amount_yuan: i64::MAX,
-                undeclared_count: i32::MAX,
-            })
-        };
-        let line = v1::WindowFunding {
-            funding_window: worst::window_name(),
-            title: worst::text(TITLE_CHARS),
-            channel: v1::FundingChannel::Other as i32,
-            state: v1::FundingWindowState::Closed as i32,
-            figures: figures(),
-            target_count: i32::MAX,
-            count_gap: i32::MAX,
-        };
-        let mut windows = vec![line; 1000];
-        windows.truncate(budget::fitting(&windows, WINDOW_LINES_BYTES));
-        assert!(windows.len() >= 48, "{}", windows.len());
-        let summary = v1::FundingSummary {
-            status_date: worst::date(),
-            filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
-            windows,
-            channels: vec![
-                v1::ChannelFunding {
-                    channel: v1::FundingChannel::Other as i32,
-                    window_count: i32::MAX,
-                    figures: figures(),
-                };
-                FundingChannel::ALL.len()
-            ],
-            total: figures(),
-        };
-        let len = summary.encoded_len();
-        assert!(len <= budget::MAX_RESOURCE_BYTES, "{len}");
     }
 }
