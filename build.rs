@@ -33,10 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     tonic_prost_build::configure()
         // Streams send events that are already encoded; see src/transport/wire.rs.
-        .extern_path(
-            ".pipeline.v1.EventBatch",
-            "crate::transport::wire::EventBatch",
-        )
+        .extern_path(".pipeline.v1.EventBatch", "crate::proto::v1::EventBatch")
         // prost with a small first encode buffer: see src/transport/codec.rs.
         .codec_path("crate::transport::codec::LeanCodec")
         .build_client(true)

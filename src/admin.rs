@@ -4,7 +4,6 @@
 
 use tracing::{info, warn};
 
-use crate::app::open_store;
 use crate::config::{RoleArg, TokenCommand};
 use crate::domain::access::{Principal, Role};
 use crate::store::Store;
@@ -96,7 +95,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             if role != Role::Editor && scoped {
                 anyhow::bail!("--department and --township apply to editors only");
             }
-            let store = open_store(&args.database).await?;
+            let store = args.database.open().await?;
             let principal = Principal {
                 name,
                 role,
@@ -115,7 +114,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             );
         }
         TokenCommand::List(database) => {
-            let store = open_store(&database).await?;
+            let store = database.open().await?;
             for token in store.list_tokens().await.map_err(anyhow::Error::msg)? {
                 let p = &token.principal;
                 let scope = [p.departments.join(","), p.townships.join(",")]
@@ -132,7 +131,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke(args) => {
-            let store = open_store(&args.database).await?;
+            let store = args.database.open().await?;
             store
                 .revoke_token(&args.name, now)
                 .await

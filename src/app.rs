@@ -31,28 +31,12 @@ use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::scanner;
-use crate::store::Store;
 use crate::transport::call_log::CallLogLayer;
 use crate::transport::event_routes::EventRoutes;
 
-/// Connects to the configured database and brings its schema up to date.
-pub async fn open_store(database: &DatabaseConfig) -> anyhow::Result<Store> {
-    let url = database.resolve_url().with_context(|| {
-        format!(
-            "creating the data directory {}",
-            database.data_dir.display()
-        )
-    })?;
-    let store = Store::connect(&url)
-        .await
-        .context("connecting to the database")?;
-    store.migrate().await.context("running migrations")?;
-    Ok(store)
-}
-
 /// `pipeline migrate`.
 pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
-    let store = open_store(database).await?;
+    let store = database.open().await?;
     info!(backend = ?store.backend(), "migrations are up to date");
     store.close().await?;
     Ok(())
@@ -60,7 +44,7 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
 
 /// `pipeline serve`: binds, serves until SIGINT or SIGTERM, then drains.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let store = open_store(&config.database).await?;
+    let store = config.database.open().await?;
     let services = Services {
         store,
         clock: Clock::new(config.time_zone, config.today),

@@ -137,6 +137,19 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// Connects to the configured database and brings its schema up to date.
+    pub async fn open(&self) -> anyhow::Result<crate::store::Store> {
+        use anyhow::Context;
+        let url = self
+            .resolve_url()
+            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))?;
+        let store = crate::store::Store::connect(&url)
+            .await
+            .context("connecting to the database")?;
+        store.migrate().await.context("running migrations")?;
+        Ok(store)
+    }
+
     /// The URL to connect to, creating the data directory for SQLite.
     pub fn resolve_url(&self) -> std::io::Result<String> {
         match &self.database_url {

@@ -157,7 +157,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
             status_date()
         );
     }
-    let store = crate::app::open_store(&config.database).await?;
+    let store = config.database.open().await?;
     let report = load(&store, today)
         .await
         .context("loading the county scenario")?;

@@ -8,7 +8,8 @@ pub mod reports;
 
 pub mod v1 {
     tonic::include_proto!("pipeline.v1");
-    pub use crate::transport::wire::EventBatch;
+    /// Written by hand (`transport::wire`) so that streams send events already encoded.
+    pub type EventBatch = crate::transport::wire::EventBatch<Event>;
 }
 
 /// The encoded FileDescriptorSet of every proto file, for server reflection.

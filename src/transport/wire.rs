@@ -7,13 +7,13 @@ use bytes::{Buf, BufMut, Bytes};
 use prost::DecodeError;
 use prost::encoding::{self, DecodeContext, WireType};
 
-use crate::proto::v1;
-
-/// Events of one or more whole transactions, in sequence order (see event.proto).
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct EventBatch {
+/// Events of one or more whole transactions, in sequence order (see event.proto). Generic in
+/// the event message so that this module needs nothing of the generated code, which refers to
+/// it: `proto::v1::EventBatch` is `EventBatch<v1::Event>`.
+#[derive(Clone, PartialEq, Debug)]
+pub struct EventBatch<E> {
     /// The matching events, when built or decoded as messages.
-    pub events: Vec<v1::Event>,
+    pub events: Vec<E>,
     /// Resume after this batch with this cursor.
     pub cursor: String,
     /// Already-encoded events, written before `events` on the wire (server side only).
@@ -34,7 +34,17 @@ pub fn grpc_frame(message: &impl prost::Message) -> Bytes {
 const EVENTS: u32 = 1;
 const CURSOR: u32 = 2;
 
-impl prost::Message for EventBatch {
+impl<E> Default for EventBatch<E> {
+    fn default() -> Self {
+        Self {
+            events: Vec::new(),
+            cursor: String::new(),
+            encoded_events: Vec::new(),
+        }
+    }
+}
+
+impl<E: prost::Message + Default> prost::Message for EventBatch<E> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         for event in &self.encoded_events {
             encoding::encode_key(EVENTS, WireType::LengthDelimited, buf);
@@ -89,6 +99,7 @@ mod tests {
     use prost::Message;
 
     use super::*;
+    use crate::proto::v1;
 
     #[test]
     fn pre_encoded_events_decode_as_events() {
@@ -98,7 +109,7 @@ mod tests {
             project: "projects/a".into(),
             ..Default::default()
         };
-        let batch = EventBatch {
+        let batch = v1::EventBatch {
             encoded_events: vec![
                 Bytes::from(event.encode_to_vec()),
                 Bytes::from(event.encode_to_vec()),
@@ -108,7 +119,7 @@ mod tests {
         };
         let bytes = batch.encode_to_vec();
         assert_eq!(bytes.len(), batch.encoded_len());
-        let decoded = EventBatch::decode(bytes.as_slice()).unwrap();
+        let decoded = v1::EventBatch::decode(bytes.as_slice()).unwrap();
         assert_eq!(decoded.events, vec![event.clone(), event]);
         assert_eq!(decoded.cursor, "c");
         assert!(decoded.encoded_events.is_empty());
