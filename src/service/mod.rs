@@ -3,7 +3,10 @@
 //! call the same commands; the rules they apply are decided in `domain/`.
 
 pub mod error;
+pub mod prerequisites;
+pub mod projects;
 pub mod scope;
+pub mod tokens;
 pub mod unit;
 
 pub use error::ServiceError;
