@@ -12,7 +12,9 @@ use crate::domain::names;
 use crate::domain::prerequisite::{
     PrerequisiteKind, PrerequisitePatch, PrerequisiteState, check_title,
 };
-use crate::domain::project::{Category, InvestmentType, ProjectPatch, Stage, StageChangeRequest};
+use crate::domain::project::{
+    self, Category, InvestmentType, ProjectPatch, Stage, StageChangeRequest,
+};
 use crate::domain::values::{self, Description, Id, Note, Reason, Title, Unit};
 use crate::proto::v1::{self, project_service_server::ProjectService};
 use crate::service::prerequisites::{CreatePrerequisite, DeletePrerequisite, UpdatePrerequisite};
@@ -343,17 +345,8 @@ fn parse_change_stage(
     let reason = violations.check("reason", Reason::required(&req.reason));
     let effective_date = match &req.effective_date {
         None => Some(today),
-        Some(date) => date_value(&mut violations, "effective_date", date).and_then(|d| {
-            if d > today {
-                violations.add(
-                    "effective_date",
-                    format!("{d} is in the future (today is {today})"),
-                );
-                None
-            } else {
-                Some(d)
-            }
-        }),
+        Some(date) => date_value(&mut violations, "effective_date", date)
+            .and_then(|d| violations.check("effective_date", project::effective_date(d, today))),
     };
     let request_id = violations.check("request_id", values::request_id(&req.request_id));
     Ok(violations.build(|| {

@@ -388,6 +388,16 @@ impl ProjectPatch {
     }
 }
 
+/// The day a stage change takes effect: one that has come (today or earlier), since the
+/// change records what happened.
+pub fn effective_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
+    if date > today {
+        Err(format!("{date} is in the future (today is {today})"))
+    } else {
+        Ok(date)
+    }
+}
+
 /// A stage change as requested, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageChangeRequest {
@@ -495,6 +505,17 @@ mod tests {
             (Reserve, None, 2)
         );
         assert_eq!((resumed.stage_changed_at_us, resumed.updated_at_us), (7, 7));
+    }
+
+    #[test]
+    fn a_stage_change_cannot_take_effect_in_the_future() {
+        let today = NaiveDate::from_ymd_opt(2026, 10, 15).unwrap();
+        assert_eq!(effective_date(today, today), Ok(today));
+        let tomorrow = today.succ_opt().unwrap();
+        assert_eq!(
+            effective_date(tomorrow, today),
+            Err("2026-10-16 is in the future (today is 2026-10-15)".into())
+        );
     }
 
     #[test]

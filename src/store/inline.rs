@@ -176,7 +176,7 @@ mod store_tests {
             assert_eq!(store.log_head().await.unwrap(), 0, "{url}");
             let missing = store.get_project("no-such-project").await.unwrap_err();
             assert!(
-                matches!(missing, StoreError::NotFound { .. }),
+                matches!(missing, crate::store::error::StoreError::NotFound { .. }),
                 "{url}: {missing:?}"
             );
             store.close().await.unwrap();
