@@ -6,6 +6,9 @@ use tracing::{info, warn};
 
 use crate::config::{RoleArg, TokenCommand};
 use crate::domain::access::{Principal, Role};
+use crate::domain::clock::Clock;
+use crate::domain::values::ACTOR_CHARS;
+use crate::service::tokens;
 use crate::store::Store;
 
 /// The file in the data directory that holds the first admin token.
@@ -19,10 +22,7 @@ pub async fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> anyho
         return Ok(());
     }
     let admin = Principal::system("admin");
-    let secret = match store
-        .create_token(&admin, crate::domain::clock::Clock::system_now_micros())
-        .await
-    {
+    let secret = match tokens::create(store, &admin, Clock::system_now_micros()).await {
         Ok(secret) => secret,
         // Another replica starting at the same moment made it.
         Err(crate::service::ServiceError::AlreadyExists { .. }) => return Ok(()),
@@ -75,7 +75,7 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 
 /// `pipeline token create | list | revoke`.
 pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
-    let now = crate::domain::clock::Clock::system_now_micros();
+    let now = Clock::system_now_micros();
     match command {
         TokenCommand::Create(args) => {
             let role = match args.role {
@@ -85,8 +85,13 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 RoleArg::Subscriber => Role::Subscriber,
             };
             let name = args.name.trim().to_string();
-            if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-                anyhow::bail!("--name must be 1 to 128 characters without control characters");
+            if name.is_empty()
+                || name.chars().count() > ACTOR_CHARS
+                || name.chars().any(char::is_control)
+            {
+                anyhow::bail!(
+                    "--name must be 1 to {ACTOR_CHARS} characters without control characters"
+                );
             }
             let scoped = !args.departments.is_empty() || !args.townships.is_empty();
             if role == Role::Editor && !scoped {
@@ -102,8 +107,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 departments: args.departments,
                 townships: args.townships,
             };
-            let secret = store
-                .create_token(&principal, now)
+            let secret = tokens::create(&store, &principal, now)
                 .await
                 .map_err(anyhow::Error::msg)?;
             println!("{secret}");

@@ -387,17 +387,29 @@ impl Step {
         let project = self.project.as_str();
         match &self.action {
             Action::CreateProject { fields, stage } => {
-                let result = store
-                    .create_project(ctx, Some(project.to_string()), fields.clone(), *stage, None)
-                    .await;
+                let cmd = crate::service::projects::CreateProject {
+                    project_id: Some(
+                        crate::domain::values::Id::parse(project)
+                            .map_err(|e| ServiceError::invalid("project_id", e))?,
+                    ),
+                    fields: fields.clone(),
+                    initial_stage: *stage,
+                };
+                let result = crate::service::projects::create(store, ctx, cmd, None).await;
                 created_or_found(result, async { store.get_project(project).await.is_ok() }).await
             }
-            Action::CreatePrerequisite { id, fields } => created(
-                store
-                    .create_prerequisite(ctx, project, Some(id.to_string()), fields.clone(), None)
-                    .await,
-                "prerequisite_id",
-            ),
+            Action::CreatePrerequisite { id, fields } => {
+                let cmd = crate::service::prerequisites::CreatePrerequisite {
+                    project_id: project.to_string(),
+                    prerequisite_id: Some(
+                        crate::domain::values::Id::parse(id)
+                            .map_err(|e| ServiceError::invalid("prerequisite_id", e))?,
+                    ),
+                    fields: fields.clone(),
+                };
+                let result = crate::service::prerequisites::create(store, ctx, cmd, None).await;
+                created(result, "prerequisite_id")
+            }
             Action::CreateMilestone { id, new } => created(
                 store
                     .create_milestone(
@@ -431,21 +443,19 @@ impl Step {
                     )
                     .await,
             ),
-            Action::ChangeStage { to, reason } => replayed(
-                store
-                    .change_project_stage(
-                        ctx,
-                        project,
-                        StageChangeRequest {
-                            target: *to,
-                            reason: reason.to_string(),
-                            effective_date: self.on,
-                            etag: None,
-                        },
-                        Some(&self.request_key()),
-                    )
-                    .await,
-            ),
+            Action::ChangeStage { to, reason } => {
+                let cmd = crate::service::projects::ChangeStage {
+                    project_id: project.to_string(),
+                    change: StageChangeRequest {
+                        target: *to,
+                        reason: reason.to_string(),
+                        effective_date: self.on,
+                        etag: None,
+                    },
+                };
+                let key = self.request_key();
+                replayed(crate::service::projects::change_stage(store, ctx, cmd, Some(&key)).await)
+            }
             Action::CreateWindow { id, fields } => {
                 let result = store
                     .create_funding_window(ctx, Some(id.to_string()), fields.clone(), None)

@@ -3,7 +3,7 @@
 //! does not cover the method (by the table in `domain::access`), and hands the principal to
 //! the handlers in the request extensions. Health and reflection stay open. Scope checks that
 //! need the resource (an editor's departments and townships, a subscription's owner) happen
-//! where the resource is read, in the store and the event service.
+//! where the resource is read, in the service layer (`service::scope`) and the event service.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::to_status;
 use crate::domain::access::{self, Principal};
 use crate::service::ServiceError;
 use crate::store::Store;
@@ -111,10 +110,7 @@ where
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
                 }
-                Err(err) => {
-                    let status: Status = to_status(err);
-                    Ok(status.into_http())
-                }
+                Err(err) => Ok(Status::from(err).into_http()),
             }
         })
     }

@@ -1,8 +1,11 @@
 //! Who may do what: roles, the principal a token stands for, and the one table that says what
 //! each RPC needs. Project-level scope (which departments and townships an editor may change)
-//! is checked by the store when it loads the project row it is about to change.
+//! is `Principal::may_change`, checked by the service layer (`service::scope`) when it loads
+//! the project row it is about to change.
 
+use super::error::Invalid;
 use super::project::named_enum;
+use super::values::ACTOR_CHARS;
 
 named_enum!(
     /// What a token may do.
@@ -122,6 +125,18 @@ impl Principal {
     }
 }
 
+/// A token's name is recorded as the actor of every change the token makes, in resources and
+/// events alike, so it is held to ACTOR_CHARS like any other text of theirs.
+pub fn check_token_name(name: &str) -> Result<(), Invalid> {
+    if name.chars().count() > ACTOR_CHARS {
+        return Err(Invalid::field(
+            "name",
+            format!("must be at most {ACTOR_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +189,14 @@ mod tests {
         };
         assert!(editor.may_change("县住建局", "城关镇"));
         assert!(!editor.may_change("县交通运输局", "城关镇"));
+    }
+
+    #[test]
+    fn a_token_name_fits_the_actor_bound() {
+        assert!(check_token_name(&"名".repeat(ACTOR_CHARS)).is_ok());
+        assert_eq!(
+            check_token_name(&"名".repeat(ACTOR_CHARS + 1)),
+            Err(Invalid::field("name", "must be at most 128 characters"))
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 
+use super::error::Invalid;
 use super::project::named_enum;
 
 named_enum!(
@@ -82,6 +83,27 @@ impl Prerequisite {
     pub fn etag(&self) -> String {
         super::names::etag(self.version)
     }
+
+    /// UpdatePrerequisite: applies the patch at `now_us` and returns the names of the fields
+    /// that changed, or the field the result would break (an OTHER prerequisite without a
+    /// title), named by its request path. Nothing changes when no value differs.
+    pub fn update(
+        &mut self,
+        patch: PrerequisitePatch,
+        now_us: i64,
+    ) -> Result<Vec<&'static str>, Invalid> {
+        let mut fields = self.fields.clone();
+        let changed = patch.apply(&mut fields);
+        if let Err((field, problem)) = fields.check() {
+            return Err(Invalid::field(format!("prerequisite.{field}"), problem));
+        }
+        if !changed.is_empty() {
+            self.fields = fields;
+            self.version += 1;
+            self.updated_at_us = now_us;
+        }
+        Ok(changed)
+    }
 }
 
 /// A validated partial update.
@@ -95,6 +117,17 @@ pub struct PrerequisitePatch {
 }
 
 impl PrerequisitePatch {
+    /// The fields of a new prerequisite, when the patch sets every one of them.
+    pub fn complete(self) -> Option<PrerequisiteFields> {
+        Some(PrerequisiteFields {
+            kind: self.kind?,
+            title: self.title?,
+            state: self.state?,
+            due_date: self.due_date?,
+            note: self.note?,
+        })
+    }
+
     /// Applies the patch and returns the names of the fields whose values changed.
     pub fn apply(self, fields: &mut PrerequisiteFields) -> Vec<&'static str> {
         let mut changed = Vec::new();
@@ -119,5 +152,70 @@ impl PrerequisitePatch {
             changed.push("note");
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn land() -> Prerequisite {
+        Prerequisite {
+            project_id: "p".into(),
+            id: "land".into(),
+            uid: "u".into(),
+            fields: PrerequisiteFields {
+                kind: PrerequisiteKind::Land,
+                title: String::new(),
+                state: PrerequisiteState::NotStarted,
+                due_date: None,
+                note: String::new(),
+            },
+            created_at_us: 0,
+            updated_at_us: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_other_prerequisite_needs_a_title() {
+        assert_eq!(
+            check_title(PrerequisiteKind::Other, ""),
+            Err(("title", "is required when kind is OTHER"))
+        );
+        assert_eq!(check_title(PrerequisiteKind::Other, "水土保持"), Ok(()));
+        let mut item = land();
+        let refused = item
+            .update(
+                PrerequisitePatch {
+                    kind: Some(PrerequisiteKind::Other),
+                    ..Default::default()
+                },
+                5,
+            )
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            Invalid::field("prerequisite.title", "is required when kind is OTHER")
+        );
+        assert_eq!(item, land(), "a refused update changes nothing");
+    }
+
+    #[test]
+    fn an_update_bumps_the_version_only_when_a_value_changes() {
+        let mut item = land();
+        let same = PrerequisitePatch {
+            state: Some(PrerequisiteState::NotStarted),
+            ..Default::default()
+        };
+        assert_eq!(item.update(same, 5), Ok(vec![]));
+        assert_eq!(item.version, 1);
+        let done = PrerequisitePatch {
+            state: Some(PrerequisiteState::Done),
+            ..Default::default()
+        };
+        assert_eq!(item.update(done, 5), Ok(vec!["state"]));
+        assert_eq!((item.version, item.updated_at_us), (2, 5));
+        assert!(item.fields.state.is_cleared());
     }
 }

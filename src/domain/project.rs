@@ -2,6 +2,8 @@
 
 use chrono::NaiveDate;
 
+use super::error::Refused;
+
 /// Declares a C-like enum with its storage names (the API value names without their prefix).
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -185,6 +187,87 @@ impl Project {
     pub fn etag(&self) -> String {
         super::names::etag(self.version)
     }
+
+    /// ChangeProjectStage: the legal step to `target` (see `transition`), or the refusal that
+    /// names the current stage (AIP-216: an illegal transition is FAILED_PRECONDITION).
+    pub fn transition(&self, target: Stage) -> Result<StageTransition, Refused> {
+        transition(self.stage, self.suspended_from_stage, target).map_err(|err| {
+            Refused::new(
+                "ILLEGAL_STAGE_TRANSITION",
+                format!("{err} (current stage: {})", self.stage.as_str()),
+            )
+            .on(
+                self.name(),
+                format!(
+                    "current stage is {}; cannot change to {}",
+                    self.stage.as_str(),
+                    target.as_str()
+                ),
+            )
+        })
+    }
+
+    /// Takes a legal stage step at `now_us`: the stage, the stage to resume, the times and the
+    /// version.
+    pub fn take_step(&mut self, step: StageTransition, now_us: i64) {
+        self.stage = step.to;
+        self.suspended_from_stage = step.suspended_from;
+        self.stage_changed_at_us = now_us;
+        self.updated_at_us = now_us;
+        self.version += 1;
+    }
+
+    /// Applies a patch of its fields at `now_us` and returns the names of the fields that
+    /// changed; nothing changes (not even the version) when no value differs.
+    pub fn update(&mut self, patch: ProjectPatch, now_us: i64) -> Vec<&'static str> {
+        let changed = patch.apply(&mut self.fields);
+        if !changed.is_empty() {
+            self.version += 1;
+            self.updated_at_us = now_us;
+        }
+        changed
+    }
+
+    /// DeleteProject: a project that still has prerequisites, milestones or funding
+    /// applications is deleted only with `force`, and the refusal names each collection.
+    pub fn check_delete(&self, children: Children, force: bool) -> Result<(), Refused> {
+        let Children {
+            prerequisites,
+            milestones,
+            applications,
+        } = children;
+        if force || prerequisites + milestones + applications == 0 {
+            return Ok(());
+        }
+        let name = self.name();
+        let mut refused = Refused::new(
+            "PROJECT_HAS_CHILDREN",
+            format!(
+                "{name} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s); delete them first or set force"
+            ),
+        );
+        for (collection, count) in [
+            ("prerequisites", prerequisites),
+            ("milestones", milestones),
+            ("fundingApplications", applications),
+        ] {
+            if count > 0 {
+                refused = refused.on(
+                    format!("{name}/{collection}"),
+                    format!("{count} {collection}"),
+                );
+            }
+        }
+        Err(refused)
+    }
+}
+
+/// How many resources hang off a project.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Children {
+    pub prerequisites: u64,
+    pub milestones: u64,
+    pub applications: u64,
 }
 
 /// A validated partial update: each Some field replaces the stored value.
@@ -205,6 +288,24 @@ pub struct ProjectPatch {
 }
 
 impl ProjectPatch {
+    /// The fields of a new project, when the patch sets every one of them.
+    pub fn complete(self) -> Option<ProjectFields> {
+        Some(ProjectFields {
+            display_name: self.display_name?,
+            description: self.description?,
+            project_code: self.project_code?,
+            category: self.category?,
+            investment_type: self.investment_type?,
+            township: self.township?,
+            department: self.department?,
+            owner: self.owner?,
+            leader: self.leader?,
+            total_investment_yuan: self.total_investment_yuan?,
+            annual_planned_investment_yuan: self.annual_planned_investment_yuan?,
+            completed_investment_yuan: self.completed_investment_yuan?,
+        })
+    }
+
     /// Applies the patch and returns the names of the fields whose values changed.
     pub fn apply(self, fields: &mut ProjectFields) -> Vec<&'static str> {
         let mut changed = Vec::new();
@@ -287,6 +388,16 @@ impl ProjectPatch {
     }
 }
 
+/// The day a stage change takes effect: one that has come (today or earlier), since the
+/// change records what happened.
+pub fn effective_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
+    if date > today {
+        Err(format!("{date} is in the future (today is {today})"))
+    } else {
+        Ok(date)
+    }
+}
+
 /// A stage change as requested, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageChangeRequest {
@@ -338,6 +449,114 @@ mod tests {
             transition(Cancelled, None, Suspended),
             Err(TransitionError::FromCancelled)
         );
+    }
+
+    fn project(stage: Stage, suspended_from_stage: Option<Stage>) -> Project {
+        Project {
+            id: "p".into(),
+            uid: "u".into(),
+            fields: ProjectFields {
+                display_name: "县水网".into(),
+                description: String::new(),
+                project_code: None,
+                category: Category::Water,
+                investment_type: InvestmentType::Government,
+                township: "城关镇".into(),
+                department: "县水利局".into(),
+                owner: String::new(),
+                leader: String::new(),
+                total_investment_yuan: 0,
+                annual_planned_investment_yuan: 0,
+                completed_investment_yuan: 0,
+            },
+            stage,
+            suspended_from_stage,
+            stage_changed_at_us: 0,
+            created_at_us: 0,
+            updated_at_us: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_illegal_stage_change_is_refused_naming_the_current_stage() {
+        let refused = project(Construction, None)
+            .transition(Preparation)
+            .unwrap_err();
+        assert_eq!(refused.reason, "ILLEGAL_STAGE_TRANSITION");
+        assert_eq!(
+            refused.message,
+            "the project is CONSTRUCTION; stages never move backwards to PREPARATION (current stage: CONSTRUCTION)"
+        );
+        assert_eq!(
+            refused.violations,
+            vec![(
+                "projects/p".to_string(),
+                "current stage is CONSTRUCTION; cannot change to PREPARATION".to_string()
+            )]
+        );
+        let step = project(Suspended, Some(Reserve))
+            .transition(Reserve)
+            .unwrap();
+        let mut resumed = project(Suspended, Some(Reserve));
+        resumed.take_step(step, 7);
+        assert_eq!(
+            (resumed.stage, resumed.suspended_from_stage, resumed.version),
+            (Reserve, None, 2)
+        );
+        assert_eq!((resumed.stage_changed_at_us, resumed.updated_at_us), (7, 7));
+    }
+
+    #[test]
+    fn a_stage_change_cannot_take_effect_in_the_future() {
+        let today = NaiveDate::from_ymd_opt(2026, 10, 15).unwrap();
+        assert_eq!(effective_date(today, today), Ok(today));
+        let tomorrow = today.succ_opt().unwrap();
+        assert_eq!(
+            effective_date(tomorrow, today),
+            Err("2026-10-16 is in the future (today is 2026-10-15)".into())
+        );
+    }
+
+    #[test]
+    fn a_project_with_children_is_deleted_only_with_force() {
+        let p = project(Concept, None);
+        assert_eq!(p.check_delete(Children::default(), false), Ok(()));
+        let children = Children {
+            prerequisites: 2,
+            milestones: 0,
+            applications: 1,
+        };
+        assert_eq!(p.check_delete(children, true), Ok(()));
+        let refused = p.check_delete(children, false).unwrap_err();
+        assert_eq!(refused.reason, "PROJECT_HAS_CHILDREN");
+        assert_eq!(
+            refused.violations,
+            vec![
+                ("projects/p/prerequisites".into(), "2 prerequisites".into()),
+                (
+                    "projects/p/fundingApplications".into(),
+                    "1 fundingApplications".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_keeps_the_version() {
+        let mut p = project(Concept, None);
+        let same = ProjectPatch {
+            display_name: Some("县水网".into()),
+            ..Default::default()
+        };
+        assert!(p.update(same, 5).is_empty());
+        assert_eq!((p.version, p.updated_at_us), (1, 0));
+        let moved = ProjectPatch {
+            township: Some("龙凤镇".into()),
+            ..Default::default()
+        };
+        assert_eq!(p.update(moved, 5), vec!["township"]);
+        assert_eq!((p.version, p.updated_at_us), (2, 5));
     }
 
     #[test]

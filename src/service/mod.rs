@@ -3,9 +3,12 @@
 //! call the same commands; the rules they apply are decided in `domain/`.
 
 pub mod error;
+pub mod prerequisites;
+pub mod projects;
 pub mod reports;
 pub mod scope;
 pub mod subscriptions;
+pub mod tokens;
 pub mod unit;
 
 pub use error::ServiceError;

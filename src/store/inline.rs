@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::error::StoreError;
 use crate::service::ServiceError;
 
 /// Longest a read waits for a lock it cannot get (see the module comment for when).
@@ -67,8 +68,9 @@ impl InlineReader {
         &self,
         what: &str,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, ServiceError> {
-        let failed = |e: rusqlite::Error| ServiceError::internal(format!("{what}: {e}"));
+    ) -> Result<T, StoreError> {
+        let failed =
+            |e: rusqlite::Error| StoreError::Db(sea_orm::DbErr::Custom(format!("{what}: {e}")));
         let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
         let connection = match idle {
             Some(connection) => connection,
@@ -91,9 +93,9 @@ impl InlineReader {
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ServiceError> {
         let reader = self.clone();
-        tokio::task::spawn_blocking(move || reader.read(what, read))
+        Ok(tokio::task::spawn_blocking(move || reader.read(what, read))
             .await
-            .map_err(|e| ServiceError::internal(format!("{what}: {e}")))?
+            .map_err(|e| ServiceError::internal(format!("{what}: {e}")))??)
     }
 }
 
@@ -174,7 +176,7 @@ mod store_tests {
             assert_eq!(store.log_head().await.unwrap(), 0, "{url}");
             let missing = store.get_project("no-such-project").await.unwrap_err();
             assert!(
-                matches!(missing, crate::service::ServiceError::NotFound { .. }),
+                matches!(missing, crate::store::error::StoreError::NotFound { .. }),
                 "{url}: {missing:?}"
             );
             store.close().await.unwrap();

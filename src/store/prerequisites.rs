@@ -1,23 +1,19 @@
-//! Prerequisites of a project, each write in one transaction with its event.
+//! The prerequisite repository: prerequisite rows to domain prerequisites and back, and the
+//! listing query. The commands that use it are in `service::prerequisites`.
 
-use prost::Message;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::entities::{prerequisite, project};
-use super::idempotency::RequestKey;
-use super::projects::{check_etag, finish, load_for_update};
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::error::{StoreError, conflict_on};
+use super::{Cursor, Page, SortKey, Store};
 use crate::domain::names;
 use crate::domain::prerequisite::{
-    Prerequisite, PrerequisiteFields, PrerequisiteKind, PrerequisitePatch, PrerequisiteState,
+    Prerequisite, PrerequisiteFields, PrerequisiteKind, PrerequisiteState,
 };
 use crate::domain::values;
-use crate::events::outbox::{self as events, EventDraft};
-use crate::proto::v1;
-use crate::service::ServiceError;
 
 /// Filters of ListPrerequisites.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,15 +22,15 @@ pub struct PrerequisiteFilter {
     pub state: Option<PrerequisiteState>,
 }
 
-fn to_domain(project_id: &str, row: prerequisite::Model) -> Result<Prerequisite, ServiceError> {
+fn to_domain(project_id: &str, row: prerequisite::Model) -> Result<Prerequisite, StoreError> {
     let kind = PrerequisiteKind::parse(&row.kind).ok_or_else(|| {
-        ServiceError::internal(format!(
+        StoreError::corrupt(format!(
             "stored prerequisite kind {:?} is unknown",
             row.kind
         ))
     })?;
     let state = PrerequisiteState::parse(&row.state).ok_or_else(|| {
-        ServiceError::internal(format!(
+        StoreError::corrupt(format!(
             "stored prerequisite state {:?} is unknown",
             row.state
         ))
@@ -64,79 +60,90 @@ fn write_fields(model: &mut prerequisite::ActiveModel, f: &PrerequisiteFields) {
     model.note = Set(f.note.clone());
 }
 
-async fn project_pk(store: &Store, project_id: &str) -> Result<i64, ServiceError> {
+/// Inserts prerequisite `id` of the project row `project_pk` (project `project_id`), created
+/// at `now_us`; a taken id is a conflict on `prerequisite_id`.
+pub async fn insert(
+    tx: &DatabaseTransaction,
+    project_pk: i64,
+    project_id: &str,
+    id: &str,
+    fields: &PrerequisiteFields,
+    now_us: i64,
+) -> Result<Prerequisite, StoreError> {
+    let mut model = prerequisite::ActiveModel {
+        project_pk: Set(project_pk),
+        prerequisite_id: Set(id.to_string()),
+        uid: Set(uuid::Uuid::new_v4().to_string()),
+        created_at_us: Set(now_us),
+        updated_at_us: Set(now_us),
+        version: Set(1),
+        ..Default::default()
+    };
+    write_fields(&mut model, fields);
+    let name = || names::prerequisite_name(project_id, id);
+    // The table's one unique key a new row can clash on is (project, prerequisite id): any
+    // unique violation is that one.
+    let row = model
+        .insert(tx)
+        .await
+        .map_err(|err| conflict_on(err, &[("", &name, "prerequisite_id")]))?;
+    to_domain(project_id, row)
+}
+
+/// Prerequisite `prerequisite_id` of the project row `project_pk` (project `project_id`) with
+/// its own primary key.
+pub async fn find(
+    tx: &DatabaseTransaction,
+    project_pk: i64,
+    project_id: &str,
+    prerequisite_id: &str,
+) -> Result<(i64, Prerequisite), StoreError> {
+    let row = prerequisite::Entity::find()
+        .filter(prerequisite::Column::ProjectPk.eq(project_pk))
+        .filter(prerequisite::Column::PrerequisiteId.eq(prerequisite_id))
+        .one(tx)
+        .await?
+        .ok_or_else(|| {
+            StoreError::not_found(names::prerequisite_name(project_id, prerequisite_id))
+        })?;
+    Ok((row.id, to_domain(project_id, row)?))
+}
+
+/// Writes the fields, version and update time of the prerequisite row `pk`.
+pub async fn update(
+    tx: &DatabaseTransaction,
+    pk: i64,
+    item: &Prerequisite,
+) -> Result<(), StoreError> {
+    let mut model = prerequisite::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        version: Set(item.version),
+        updated_at_us: Set(item.updated_at_us),
+        ..Default::default()
+    };
+    write_fields(&mut model, &item.fields);
+    model.update(tx).await?;
+    Ok(())
+}
+
+/// Deletes the prerequisite row `pk`.
+pub async fn delete(tx: &DatabaseTransaction, pk: i64) -> Result<(), StoreError> {
+    prerequisite::Entity::delete_by_id(pk).exec(tx).await?;
+    Ok(())
+}
+
+async fn project_pk(store: &Store, project_id: &str) -> Result<i64, StoreError> {
     project::Entity::find()
         .select_only()
         .column(project::Column::Id)
         .filter(project::Column::ProjectId.eq(project_id))
         .into_tuple::<i64>()
         .one(store.connection())
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))
+        .await?
+        .ok_or_else(|| StoreError::not_found(names::project_name(project_id)))
 }
 
 impl Store {
-    pub async fn create_prerequisite(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        prerequisite_id: Option<String>,
-        fields: PrerequisiteFields,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<Prerequisite>, ServiceError> {
-        // Locking the parent keeps a concurrent DeleteProject from orphaning the new row.
-        let (tx, (pk, project)) = match self
-            .begin_keyed(ctx, key, async |tx| {
-                load_for_update(tx, ctx, project_id).await
-            })
-            .await?
-        {
-            Ok(started) => started,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let id = prerequisite_id.unwrap_or_else(names::generate_id);
-        let mut model = prerequisite::ActiveModel {
-            project_pk: Set(pk),
-            prerequisite_id: Set(id.clone()),
-            uid: Set(uuid::Uuid::new_v4().to_string()),
-            created_at_us: Set(ctx.now_us),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(1),
-            ..Default::default()
-        };
-        write_fields(&mut model, &fields);
-        let row = model.insert(&tx).await.map_err(|err| {
-            if unique_violation(&err).is_some() {
-                ServiceError::AlreadyExists {
-                    resource: names::prerequisite_name(project_id, &id),
-                    field: "prerequisite_id".into(),
-                }
-            } else {
-                db_error(err)
-            }
-        })?;
-        let created = to_domain(project_id, row)?;
-        let message = v1::Prerequisite::from(&created);
-        let draft = EventDraft::about(
-            v1::EventKind::PrerequisiteCreated,
-            &project,
-            created.name(),
-            Some(v1::event::Detail::PrerequisiteAfter(message.clone())),
-            Vec::new(),
-        );
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            created,
-        )
-        .await
-    }
-
     /// One page of a project's prerequisites, oldest first.
     pub async fn list_prerequisites(
         &self,
@@ -144,7 +151,7 @@ impl Store {
         filter: &PrerequisiteFilter,
         after: Option<&Cursor>,
         limit: u64,
-    ) -> Result<Page<Prerequisite>, ServiceError> {
+    ) -> Result<Page<Prerequisite>, StoreError> {
         let pk = project_pk(self, project_id).await?;
         let mut condition = Condition::all().add(prerequisite::Column::ProjectPk.eq(pk));
         if let Some(kind) = filter.kind {
@@ -166,8 +173,7 @@ impl Store {
             .order_by_asc(prerequisite::Column::PrerequisiteId)
             .limit(limit + 1)
             .all(self.connection())
-            .await
-            .map_err(db_error)?;
+            .await?;
         super::page(
             rows,
             limit,
@@ -178,97 +184,4 @@ impl Store {
             },
         )
     }
-
-    pub async fn update_prerequisite(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        prerequisite_id: &str,
-        patch: PrerequisitePatch,
-        etag: Option<&str>,
-    ) -> Result<Prerequisite, ServiceError> {
-        let tx = self.begin_write().await?;
-        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
-        let row = find_row(&tx, pk, project_id, prerequisite_id).await?;
-        let row_pk = row.id;
-        let mut item = to_domain(project_id, row)?;
-        check_etag(etag, item.name(), item.etag())?;
-        let changed = patch.apply(&mut item.fields);
-        if let Err((field, problem)) = item.fields.check() {
-            return Err(ServiceError::invalid(
-                format!("prerequisite.{field}"),
-                problem,
-            ));
-        }
-        if changed.is_empty() {
-            return Ok(item);
-        }
-        item.version += 1;
-        item.updated_at_us = ctx.now_us;
-        let mut model = prerequisite::ActiveModel {
-            id: sea_orm::Unchanged(row_pk),
-            version: Set(item.version),
-            updated_at_us: Set(ctx.now_us),
-            ..Default::default()
-        };
-        write_fields(&mut model, &item.fields);
-        model.update(&tx).await.map_err(db_error)?;
-        let draft = EventDraft::about(
-            v1::EventKind::PrerequisiteUpdated,
-            &project,
-            item.name(),
-            Some(v1::event::Detail::PrerequisiteAfter(
-                v1::Prerequisite::from(&item),
-            )),
-            changed,
-        );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        self.commit(tx).await?;
-        Ok(item)
-    }
-
-    pub async fn delete_prerequisite(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        prerequisite_id: &str,
-        etag: Option<&str>,
-    ) -> Result<(), ServiceError> {
-        let tx = self.begin_write().await?;
-        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
-        let row = find_row(&tx, pk, project_id, prerequisite_id).await?;
-        let row_pk = row.id;
-        let item = to_domain(project_id, row)?;
-        check_etag(etag, item.name(), item.etag())?;
-        prerequisite::Entity::delete_by_id(row_pk)
-            .exec(&tx)
-            .await
-            .map_err(db_error)?;
-        let draft = EventDraft::about(
-            v1::EventKind::PrerequisiteDeleted,
-            &project,
-            item.name(),
-            None,
-            Vec::new(),
-        );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        self.commit(tx).await
-    }
-}
-
-async fn find_row(
-    tx: &sea_orm::DatabaseTransaction,
-    project_pk: i64,
-    project_id: &str,
-    prerequisite_id: &str,
-) -> Result<prerequisite::Model, ServiceError> {
-    prerequisite::Entity::find()
-        .filter(prerequisite::Column::ProjectPk.eq(project_pk))
-        .filter(prerequisite::Column::PrerequisiteId.eq(prerequisite_id))
-        .one(tx)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| {
-            ServiceError::not_found(names::prerequisite_name(project_id, prerequisite_id))
-        })
 }

@@ -1,25 +1,23 @@
-//! Projects: create, read, list, update, delete and stage changes, each write in one
-//! transaction with its events.
+//! The project repository: project rows to domain projects and back, the listing query, the
+//! stage history and the cascade of a delete. The commands that use it are in
+//! `service::projects`.
 
-use prost::Message;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::entities::{funding_application, milestone, prerequisite, project, stage_change};
 use super::error::{StoreError, conflict_on};
 use super::idempotency::RequestKey;
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error};
+use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext};
 use crate::domain::names;
 use crate::domain::project::{
-    Category, InvestmentType, Project, ProjectFields, ProjectPatch, Stage, StageChangeRequest,
-    StageTransition, transition,
+    Category, Children, InvestmentType, Project, ProjectFields, Stage, StageTransition,
 };
 use crate::domain::values;
-use crate::events::outbox::{self as events, EventDraft};
-use crate::proto::v1;
+use crate::events::outbox::EventDraft;
 use crate::service::ServiceError;
 
 /// Filters of ListProjects; every Some condition must hold.
@@ -110,9 +108,9 @@ pub(crate) fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<projec
     })
 }
 
-pub(crate) fn to_domain(row: project::Model) -> Result<Project, ServiceError> {
+pub(crate) fn to_domain(row: project::Model) -> Result<Project, StoreError> {
     let bad = |what: &str, value: &str| {
-        ServiceError::internal(format!("stored {what} {value:?} is unknown"))
+        StoreError::corrupt(format!("stored {what} {value:?} is unknown"))
     };
     let stage = Stage::parse(&row.stage).ok_or_else(|| bad("stage", &row.stage))?;
     let suspended_from_stage = match &row.suspended_from_stage {
@@ -180,28 +178,30 @@ fn project_unique_error(err: sea_orm::DbErr, id: &str, fields: &ProjectFields) -
     )
 }
 
-pub(crate) use crate::service::scope::{check_scope, load_for_update};
+// Transitional: the writers of other aggregates still reach the unit of work through these
+// until they move to `service::unit`; nothing of the projects aggregate uses them.
+pub(crate) use crate::service::scope::load_for_update;
 
 /// The project row `project_id` locked against concurrent writers until the transaction ends,
 /// with its primary key; None when there is none.
 pub async fn lock(
     tx: &DatabaseTransaction,
     project_id: &str,
-) -> Result<Option<(i64, Project)>, ServiceError> {
+) -> Result<Option<(i64, Project)>, StoreError> {
     let row = project::Entity::find()
         .filter(project::Column::ProjectId.eq(project_id))
         .lock_exclusive()
         .one(tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     row.map(|row| Ok((row.id, to_domain(row)?))).transpose()
 }
 
+// Transitional, as above.
 pub(crate) use crate::service::unit::check_etag;
 
 /// The end of a write: appends the transaction's events, keeps the response of a request id
 /// (when there is one) and commits (`service::unit::Unit::commit`, for the writers that have
-/// not moved to it yet).
+/// not moved to it yet). Transitional, as above.
 pub(crate) async fn finish<T>(
     store: &Store,
     tx: DatabaseTransaction,
@@ -218,65 +218,153 @@ pub(crate) async fn finish<T>(
     unit.commit(value, |_| response()).await
 }
 
-impl Store {
-    pub async fn create_project(
-        &self,
-        ctx: &WriteContext,
-        project_id: Option<String>,
-        fields: ProjectFields,
-        initial_stage: Stage,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<Project>, ServiceError> {
-        let id = project_id.unwrap_or_else(names::generate_id);
-        let tx = match self
-            .begin_keyed(ctx, key, async |_| {
-                check_scope(ctx, &fields, &names::project_name(&id))
-            })
-            .await?
-        {
-            Ok((tx, ())) => tx,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let mut model = project::ActiveModel {
-            project_id: Set(id.clone()),
-            uid: Set(uuid::Uuid::new_v4().to_string()),
-            stage: Set(initial_stage.as_str().to_string()),
-            suspended_from_stage: Set(None),
-            stage_changed_at_us: Set(ctx.now_us),
-            created_at_us: Set(ctx.now_us),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(1),
-            ..Default::default()
-        };
-        write_fields(&mut model, &fields);
-        let row = model
-            .insert(&tx)
-            .await
-            .map_err(|err| project_unique_error(err, &id, &fields))?;
-        let project = to_domain(row)?;
-        let message = v1::Project::from(&project);
-        let draft = EventDraft::about(
-            v1::EventKind::ProjectCreated,
-            &project,
-            project.name(),
-            Some(v1::event::Detail::ProjectAfter(message.clone())),
-            Vec::new(),
-        );
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            project,
-        )
-        .await
-    }
+/// Transitional: the milestone writer advances the stage through this until it calls
+/// `service::projects::apply_stage_change` itself.
+pub(crate) use crate::service::projects::apply_stage_change;
 
+/// Inserts a new project `id` in `stage`, created at `now_us`; a taken id or project code is
+/// a conflict on its field.
+pub async fn insert(
+    tx: &DatabaseTransaction,
+    id: &str,
+    fields: &ProjectFields,
+    stage: Stage,
+    now_us: i64,
+) -> Result<Project, StoreError> {
+    let mut model = project::ActiveModel {
+        project_id: Set(id.to_string()),
+        uid: Set(uuid::Uuid::new_v4().to_string()),
+        stage: Set(stage.as_str().to_string()),
+        suspended_from_stage: Set(None),
+        stage_changed_at_us: Set(now_us),
+        created_at_us: Set(now_us),
+        updated_at_us: Set(now_us),
+        version: Set(1),
+        ..Default::default()
+    };
+    write_fields(&mut model, fields);
+    let row = model
+        .insert(tx)
+        .await
+        .map_err(|err| project_unique_error(err, id, fields))?;
+    to_domain(row)
+}
+
+/// Writes the fields, version and update time of the project row `pk`. With
+/// `township_changed`, the copies of the township that its milestones carry for the list query
+/// (migration 8) follow.
+pub async fn update(
+    tx: &DatabaseTransaction,
+    pk: i64,
+    project: &Project,
+    township_changed: bool,
+) -> Result<(), StoreError> {
+    let mut model = project::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        version: Set(project.version),
+        updated_at_us: Set(project.updated_at_us),
+        ..Default::default()
+    };
+    write_fields(&mut model, &project.fields);
+    if township_changed {
+        milestone::Entity::update_many()
+            .col_expr(
+                milestone::Column::Township,
+                Expr::value(project.fields.township.clone()),
+            )
+            .filter(milestone::Column::ProjectPk.eq(pk))
+            .exec(tx)
+            .await?;
+    }
+    model
+        .update(tx)
+        .await
+        .map_err(|err| project_unique_error(err, &project.id, &project.fields))?;
+    Ok(())
+}
+
+/// One stage change as recorded in the project's history.
+#[derive(Debug, Clone)]
+pub struct StageRecord<'a> {
+    pub step: StageTransition,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub effective_date: chrono::NaiveDate,
+}
+
+/// Writes the stage of the project row `pk` (after `Project::take_step`) and adds the change
+/// to its history.
+pub async fn save_stage(
+    tx: &DatabaseTransaction,
+    pk: i64,
+    project: &Project,
+    record: &StageRecord<'_>,
+) -> Result<(), StoreError> {
+    project::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        stage: Set(project.stage.as_str().to_string()),
+        suspended_from_stage: Set(project.suspended_from_stage.map(|s| s.as_str().to_string())),
+        stage_changed_at_us: Set(project.stage_changed_at_us),
+        updated_at_us: Set(project.updated_at_us),
+        version: Set(project.version),
+        ..Default::default()
+    }
+    .update(tx)
+    .await?;
+    stage_change::ActiveModel {
+        project_pk: Set(pk),
+        from_stage: Set(record.step.from.as_str().to_string()),
+        to_stage: Set(record.step.to.as_str().to_string()),
+        reason: Set(record.reason.to_string()),
+        actor: Set(record.actor.to_string()),
+        effective_date: Set(values::day_number(record.effective_date)),
+        created_at_us: Set(project.stage_changed_at_us),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await?;
+    Ok(())
+}
+
+/// How many prerequisites, milestones and funding applications hang off the project row `pk`.
+pub async fn count_children(tx: &DatabaseTransaction, pk: i64) -> Result<Children, StoreError> {
+    Ok(Children {
+        prerequisites: prerequisite::Entity::find()
+            .filter(prerequisite::Column::ProjectPk.eq(pk))
+            .count(tx)
+            .await?,
+        milestones: milestone::Entity::find()
+            .filter(milestone::Column::ProjectPk.eq(pk))
+            .count(tx)
+            .await?,
+        applications: funding_application::Entity::find()
+            .filter(funding_application::Column::ProjectPk.eq(pk))
+            .count(tx)
+            .await?,
+    })
+}
+
+/// Deletes the project row `pk` with its prerequisites and stage history. Its milestones and
+/// funding applications are deleted first, through their repositories
+/// (`service::projects::delete`).
+pub async fn delete(tx: &DatabaseTransaction, pk: i64) -> Result<(), StoreError> {
+    prerequisite::Entity::delete_many()
+        .filter(prerequisite::Column::ProjectPk.eq(pk))
+        .exec(tx)
+        .await?;
+    stage_change::Entity::delete_many()
+        .filter(stage_change::Column::ProjectPk.eq(pk))
+        .exec(tx)
+        .await?;
+    project::Entity::delete_by_id(pk).exec(tx).await?;
+    Ok(())
+}
+
+impl Store {
     /// One project by id. On a SQLite file this is the calling-thread read (`store::inline`),
     /// the hottest single-row read of the API.
-    pub async fn get_project(&self, project_id: &str) -> Result<Project, ServiceError> {
+    pub async fn get_project(&self, project_id: &str) -> Result<Project, StoreError> {
+        let not_found = || StoreError::not_found(names::project_name(project_id));
         if let Some(reader) = self.inline_reader() {
             let row = reader.read("reading the project", |c| {
                 use rusqlite::OptionalExtension;
@@ -288,21 +376,18 @@ impl Store {
                 .query_row([project_id], project_from_row)
                 .optional()
             })?;
-            let row =
-                row.ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))?;
-            return to_domain(row);
+            return to_domain(row.ok_or_else(not_found)?);
         }
         let row = project::Entity::find()
             .filter(project::Column::ProjectId.eq(project_id))
             .one(self.connection())
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::not_found(names::project_name(project_id)))?;
+            .await?
+            .ok_or_else(not_found)?;
         to_domain(row)
     }
 
     /// One page of projects and, when more may follow, the cursor after its last row.
-    pub async fn list_projects(&self, query: &ProjectQuery) -> Result<Page<Project>, ServiceError> {
+    pub async fn list_projects(&self, query: &ProjectQuery) -> Result<Page<Project>, StoreError> {
         let f = &query.filter;
         let mut condition = Condition::all();
         if let Some(stage) = f.stage {
@@ -349,254 +434,10 @@ impl Store {
             .order_by(project::Column::ProjectId, order)
             .limit(query.limit + 1)
             .all(self.connection())
-            .await
-            .map_err(db_error)?;
+            .await?;
         super::page(rows, query.limit, to_domain, |last| Cursor {
             key: query.order.key_of(last),
             id: last.id.clone(),
         })
     }
-
-    pub async fn update_project(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        patch: ProjectPatch,
-        etag: Option<&str>,
-    ) -> Result<Project, ServiceError> {
-        let tx = self.begin_write().await?;
-        let (pk, mut project) = load_for_update(&tx, ctx, project_id).await?;
-        check_etag(etag, project.name(), project.etag())?;
-        let changed = patch.apply(&mut project.fields);
-        if changed.is_empty() {
-            return Ok(project);
-        }
-        check_scope(ctx, &project.fields, &project.name())?;
-        project.version += 1;
-        project.updated_at_us = ctx.now_us;
-        let mut model = project::ActiveModel {
-            id: sea_orm::Unchanged(pk),
-            version: Set(project.version),
-            updated_at_us: Set(ctx.now_us),
-            ..Default::default()
-        };
-        write_fields(&mut model, &project.fields);
-        if changed.contains(&"township") {
-            // Milestones carry a copy of the township for the list query (migration 8).
-            milestone::Entity::update_many()
-                .col_expr(
-                    milestone::Column::Township,
-                    sea_orm::sea_query::Expr::value(project.fields.township.clone()),
-                )
-                .filter(milestone::Column::ProjectPk.eq(pk))
-                .exec(&tx)
-                .await
-                .map_err(db_error)?;
-        }
-        model
-            .update(&tx)
-            .await
-            .map_err(|err| project_unique_error(err, project_id, &project.fields))?;
-        let draft = EventDraft::about(
-            v1::EventKind::ProjectUpdated,
-            &project,
-            project.name(),
-            Some(v1::event::Detail::ProjectAfter(v1::Project::from(&project))),
-            changed,
-        );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        self.commit(tx).await?;
-        Ok(project)
-    }
-
-    pub async fn delete_project(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        etag: Option<&str>,
-        force: bool,
-    ) -> Result<(), ServiceError> {
-        let tx = self.begin_write().await?;
-        let (pk, project) = load_for_update(&tx, ctx, project_id).await?;
-        check_etag(etag, project.name(), project.etag())?;
-        let prerequisites = prerequisite::Entity::find()
-            .filter(prerequisite::Column::ProjectPk.eq(pk))
-            .count(&tx)
-            .await
-            .map_err(db_error)?;
-        let milestones = milestone::Entity::find()
-            .filter(milestone::Column::ProjectPk.eq(pk))
-            .count(&tx)
-            .await
-            .map_err(db_error)?;
-        let applications = funding_application::Entity::find()
-            .filter(funding_application::Column::ProjectPk.eq(pk))
-            .count(&tx)
-            .await
-            .map_err(db_error)?;
-        if prerequisites + milestones + applications > 0 && !force {
-            let violations = [
-                ("prerequisites", prerequisites),
-                ("milestones", milestones),
-                ("fundingApplications", applications),
-            ]
-            .into_iter()
-            .filter(|(_, count)| *count > 0)
-            .map(|(collection, count)| {
-                (
-                    format!("{}/{collection}", project.name()),
-                    format!("{count} {collection}"),
-                )
-            })
-            .collect();
-            return Err(ServiceError::FailedPrecondition {
-                reason: "PROJECT_HAS_CHILDREN",
-                message: format!(
-                    "{} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s); delete them first or set force",
-                    project.name()
-                ),
-                violations,
-            });
-        }
-        delete_children(&tx, pk).await?;
-        project::Entity::delete_by_id(pk)
-            .exec(&tx)
-            .await
-            .map_err(db_error)?;
-        let draft = EventDraft::about(
-            v1::EventKind::ProjectDeleted,
-            &project,
-            project.name(),
-            None,
-            Vec::new(),
-        );
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        self.commit(tx).await
-    }
-
-    pub async fn change_project_stage(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        change: StageChangeRequest,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<Project>, ServiceError> {
-        let (tx, (pk, mut project)) = match self
-            .begin_keyed(ctx, key, async |tx| {
-                load_for_update(tx, ctx, project_id).await
-            })
-            .await?
-        {
-            Ok(started) => started,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        check_etag(change.etag.as_deref(), project.name(), project.etag())?;
-        let step = transition(project.stage, project.suspended_from_stage, change.target).map_err(
-            |err| ServiceError::FailedPrecondition {
-                reason: "ILLEGAL_STAGE_TRANSITION",
-                message: format!("{err} (current stage: {})", project.stage.as_str()),
-                violations: vec![(
-                    project.name(),
-                    format!(
-                        "current stage is {}; cannot change to {}",
-                        project.stage.as_str(),
-                        change.target.as_str()
-                    ),
-                )],
-            },
-        )?;
-        let draft = apply_stage_change(
-            &tx,
-            ctx,
-            pk,
-            &mut project,
-            step,
-            change.reason,
-            change.effective_date,
-        )
-        .await?;
-        let message = v1::Project::from(&project);
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            project,
-        )
-        .await
-    }
-}
-
-/// Writes a legal stage change of a locked project row: the row, the history, and the event
-/// (returned for the caller to append with the rest of its transaction's events).
-pub(crate) async fn apply_stage_change(
-    tx: &DatabaseTransaction,
-    ctx: &WriteContext,
-    pk: i64,
-    project: &mut Project,
-    step: StageTransition,
-    reason: String,
-    effective_date: chrono::NaiveDate,
-) -> Result<EventDraft, ServiceError> {
-    project.stage = step.to;
-    project.suspended_from_stage = step.suspended_from;
-    project.stage_changed_at_us = ctx.now_us;
-    project.updated_at_us = ctx.now_us;
-    project.version += 1;
-    project::ActiveModel {
-        id: sea_orm::Unchanged(pk),
-        stage: Set(step.to.as_str().to_string()),
-        suspended_from_stage: Set(step.suspended_from.map(|s| s.as_str().to_string())),
-        stage_changed_at_us: Set(ctx.now_us),
-        updated_at_us: Set(ctx.now_us),
-        version: Set(project.version),
-        ..Default::default()
-    }
-    .update(tx)
-    .await
-    .map_err(db_error)?;
-    stage_change::ActiveModel {
-        project_pk: Set(pk),
-        from_stage: Set(step.from.as_str().to_string()),
-        to_stage: Set(step.to.as_str().to_string()),
-        reason: Set(reason.clone()),
-        actor: Set(ctx.actor.clone()),
-        effective_date: Set(values::day_number(effective_date)),
-        created_at_us: Set(ctx.now_us),
-        ..Default::default()
-    }
-    .insert(tx)
-    .await
-    .map_err(db_error)?;
-    Ok(EventDraft::about(
-        v1::EventKind::ProjectStageChanged,
-        project,
-        project.name(),
-        Some(v1::event::Detail::StageChange(v1::StageChange {
-            from_stage: v1::ProjectStage::from(step.from) as i32,
-            to_stage: v1::ProjectStage::from(step.to) as i32,
-            reason,
-            effective_date: Some(crate::proto::date(effective_date)),
-        })),
-        Vec::new(),
-    ))
-}
-
-/// Deletes everything that hangs off a project row.
-async fn delete_children(tx: &impl ConnectionTrait, project_pk: i64) -> Result<(), ServiceError> {
-    super::applications::delete_for_project(tx, project_pk).await?;
-    super::milestones::delete_for_project(tx, project_pk).await?;
-    prerequisite::Entity::delete_many()
-        .filter(prerequisite::Column::ProjectPk.eq(project_pk))
-        .exec(tx)
-        .await
-        .map_err(db_error)?;
-    stage_change::Entity::delete_many()
-        .filter(stage_change::Column::ProjectPk.eq(project_pk))
-        .exec(tx)
-        .await
-        .map_err(db_error)?;
-    Ok(())
 }

@@ -9,11 +9,10 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use super::Store;
 use super::entities::api_token;
-use super::{Store, db_error, unique_violation};
+use super::error::{StoreError, conflict_on};
 use crate::domain::access::{Principal, Role};
-use crate::domain::values::ACTOR_CHARS;
-use crate::service::ServiceError;
 
 /// The prefix of every token, so that one pasted in the wrong place is recognisable.
 pub const TOKEN_PREFIX: &str = "pl_";
@@ -40,9 +39,17 @@ fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn to_info(row: api_token::Model) -> Result<TokenInfo, ServiceError> {
-    let role = Role::parse(&row.role)
-        .ok_or_else(|| ServiceError::internal(format!("stored role {:?} is unknown", row.role)))?;
+fn parse_role(role: &str) -> Result<Role, StoreError> {
+    Role::parse(role).ok_or_else(|| StoreError::corrupt(format!("stored role {role:?} is unknown")))
+}
+
+/// A driver failure of the fixed token read.
+fn read_failed(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(sea_orm::DbErr::Custom(format!("reading the token: {err}")))
+}
+
+fn to_info(row: api_token::Model) -> Result<TokenInfo, StoreError> {
+    let role = parse_role(&row.role)?;
     Ok(TokenInfo {
         principal: Principal {
             name: row.name,
@@ -56,20 +63,14 @@ fn to_info(row: api_token::Model) -> Result<TokenInfo, ServiceError> {
 }
 
 impl Store {
-    /// Creates a token and returns its secret, the only time it exists outside the caller. The
-    /// name is recorded as the actor of every change the token makes, in resources and events
-    /// alike, so it is held to ACTOR_CHARS like any other text of theirs.
+    /// Creates a token and returns its secret, the only time it exists outside the caller. A
+    /// taken name is a conflict on `name`. The rule on names is `access::check_token_name`,
+    /// applied by `service::tokens::create`.
     pub async fn create_token(
         &self,
         principal: &Principal,
         now_us: i64,
-    ) -> Result<String, ServiceError> {
-        if principal.name.chars().count() > ACTOR_CHARS {
-            return Err(ServiceError::invalid(
-                "name",
-                format!("must be at most {ACTOR_CHARS} characters"),
-            ));
-        }
+    ) -> Result<String, StoreError> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let secret = format!(
@@ -88,43 +89,36 @@ impl Store {
         }
         .insert(self.connection())
         .await
-        .map_err(|err| match unique_violation(&err) {
-            Some(_) => ServiceError::AlreadyExists {
-                resource: format!("token {:?}", principal.name),
-                field: "name".into(),
-            },
-            None => db_error(err),
+        .map_err(|err| {
+            let token = || format!("token {:?}", principal.name);
+            // Names are the one unique key a new token can clash on (the secret is random).
+            conflict_on(err, &[("", &token, "name")])
         })?;
         Ok(secret)
     }
 
     /// Every token, revoked ones included, by name.
-    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, ServiceError> {
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         api_token::Entity::find()
             .order_by_asc(api_token::Column::Name)
             .all(self.connection())
-            .await
-            .map_err(db_error)?
+            .await?
             .into_iter()
             .map(to_info)
             .collect()
     }
 
-    pub async fn count_tokens(&self) -> Result<u64, ServiceError> {
-        api_token::Entity::find()
-            .count(self.connection())
-            .await
-            .map_err(db_error)
+    pub async fn count_tokens(&self) -> Result<u64, StoreError> {
+        Ok(api_token::Entity::find().count(self.connection()).await?)
     }
 
     /// Revokes a token by name; it stops working with the next call. Revoking twice is fine.
-    pub async fn revoke_token(&self, name: &str, now_us: i64) -> Result<(), ServiceError> {
+    pub async fn revoke_token(&self, name: &str, now_us: i64) -> Result<(), StoreError> {
         let row = api_token::Entity::find()
             .filter(api_token::Column::Name.eq(name))
             .one(self.connection())
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::not_found(format!("token {name:?}")))?;
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("token {name:?}")))?;
         if row.revoked_at_us.is_some() {
             return Ok(());
         }
@@ -134,8 +128,7 @@ impl Store {
             ..Default::default()
         }
         .update(self.connection())
-        .await
-        .map_err(db_error)?;
+        .await?;
         Ok(())
     }
 
@@ -146,7 +139,7 @@ impl Store {
     /// per connection) rather than a query built per call: the built query's future was about
     /// 13 KB, held by each call waiting for a connection. On a SQLite file it runs on the
     /// calling thread (`store::inline`).
-    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, ServiceError> {
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, StoreError> {
         use sea_orm::sqlx;
         type Row = (String, String, String, String, Option<i64>);
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
@@ -173,12 +166,12 @@ impl Store {
                 .bind(secret_hash)
                 .fetch_optional(self.connection().get_postgres_connection_pool())
                 .await
-                .map_err(|e| ServiceError::internal(format!("reading the token: {e}")))?,
+                .map_err(read_failed)?,
                 _ => sqlx::query_as(SQL)
                     .bind(secret_hash)
                     .fetch_optional(self.connection().get_sqlite_connection_pool())
                     .await
-                    .map_err(|e| ServiceError::internal(format!("reading the token: {e}")))?,
+                    .map_err(read_failed)?,
             }
         };
         let Some((name, role, departments, townships, revoked_at_us)) = row else {
@@ -187,11 +180,9 @@ impl Store {
         if revoked_at_us.is_some() {
             return Ok(None);
         }
-        let role = Role::parse(&role)
-            .ok_or_else(|| ServiceError::internal(format!("stored role {role:?} is unknown")))?;
         Ok(Some(Principal {
             name,
-            role,
+            role: parse_role(&role)?,
             departments: split_list(&departments),
             townships: split_list(&townships),
         }))

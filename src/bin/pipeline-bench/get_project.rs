@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use pipeline::domain::access::Principal;
 use pipeline::domain::project::{Category, InvestmentType, Project, ProjectFields, Stage};
+use pipeline::domain::values::Id;
 use pipeline::proto::v1;
+use pipeline::service::projects::CreateProject;
 use pipeline::store::{Store, WriteContext};
 use prost::Message;
 use rand::rngs::StdRng;
@@ -304,14 +306,12 @@ async fn load_projects(store: &Store, n: usize, parallel: usize) -> anyhow::Resu
                     now_us: now_us(),
                     ..ctx.clone()
                 };
-                store
-                    .create_project(
-                        &ctx,
-                        Some(project_id(i)),
-                        sample_fields(i),
-                        Stage::Preparation,
-                        None,
-                    )
+                let cmd = CreateProject {
+                    project_id: Some(Id::parse(&project_id(i)).map_err(anyhow::Error::msg)?),
+                    fields: sample_fields(i),
+                    initial_stage: Stage::Preparation,
+                };
+                pipeline::service::projects::create(&store, &ctx, cmd, None)
                     .await
                     .map_err(|e| anyhow::anyhow!("creating project {i}: {e}"))?;
             }
