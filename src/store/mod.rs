@@ -115,12 +115,12 @@ impl<T> Page<T> {
 
 /// One page of a keyset listing fetched with `LIMIT limit + 1`: the first `limit` rows
 /// converted, with the cursor of each; the extra row shows whether more follow.
-pub(crate) fn page<R, T>(
+pub(crate) fn page<R, T, E>(
     rows: Vec<R>,
     limit: u64,
-    convert: impl FnMut(R) -> Result<T, ServiceError>,
+    convert: impl FnMut(R) -> Result<T, E>,
     cursor_of: impl FnMut(&T) -> Cursor,
-) -> Result<Page<T>, ServiceError> {
+) -> Result<Page<T>, E> {
     let more = rows.len() as u64 > limit;
     let items = rows
         .into_iter()

@@ -4,8 +4,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 
-use super::db_error;
-use crate::service::ServiceError;
+use super::error::StoreError;
 
 pub struct Sql {
     backend: DbBackend,
@@ -63,9 +62,9 @@ pub fn exact_sum(expr: &str) -> String {
 }
 
 /// The sum selected by `exact_sum` whose first column is at `index`.
-pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, ServiceError> {
-    let high: i64 = row.try_get_by_index(index).map_err(db_error)?;
-    let low: i64 = row.try_get_by_index(index + 1).map_err(db_error)?;
+pub fn read_exact_sum(row: &QueryResult, index: usize) -> Result<i128, StoreError> {
+    let high: i64 = row.try_get_by_index(index)?;
+    let low: i64 = row.try_get_by_index(index + 1)?;
     Ok(i128::from(high) * i128::from(SPLIT) + i128::from(low))
 }
 
@@ -77,7 +76,7 @@ pub async fn insert_once(
     table: &str,
     columns: &[&str],
     values: Vec<Value>,
-) -> Result<bool, ServiceError> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         format!("INSERT INTO {table} ({}) VALUES (", columns.join(", ")),
@@ -89,9 +88,5 @@ pub async fn insert_once(
         sql.bind(value);
     }
     sql.push(") ON CONFLICT DO NOTHING RETURNING id");
-    Ok(conn
-        .query_one_raw(sql.build())
-        .await
-        .map_err(db_error)?
-        .is_some())
+    Ok(conn.query_one_raw(sql.build()).await?.is_some())
 }
