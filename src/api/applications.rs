@@ -8,7 +8,7 @@ use super::filter::{self, Op};
 use super::funding::{FundingApi, Keyed, parse_window_name, parsed};
 use super::pagination;
 use super::parse::{date_value, enum_filter, mask_paths, optional_etag};
-use super::{request_key, respond};
+use super::respond;
 use crate::domain::error::{Invalid, Violations};
 use crate::domain::funding::{
     ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, Coverage,
@@ -410,15 +410,12 @@ impl FundingApi {
         &self,
         request: Request<v1::CreateFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let Keyed {
-            command,
-            request_id,
-        } = parsed(Keyed::try_from(&req))?;
-        let key = request_key("CreateFundingApplication", request_id, &req, |r| {
-            r.request_id.clear()
-        });
+        let (ctx, command, key) = self.keyed(
+            request,
+            "CreateFundingApplication",
+            |r, _| Keyed::try_from(r),
+            |r| r.request_id.clear(),
+        )?;
         let outcome =
             service::funding::create_application(&self.services.store, &ctx, key.as_ref(), command)
                 .await?;
@@ -485,13 +482,12 @@ impl FundingApi {
         &self,
         request: Request<R>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let Keyed {
-            command,
-            request_id,
-        } = parsed(transition_command(&req))?;
-        let key = request_key(R::METHOD, request_id, &req, R::clear_request_id);
+        let (ctx, command, key) = self.keyed(
+            request,
+            R::METHOD,
+            |r, _| transition_command(r),
+            R::clear_request_id,
+        )?;
         let outcome = service::funding::transition_application(
             &self.services.store,
             &ctx,
@@ -506,15 +502,12 @@ impl FundingApi {
         &self,
         request: Request<v1::RecordFundingDisbursementRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let Keyed {
-            command,
-            request_id,
-        } = parsed(disbursement_command(&req, ctx.today))?;
-        let key = request_key("RecordFundingDisbursement", request_id, &req, |r| {
-            r.request_id.clear()
-        });
+        let (ctx, command, key) = self.keyed(
+            request,
+            "RecordFundingDisbursement",
+            |r, ctx| disbursement_command(r, ctx.today),
+            |r| r.request_id.clear(),
+        )?;
         let outcome = service::funding::record_disbursement(
             &self.services.store,
             &ctx,

@@ -20,8 +20,9 @@ use crate::domain::project::{Category, Stage};
 use crate::domain::values::{self, Description, Id, Title};
 use crate::proto::v1::{self, funding_service_server::FundingService};
 use crate::service::{self, ServiceError};
-use crate::store::SortKey;
 use crate::store::funding::WindowQuery;
+use crate::store::idempotency::RequestKey;
+use crate::store::{SortKey, WriteContext};
 
 /// The gRPC face of funding.
 #[derive(Clone, Debug)]
@@ -39,6 +40,27 @@ impl FundingApi {
 pub(super) struct Keyed<C> {
     pub command: C,
     pub request_id: Option<String>,
+}
+
+impl FundingApi {
+    /// The writer, the command of a request that may carry a request id, and the request's
+    /// idempotency key.
+    pub(super) fn keyed<R: prost::Message + Clone, C>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+        parse: impl FnOnce(&R, &WriteContext) -> Result<Keyed<C>, Invalid>,
+        clear_id: impl FnOnce(&mut R),
+    ) -> Result<(WriteContext, C, Option<RequestKey>), Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let Keyed {
+            command,
+            request_id,
+        } = parsed(parse(&req, &ctx))?;
+        let key = request_key(method, request_id, &req, clear_id);
+        Ok((ctx, command, key))
+    }
 }
 
 /// The status of a request that did not parse.
@@ -340,15 +362,12 @@ impl FundingService for FundingApi {
         &self,
         request: Request<v1::CreateFundingWindowRequest>,
     ) -> Result<Response<v1::FundingWindow>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let Keyed {
-            command,
-            request_id,
-        } = parsed(Keyed::try_from(&req))?;
-        let key = request_key("CreateFundingWindow", request_id, &req, |r| {
-            r.request_id.clear()
-        });
+        let (ctx, command, key) = self.keyed(
+            request,
+            "CreateFundingWindow",
+            |r, _| Keyed::try_from(r),
+            |r| r.request_id.clear(),
+        )?;
         let outcome =
             service::funding::create_window(&self.services.store, &ctx, key.as_ref(), command)
                 .await?;

@@ -13,6 +13,8 @@ use crate::domain::funding::{
     TransitionApplication, UpdateApplication, UpdateWindow,
 };
 use crate::domain::names;
+use crate::domain::project::Project;
+use crate::domain::values::Id;
 use crate::events::encode::funding as encode;
 use crate::proto::v1;
 use crate::store::idempotency::RequestKey;
@@ -27,14 +29,53 @@ impl From<PlaceTaken> for ServiceError {
     }
 }
 
-/// Opens the unit of work of a command, or returns the kept response of its request id.
-macro_rules! begin {
-    ($store:expr, $ctx:expr, $key:expr, $authorize:expr) => {
-        match Unit::begin($store, $ctx, $key, $authorize).await? {
-            Begun::Fresh(unit, authorized) => (unit, authorized),
+/// The unit of work of a command that began fresh, or the kept response of its request id.
+macro_rules! fresh {
+    ($begun:expr) => {
+        match $begun {
+            Begun::Fresh(unit, loaded) => (unit, loaded),
             Begun::Replayed(first) => return Ok(Outcome::Replayed(first)),
         }
     };
+}
+
+/// What a command on an application loads: its project (locked, in the caller's scope) and
+/// the application with its disbursements, each with its primary key.
+struct Loaded {
+    project_pk: i64,
+    project: Project,
+    pk: i64,
+    application: FundingApplication,
+}
+
+/// Begins a command on an application: locks its project and checks the caller's scope,
+/// then loads the application and checks the etag.
+async fn begin_on_application<'a>(
+    store: &'a Store,
+    ctx: &'a WriteContext,
+    key: Option<&'a RequestKey>,
+    (project_id, application_id): (&Id, &Id),
+    etag: Option<&str>,
+) -> Result<Begun<'a, Loaded>, ServiceError> {
+    let (unit, (project_pk, project)) = match Unit::begin(store, ctx, key, async |tx| {
+        load_for_update(tx, ctx, project_id).await
+    })
+    .await?
+    {
+        Begun::Fresh(unit, locked) => (unit, locked),
+        Begun::Replayed(first) => return Ok(Begun::Replayed(first)),
+    };
+    let (pk, application) = applications::find(unit.tx(), project_id, application_id).await?;
+    check_etag(etag, application.name(), application.etag())?;
+    Ok(Begun::Fresh(
+        unit,
+        Loaded {
+            project_pk,
+            project,
+            pk,
+            application,
+        },
+    ))
 }
 
 fn window_bytes(window: &FundingWindow) -> Vec<u8> {
@@ -53,7 +94,7 @@ pub async fn create_window(
     key: Option<&RequestKey>,
     command: CreateWindow,
 ) -> Result<Outcome<FundingWindow>, ServiceError> {
-    let (mut unit, ()) = begin!(store, ctx, key, async |_| Ok(()));
+    let (mut unit, ()) = fresh!(Unit::begin(store, ctx, key, async |_| Ok(())).await?);
     let id = command
         .window_id
         .map(|id| id.into_string())
@@ -71,7 +112,7 @@ pub async fn update_window(
     ctx: &WriteContext,
     command: UpdateWindow,
 ) -> Result<Outcome<FundingWindow>, ServiceError> {
-    let (mut unit, ()) = begin!(store, ctx, None, async |_| Ok(()));
+    let (mut unit, ()) = fresh!(Unit::begin(store, ctx, None, async |_| Ok(())).await?);
     let (pk, mut window) = funding::lock(unit.tx(), &command.window_id).await?;
     check_etag(command.etag.as_deref(), window.name(), window.etag())?;
     let changed = window.update(command.patch, ctx.now_us)?;
@@ -92,9 +133,12 @@ pub async fn create_application(
     command: CreateApplication,
 ) -> Result<Outcome<FundingApplication>, ServiceError> {
     let project_id = command.project_id.clone();
-    let (mut unit, (project_pk, project)) = begin!(store, ctx, key, async |tx| {
-        load_for_update(tx, ctx, &project_id).await
-    });
+    let (mut unit, (project_pk, project)) = fresh!(
+        Unit::begin(store, ctx, key, async |tx| {
+            load_for_update(tx, ctx, &project_id).await
+        })
+        .await?
+    );
     let (window_pk, window) = funding::find(unit.tx(), &command.window_id).await?;
     window.takes_applications(ctx.today)?;
     let id = command
@@ -118,16 +162,15 @@ pub async fn update_application(
     ctx: &WriteContext,
     command: UpdateApplication,
 ) -> Result<Outcome<FundingApplication>, ServiceError> {
-    let (mut unit, (_, project)) = begin!(store, ctx, None, async |tx| {
-        load_for_update(tx, ctx, &command.project_id).await
-    });
-    let (pk, mut application) =
-        applications::find(unit.tx(), &command.project_id, &command.application_id).await?;
-    check_etag(
-        command.etag.as_deref(),
-        application.name(),
-        application.etag(),
-    )?;
+    let ids = (&command.project_id, &command.application_id);
+    let (mut unit, loaded) =
+        fresh!(begin_on_application(store, ctx, None, ids, command.etag.as_deref()).await?);
+    let Loaded {
+        project,
+        pk,
+        mut application,
+        ..
+    } = loaded;
     let changed = application.update(command.patch, ctx.now_us)?;
     if changed.is_empty() {
         return Ok(Outcome::Done(application));
@@ -144,38 +187,35 @@ pub async fn transition_application(
     key: Option<&RequestKey>,
     command: TransitionApplication,
 ) -> Result<Outcome<FundingApplication>, ServiceError> {
-    let (mut unit, (project_pk, project)) = begin!(store, ctx, key, async |tx| {
-        load_for_update(tx, ctx, &command.project_id).await
-    });
-    let (pk, mut application) =
-        applications::find(unit.tx(), &command.project_id, &command.application_id).await?;
     let change = command.change;
-    check_etag(
-        change.etag.as_deref(),
-        application.name(),
-        application.etag(),
-    )?;
+    let ids = (&command.project_id, &command.application_id);
+    let (mut unit, loaded) =
+        fresh!(begin_on_application(store, ctx, key, ids, change.etag.as_deref()).await?);
+    let Loaded {
+        project_pk,
+        project,
+        pk,
+        mut application,
+    } = loaded;
     // A submission is checked against the window and the project's cleared prerequisites.
-    let submission = match change.action {
-        ApplicationAction::Submit => Some((
-            funding::find(unit.tx(), &application.window_id).await?.1,
-            applications::cleared_prerequisites(unit.tx(), project_pk).await?,
-        )),
-        _ => None,
-    };
-    let step = match (&submission, change.action) {
-        (Some((window, cleared)), _) => Move::Submit(Submission {
-            window,
-            project: &project,
-            cleared,
-            today: ctx.today,
-        }),
-        (None, ApplicationAction::Approve) => Move::Approve {
+    let (window, cleared);
+    let step = match change.action {
+        ApplicationAction::Submit => {
+            window = funding::find(unit.tx(), &application.window_id).await?.1;
+            cleared = applications::cleared_prerequisites(unit.tx(), project_pk).await?;
+            Move::Submit(Submission {
+                window: &window,
+                project: &project,
+                cleared: &cleared,
+                today: ctx.today,
+            })
+        }
+        ApplicationAction::Approve => Move::Approve {
             approved_amount_yuan: change.approved_amount_yuan,
             allow_exceeding_request: change.allow_exceeding_request,
         },
-        (None, ApplicationAction::Reject) => Move::Reject,
-        (None, _) => Move::Withdraw,
+        ApplicationAction::Reject => Move::Reject,
+        ApplicationAction::Withdraw => Move::Withdraw,
     };
     let from = application.transition(step, change.reason, &ctx.actor, ctx.now_us)?;
     applications::save(unit.tx(), pk, &application).await?;
@@ -195,16 +235,15 @@ pub async fn record_disbursement(
     key: Option<&RequestKey>,
     command: RecordDisbursement,
 ) -> Result<Outcome<FundingApplication>, ServiceError> {
-    let (mut unit, (_, project)) = begin!(store, ctx, key, async |tx| {
-        load_for_update(tx, ctx, &command.project_id).await
-    });
-    let (pk, mut application) =
-        applications::find(unit.tx(), &command.project_id, &command.application_id).await?;
-    check_etag(
-        command.etag.as_deref(),
-        application.name(),
-        application.etag(),
-    )?;
+    let ids = (&command.project_id, &command.application_id);
+    let (mut unit, loaded) =
+        fresh!(begin_on_application(store, ctx, key, ids, command.etag.as_deref()).await?);
+    let Loaded {
+        project,
+        pk,
+        mut application,
+        ..
+    } = loaded;
     let disbursement = application.disburse(
         command.amount,
         command.date,

@@ -200,6 +200,20 @@ pub async fn live_application(
         .map(|row| row.application_id))
 }
 
+/// Sets the columns a change of an application may touch.
+fn write(model: &mut funding_application::ActiveModel, a: &FundingApplication) {
+    model.state = Set(a.state.as_str().to_string());
+    model.requested_amount_yuan = Set(a.requested_amount_yuan);
+    model.approved_amount_yuan = Set(a.approved_amount_yuan);
+    model.disbursed_amount_yuan = Set(a.disbursed_amount_yuan);
+    model.description = Set(a.description.clone());
+    model.state_reason = Set(a.state_reason.clone());
+    model.state_actor = Set(a.state_actor.clone());
+    model.state_changed_at_us = Set(a.state_changed_at_us);
+    model.updated_at_us = Set(a.updated_at_us);
+    model.version = Set(a.version);
+}
+
 /// Inserts a new application. Its id taken is a conflict on `funding_application_id`; any
 /// other unique key is the one live application per project and window (a partial index).
 pub async fn insert(
@@ -209,27 +223,16 @@ pub async fn insert(
     application: &FundingApplication,
 ) -> Result<(), StoreError> {
     let a = application;
-    funding_application::ActiveModel {
+    let mut model = funding_application::ActiveModel {
         application_id: Set(a.id.clone()),
         uid: Set(a.uid.clone()),
         project_pk: Set(project_pk),
         window_pk: Set(window_pk),
-        state: Set(a.state.as_str().to_string()),
-        requested_amount_yuan: Set(a.requested_amount_yuan),
-        approved_amount_yuan: Set(a.approved_amount_yuan),
-        disbursed_amount_yuan: Set(a.disbursed_amount_yuan),
-        description: Set(a.description.clone()),
-        state_reason: Set(a.state_reason.clone()),
-        state_actor: Set(a.state_actor.clone()),
-        state_changed_at_us: Set(a.state_changed_at_us),
         created_at_us: Set(a.created_at_us),
-        updated_at_us: Set(a.updated_at_us),
-        version: Set(a.version),
         ..Default::default()
-    }
-    .insert(tx)
-    .await
-    .map_err(|err| {
+    };
+    write(&mut model, a);
+    model.insert(tx).await.map_err(|err| {
         conflict_on(
             err,
             &[
@@ -241,29 +244,18 @@ pub async fn insert(
     Ok(())
 }
 
-/// Writes what a change of an application may touch: amounts, description, state, version.
+/// Writes a changed application.
 pub async fn save(
     tx: &DatabaseTransaction,
     pk: i64,
     application: &FundingApplication,
 ) -> Result<(), StoreError> {
-    let a = application;
-    funding_application::ActiveModel {
+    let mut model = funding_application::ActiveModel {
         id: sea_orm::Unchanged(pk),
-        state: Set(a.state.as_str().to_string()),
-        requested_amount_yuan: Set(a.requested_amount_yuan),
-        approved_amount_yuan: Set(a.approved_amount_yuan),
-        disbursed_amount_yuan: Set(a.disbursed_amount_yuan),
-        description: Set(a.description.clone()),
-        state_reason: Set(a.state_reason.clone()),
-        state_actor: Set(a.state_actor.clone()),
-        state_changed_at_us: Set(a.state_changed_at_us),
-        updated_at_us: Set(a.updated_at_us),
-        version: Set(a.version),
         ..Default::default()
-    }
-    .update(tx)
-    .await?;
+    };
+    write(&mut model, application);
+    model.update(tx).await?;
     Ok(())
 }
 
