@@ -33,11 +33,15 @@ use chrono::NaiveDate;
 use crate::config::DemoConfig;
 use crate::domain::access::Principal;
 use crate::domain::clock::Clock;
-use crate::domain::funding::{ApplicationAction, ApplicationTransition, WindowFields};
+use crate::domain::funding::{
+    ApplicationAction, ApplicationTransition, CreateApplication, CreateWindow, RecordDisbursement,
+    TransitionApplication, WindowFields,
+};
 use crate::domain::milestone::Policy;
 use crate::domain::prerequisite::PrerequisiteFields;
 use crate::domain::project::{ProjectFields, Stage, StageChangeRequest};
-use crate::service::ServiceError;
+use crate::domain::values::{Description, DisbursementNote, Id, Note, Yuan};
+use crate::service::{ServiceError, funding};
 use crate::store::idempotency::RequestKey;
 use crate::store::milestones::{DateChange, NewMilestone};
 use crate::store::{Outcome, Store, WriteContext};
@@ -457,9 +461,11 @@ impl Step {
                 replayed(crate::service::projects::change_stage(store, ctx, cmd, Some(&key)).await)
             }
             Action::CreateWindow { id, fields } => {
-                let result = store
-                    .create_funding_window(ctx, Some(id.to_string()), fields.clone(), None)
-                    .await;
+                let command = CreateWindow {
+                    window_id: Some(demo_id(id)?),
+                    fields: fields.clone(),
+                };
+                let result = funding::create_window(store, ctx, None, command).await;
                 created_or_found(result, async { store.get_funding_window(id).await.is_ok() }).await
             }
             Action::CreateApplication {
@@ -468,17 +474,14 @@ impl Step {
                 requested_yuan,
                 description,
             } => {
-                let result = store
-                    .create_funding_application(
-                        ctx,
-                        project,
-                        Some(id.to_string()),
-                        window,
-                        *requested_yuan,
-                        description.to_string(),
-                        None,
-                    )
-                    .await;
+                let command = CreateApplication {
+                    project_id: demo_id(project)?,
+                    application_id: Some(demo_id(id)?),
+                    window_id: demo_id(window)?,
+                    requested: Yuan::funding(*requested_yuan, false).map_err(demo_value)?,
+                    description: Description::parse(description).map_err(demo_value)?,
+                };
+                let result = funding::create_application(store, ctx, None, command).await;
                 let found = async { store.get_funding_application(project, id).await.is_ok() };
                 created_or_found(result, found).await
             }
@@ -487,43 +490,49 @@ impl Step {
                 action,
                 reason,
                 approved_yuan,
-            } => replayed(
-                store
-                    .transition_funding_application(
-                        ctx,
-                        project,
-                        id,
-                        ApplicationTransition {
-                            action: *action,
-                            reason: reason.to_string(),
-                            approved_amount_yuan: *approved_yuan,
-                            allow_exceeding_request: false,
-                            etag: None,
-                        },
-                        Some(&self.request_key()),
-                    )
-                    .await,
-            ),
+            } => {
+                let command = TransitionApplication {
+                    project_id: demo_id(project)?,
+                    application_id: demo_id(id)?,
+                    change: ApplicationTransition {
+                        action: *action,
+                        reason: Note::parse(reason).map_err(demo_value)?,
+                        approved_amount_yuan: *approved_yuan,
+                        allow_exceeding_request: false,
+                        etag: None,
+                    },
+                };
+                let key = self.request_key();
+                replayed(funding::transition_application(store, ctx, Some(&key), command).await)
+            }
             Action::Disburse {
                 id,
                 amount_yuan,
                 note,
-            } => replayed(
-                store
-                    .record_funding_disbursement(
-                        ctx,
-                        project,
-                        id,
-                        *amount_yuan,
-                        self.on,
-                        note.to_string(),
-                        None,
-                        Some(&self.request_key()),
-                    )
-                    .await,
-            ),
+            } => {
+                let command = RecordDisbursement {
+                    project_id: demo_id(project)?,
+                    application_id: demo_id(id)?,
+                    amount: Yuan::funding(*amount_yuan, false).map_err(demo_value)?,
+                    date: self.on,
+                    note: DisbursementNote::parse(note).map_err(demo_value)?,
+                    etag: None,
+                };
+                let key = self.request_key();
+                replayed(funding::record_disbursement(store, ctx, Some(&key), command).await)
+            }
         }
     }
+}
+
+/// An id of the scenario, checked as a caller's would be.
+fn demo_id(id: &str) -> Result<Id, ServiceError> {
+    Id::parse(id).map_err(demo_value)
+}
+
+/// A value of the scenario that the API would have refused: a mistake in the scenario.
+fn demo_value(problem: String) -> ServiceError {
+    ServiceError::internal(format!("the demo scenario holds a bad value: {problem}"))
 }
 
 /// A creation with a fixed id whose only unique key is that id: the id already taken means an

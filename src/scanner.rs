@@ -29,10 +29,12 @@ pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
         .store
         .scan_milestone_alerts(&ctx, &services.policy)
         .await?;
-    emitted += services
-        .store
-        .scan_funding_alerts(&ctx, services.policy.funding_horizon_days)
-        .await?;
+    emitted += crate::service::funding::scan_alerts(
+        &services.store,
+        &ctx,
+        services.policy.funding_horizon_days,
+    )
+    .await?;
     if emitted > 0 {
         info!(today = %ctx.today, emitted, "scanner raised alerts");
     }

@@ -1,22 +1,28 @@
 //! FundingService: applications, their transitions and disbursements, and coverage. The
 //! service trait is implemented in `funding.rs`; these are the handlers it calls.
 
+use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
-use super::funding::{FundingApi, parse_window_name};
+use super::funding::{FundingApi, Keyed, parse_window_name, parsed};
 use super::pagination;
-use super::parse::{date_value, enum_filter, invalid, mask_paths, optional_etag};
-use super::{request_key, respond, to_status};
-use crate::domain::error::Violations;
+use super::parse::{date_value, enum_filter, mask_paths, optional_etag};
+use super::respond;
+use crate::domain::error::{Invalid, Violations};
 use crate::domain::funding::{
-    ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, FundingChannel,
+    ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, Coverage,
+    CoverageEntry, CreateApplication, FundingChannel, RecordDisbursement, TransitionApplication,
+    UpdateApplication,
 };
-use crate::domain::values::{reported_count, reported_yuan};
-use crate::domain::{names, values};
+use crate::domain::names;
+use crate::domain::values::{
+    self, Description, DisbursementNote, Id, Note, Yuan, reported_count, reported_yuan,
+};
 use crate::proto::{budget, v1};
+use crate::service::{self, ServiceError};
 use crate::store::SortKey;
-use crate::store::applications::{ApplicationFilter, ApplicationQuery, Coverage, CoverageEntry};
+use crate::store::applications::{ApplicationFilter, ApplicationQuery};
 
 const MUTABLE: &[&str] = &["requested_amount_yuan", "description"];
 const OUTPUT_ONLY: &[&str] = &[
@@ -36,16 +42,11 @@ const OUTPUT_ONLY: &[&str] = &[
     "etag",
 ];
 
-fn parse_name(violations: &mut Violations, name: &str) -> Option<(String, String)> {
-    violations
-        .check("name", names::parse_funding_application_name(name))
-        .map(|(p, a)| (p.to_string(), a.to_string()))
-}
-
-fn reason(violations: &mut Violations, text: &str, required: bool) -> String {
-    violations
-        .check("reason", values::text(text, required, values::NOTE_CHARS))
-        .unwrap_or_default()
+/// The project and application ids of
+/// `projects/{project}/fundingApplications/{funding_application}`.
+fn application_ids(name: &str) -> Result<(Id, Id), String> {
+    let (project, application) = names::parse_funding_application_name(name)?;
+    Ok((Id::parse(project)?, Id::parse(application)?))
 }
 
 fn coverage_entry(entry: &CoverageEntry) -> v1::CoverageProject {
@@ -95,11 +96,9 @@ fn coverage_message(c: &Coverage) -> v1::FundingCoverage {
         approved_amount_yuan: reported_yuan(c.approved_amount_yuan),
         disbursed_amount_yuan: reported_yuan(c.disbursed_amount_yuan),
         target_count: f.target_count,
-        count_gap: reported_count((i64::from(f.target_count) - declared).max(0)),
+        count_gap: reported_count(c.count_gap()),
         target_amount_yuan: f.target_amount_yuan,
-        amount_gap: reported_yuan(
-            (i128::from(f.target_amount_yuan) - c.declared_amount_yuan).max(0),
-        ),
+        amount_gap: reported_yuan(c.amount_gap()),
         undeclared_count: reported_count(c.undeclared_count),
         draft_count: reported_count(c.draft_count),
     }
@@ -175,16 +174,17 @@ transition_request!(
     false
 );
 
-impl FundingApi {
-    pub(super) async fn create_application(
-        &self,
-        request: Request<v1::CreateFundingApplicationRequest>,
-    ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
+impl TryFrom<&v1::CreateFundingApplicationRequest> for Keyed<CreateApplication> {
+    type Error = Invalid;
+
+    fn try_from(req: &v1::CreateFundingApplicationRequest) -> Result<Self, Invalid> {
         let mut violations = Violations::new();
-        let project_id = violations.check("parent", names::parse_project_name(&req.parent));
-        let a = req.funding_application.clone().unwrap_or_default();
+        let project_id = violations.check(
+            "parent",
+            names::parse_project_name(&req.parent).and_then(Id::parse),
+        );
+        let none = v1::FundingApplication::default();
+        let a = req.funding_application.as_ref().unwrap_or(&none);
         if req.funding_application.is_none() {
             violations.add("funding_application", "is required");
         }
@@ -194,43 +194,231 @@ impl FundingApi {
         );
         let requested = violations.check(
             "funding_application.requested_amount_yuan",
-            values::funding_amount(a.requested_amount_yuan, false),
+            Yuan::funding(a.requested_amount_yuan, false),
         );
         let description = violations.check(
             "funding_application.description",
-            values::text(&a.description, false, values::DESCRIPTION_CHARS),
+            Description::parse(&a.description),
         );
-        let application_id = if req.funding_application_id.is_empty() {
-            None
-        } else {
-            violations
-                .check(
-                    "funding_application_id",
-                    names::validate_id(&req.funding_application_id),
-                )
-                .map(|_| req.funding_application_id.clone())
-        };
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let key = request_key("CreateFundingApplication", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let outcome = self
-            .services
-            .store
-            .create_funding_application(
-                &ctx,
-                project_id.expect("validated"),
+        let application_id = violations.check(
+            "funding_application_id",
+            Id::optional(&req.funding_application_id),
+        );
+        let request_id = violations.check("request_id", values::request_id(&req.request_id));
+        violations.build(|| {
+            Some(Keyed {
+                command: CreateApplication {
+                    project_id: project_id?,
+                    application_id: application_id?,
+                    window_id: window_id?,
+                    requested: requested?,
+                    description: description?,
+                },
+                request_id: request_id?,
+            })
+        })
+    }
+}
+
+/// The query of ListFundingApplications and the fingerprint of its parent and filter.
+fn application_query(
+    req: &v1::ListFundingApplicationsRequest,
+) -> Result<(ApplicationQuery, String), Invalid> {
+    let mut violations = Violations::new();
+    let parent = violations
+        .check("parent", names::parse_milestone_parent(&req.parent))
+        .map(|p| p.map(String::from));
+    let limit = violations.check("page_size", pagination::page_size(req.page_size));
+    let mut filter = ApplicationFilter {
+        project_id: parent.flatten(),
+        ..Default::default()
+    };
+    const FIELDS: &[(&str, Op)] = &[
+        ("funding_window", Op::Equals),
+        ("channel", Op::Equals),
+        ("state", Op::Equals),
+        ("township", Op::Equals),
+        ("department", Op::Equals),
+    ];
+    if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
+        for term in terms {
+            match term.field.as_str() {
+                "funding_window" => {
+                    filter.window_id = violations
+                        .check("filter", parse_window_name(&term.value))
+                        .map(Id::into_string)
+                }
+                "channel" => {
+                    filter.channel = violations.check(
+                        "filter",
+                        enum_filter(&term.value, "FUNDING_CHANNEL_", FundingChannel::parse),
+                    )
+                }
+                "state" => {
+                    filter.state = violations.check(
+                        "filter",
+                        enum_filter(
+                            &term.value,
+                            "FUNDING_APPLICATION_STATE_",
+                            ApplicationState::parse,
+                        ),
+                    )
+                }
+                "township" => filter.township = Some(term.value.clone()),
+                _ => filter.department = Some(term.value.clone()),
+            }
+        }
+    }
+    let print = pagination::fingerprint(&[&req.parent, &format!("{filter:?}")]);
+    let after = violations
+        .check("page_token", pagination::decode(&req.page_token, &print))
+        .flatten();
+    if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
+        violations.add("page_token", "is not a page token issued by this service");
+    }
+    violations.build(|| {
+        Some((
+            ApplicationQuery {
+                filter,
+                after,
+                limit: limit?,
+            },
+            print,
+        ))
+    })
+}
+
+impl TryFrom<&v1::UpdateFundingApplicationRequest> for UpdateApplication {
+    type Error = Invalid;
+
+    fn try_from(req: &v1::UpdateFundingApplicationRequest) -> Result<Self, Invalid> {
+        let mut violations = Violations::new();
+        let none = v1::FundingApplication::default();
+        let a = req.funding_application.as_ref().unwrap_or(&none);
+        let ids = violations.check("funding_application.name", application_ids(&a.name));
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            MUTABLE,
+            OUTPUT_ONLY,
+            |p| match p {
+                "requested_amount_yuan" => a.requested_amount_yuan != 0,
+                _ => !a.description.is_empty(),
+            },
+            &mut violations,
+        );
+        let mut patch = ApplicationPatch::default();
+        for path in paths {
+            let field = format!("funding_application.{path}");
+            if path == "requested_amount_yuan" {
+                patch.requested_amount_yuan = violations
+                    .check(&field, Yuan::funding(a.requested_amount_yuan, false))
+                    .map(Yuan::get);
+            } else {
+                patch.description = violations
+                    .check(&field, Description::parse(&a.description))
+                    .map(String::from);
+            }
+        }
+        violations.build(|| {
+            let (project_id, application_id) = ids?;
+            Some(UpdateApplication {
+                project_id,
                 application_id,
-                window_id.expect("validated"),
-                requested.expect("validated"),
-                description.expect("validated"),
-                key.as_ref(),
-            )
-            .await
-            .map_err(to_status)?;
+                patch,
+                etag: optional_etag(&a.etag).map(String::from),
+            })
+        })
+    }
+}
+
+/// A Submit, Approve, Reject or Withdraw request: Reject and Withdraw need a reason.
+fn transition_command<R: TransitionRequest>(
+    req: &R,
+) -> Result<Keyed<TransitionApplication>, Invalid> {
+    let parts = req.parts();
+    let mut violations = Violations::new();
+    let ids = violations.check("name", application_ids(parts.name));
+    let reason = match R::ACTION {
+        ApplicationAction::Reject | ApplicationAction::Withdraw => Note::required(parts.reason),
+        ApplicationAction::Submit | ApplicationAction::Approve => Note::parse(parts.reason),
+    };
+    let reason = violations.check("reason", reason);
+    let amount = violations.check(
+        "approved_amount_yuan",
+        Yuan::funding(parts.approved_amount_yuan, true),
+    );
+    let request_id = violations.check("request_id", values::request_id(parts.request_id));
+    violations.build(|| {
+        let (project_id, application_id) = ids?;
+        Some(Keyed {
+            command: TransitionApplication {
+                project_id,
+                application_id,
+                change: ApplicationTransition {
+                    action: R::ACTION,
+                    reason: reason?,
+                    approved_amount_yuan: Some(amount?.get()).filter(|a| *a > 0),
+                    allow_exceeding_request: parts.allow_exceeding_request,
+                    etag: optional_etag(parts.etag).map(String::from),
+                },
+            },
+            request_id: request_id?,
+        })
+    })
+}
+
+/// A RecordFundingDisbursement request; the money cannot arrive after `today`.
+fn disbursement_command(
+    req: &v1::RecordFundingDisbursementRequest,
+    today: NaiveDate,
+) -> Result<Keyed<RecordDisbursement>, Invalid> {
+    let mut violations = Violations::new();
+    let ids = violations.check("name", application_ids(&req.name));
+    let amount = violations.check("amount_yuan", Yuan::funding(req.amount_yuan, false));
+    let date = match &req.disbursement_date {
+        None => {
+            violations.add("disbursement_date", "is required");
+            None
+        }
+        Some(d) => date_value(&mut violations, "disbursement_date", d),
+    };
+    if let Some(d) = date
+        && d > today
+    {
+        violations.add("disbursement_date", format!("{d} is after today ({today})"));
+    }
+    let note = violations.check("note", DisbursementNote::parse(&req.note));
+    let request_id = violations.check("request_id", values::request_id(&req.request_id));
+    violations.build(|| {
+        let (project_id, application_id) = ids?;
+        Some(Keyed {
+            command: RecordDisbursement {
+                project_id,
+                application_id,
+                amount: amount?,
+                date: date?,
+                note: note?,
+                etag: optional_etag(&req.etag).map(String::from),
+            },
+            request_id: request_id?,
+        })
+    })
+}
+
+impl FundingApi {
+    pub(super) async fn create_application(
+        &self,
+        request: Request<v1::CreateFundingApplicationRequest>,
+    ) -> Result<Response<v1::FundingApplication>, Status> {
+        let (ctx, command, key) = self.keyed(
+            request,
+            "CreateFundingApplication",
+            |r, _| Keyed::try_from(r),
+            |r| r.request_id.clear(),
+        )?;
+        let outcome =
+            service::funding::create_application(&self.services.store, &ctx, key.as_ref(), command)
+                .await?;
         respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
     }
 
@@ -239,16 +427,14 @@ impl FundingApi {
         request: Request<v1::GetFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, &req.name);
-        invalid(violations)?;
-        let (project_id, application_id) = name.expect("validated");
+        let (project_id, application_id) =
+            parsed(application_ids(&req.name).map_err(|e| Invalid::field("name", e)))?;
         let application = self
             .services
             .store
             .get_funding_application(&project_id, &application_id)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(v1::FundingApplication::from(&application)))
     }
 
@@ -257,70 +443,13 @@ impl FundingApi {
         request: Request<v1::ListFundingApplicationsRequest>,
     ) -> Result<Response<v1::ListFundingApplicationsResponse>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let parent = violations
-            .check("parent", names::parse_milestone_parent(&req.parent))
-            .map(|p| p.map(String::from));
-        let limit = violations.check("page_size", pagination::page_size(req.page_size));
-        let mut filter = ApplicationFilter {
-            project_id: parent.clone().flatten(),
-            ..Default::default()
-        };
-        const FIELDS: &[(&str, Op)] = &[
-            ("funding_window", Op::Equals),
-            ("channel", Op::Equals),
-            ("state", Op::Equals),
-            ("township", Op::Equals),
-            ("department", Op::Equals),
-        ];
-        if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
-            for term in terms {
-                match term.field.as_str() {
-                    "funding_window" => {
-                        filter.window_id = violations
-                            .check("filter", parse_window_name(&term.value))
-                            .map(String::from)
-                    }
-                    "channel" => {
-                        filter.channel = violations.check(
-                            "filter",
-                            enum_filter(&term.value, "FUNDING_CHANNEL_", FundingChannel::parse),
-                        )
-                    }
-                    "state" => {
-                        filter.state = violations.check(
-                            "filter",
-                            enum_filter(
-                                &term.value,
-                                "FUNDING_APPLICATION_STATE_",
-                                ApplicationState::parse,
-                            ),
-                        )
-                    }
-                    "township" => filter.township = Some(term.value.clone()),
-                    _ => filter.department = Some(term.value.clone()),
-                }
-            }
-        }
-        let print = pagination::fingerprint(&[&req.parent, &format!("{filter:?}")]);
-        let after = violations
-            .check("page_token", pagination::decode(&req.page_token, &print))
-            .flatten();
-        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
-            violations.add("page_token", "is not a page token issued by this service");
-        }
-        invalid(violations)?;
-        let query = ApplicationQuery {
-            filter,
-            after,
-            limit: limit.expect("validated"),
-        };
+        let (query, print) = parsed(application_query(&req))?;
         let (page, totals) = self
             .services
             .store
             .list_funding_applications(&query)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         let (funding_applications, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::FundingApplication::from(item)
@@ -342,55 +471,10 @@ impl FundingApi {
         request: Request<v1::UpdateFundingApplicationRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let a = req.funding_application.unwrap_or_default();
-        let name = violations
-            .check(
-                "funding_application.name",
-                names::parse_funding_application_name(&a.name),
-            )
-            .map(|(p, id)| (p.to_string(), id.to_string()));
-        let paths = mask_paths(
-            req.update_mask.as_ref(),
-            MUTABLE,
-            OUTPUT_ONLY,
-            |p| match p {
-                "requested_amount_yuan" => a.requested_amount_yuan != 0,
-                _ => !a.description.is_empty(),
-            },
-            &mut violations,
-        );
-        let mut patch = ApplicationPatch::default();
-        for path in paths {
-            let field = format!("funding_application.{path}");
-            if path == "requested_amount_yuan" {
-                patch.requested_amount_yuan = violations.check(
-                    &field,
-                    values::funding_amount(a.requested_amount_yuan, false),
-                );
-            } else {
-                patch.description = violations.check(
-                    &field,
-                    values::text(&a.description, false, values::DESCRIPTION_CHARS),
-                );
-            }
-        }
-        invalid(violations)?;
-        let (project_id, application_id) = name.expect("validated");
-        let updated = self
-            .services
-            .store
-            .update_funding_application(
-                &ctx,
-                &project_id,
-                &application_id,
-                patch,
-                optional_etag(&a.etag),
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(v1::FundingApplication::from(&updated)))
+        let command = parsed(UpdateApplication::try_from(request.get_ref()))?;
+        let outcome =
+            service::funding::update_application(&self.services.store, &ctx, command).await?;
+        respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
     }
 
     /// Submit, Approve, Reject and Withdraw: read the request, then move the application.
@@ -398,45 +482,19 @@ impl FundingApi {
         &self,
         request: Request<R>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let parts = req.parts();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, parts.name);
-        let required = matches!(
-            R::ACTION,
-            ApplicationAction::Reject | ApplicationAction::Withdraw
-        );
-        let reason = reason(&mut violations, parts.reason, required);
-        let amount = violations.check(
-            "approved_amount_yuan",
-            values::funding_amount(parts.approved_amount_yuan, true),
-        );
-        let request_id = violations
-            .check("request_id", values::request_id(parts.request_id))
-            .flatten();
-        invalid(violations)?;
-        let change = ApplicationTransition {
-            action: R::ACTION,
-            reason,
-            approved_amount_yuan: amount.filter(|a| *a > 0),
-            allow_exceeding_request: parts.allow_exceeding_request,
-            etag: optional_etag(parts.etag).map(String::from),
-        };
-        let key = request_key(R::METHOD, request_id, &req, R::clear_request_id);
-        let (project_id, application_id) = name.expect("validated");
-        let outcome = self
-            .services
-            .store
-            .transition_funding_application(
-                &ctx,
-                &project_id,
-                &application_id,
-                change,
-                key.as_ref(),
-            )
-            .await
-            .map_err(to_status)?;
+        let (ctx, command, key) = self.keyed(
+            request,
+            R::METHOD,
+            |r, _| transition_command(r),
+            R::clear_request_id,
+        )?;
+        let outcome = service::funding::transition_application(
+            &self.services.store,
+            &ctx,
+            key.as_ref(),
+            command,
+        )
+        .await?;
         respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
     }
 
@@ -444,58 +502,19 @@ impl FundingApi {
         &self,
         request: Request<v1::RecordFundingDisbursementRequest>,
     ) -> Result<Response<v1::FundingApplication>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let name = parse_name(&mut violations, &req.name);
-        let amount = violations.check(
-            "amount_yuan",
-            values::funding_amount(req.amount_yuan, false),
-        );
-        let date = match &req.disbursement_date {
-            None => {
-                violations.add("disbursement_date", "is required");
-                None
-            }
-            Some(d) => date_value(&mut violations, "disbursement_date", d),
-        };
-        if let Some(d) = date
-            && d > ctx.today
-        {
-            violations.add(
-                "disbursement_date",
-                format!("{d} is after today ({})", ctx.today),
-            );
-        }
-        let note = violations
-            .check(
-                "note",
-                values::text(&req.note, false, values::DISBURSEMENT_NOTE_CHARS),
-            )
-            .unwrap_or_default();
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let key = request_key("RecordFundingDisbursement", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let (project_id, application_id) = name.expect("validated");
-        let outcome = self
-            .services
-            .store
-            .record_funding_disbursement(
-                &ctx,
-                &project_id,
-                &application_id,
-                amount.expect("validated"),
-                date.expect("validated"),
-                note,
-                optional_etag(&req.etag),
-                key.as_ref(),
-            )
-            .await
-            .map_err(to_status)?;
+        let (ctx, command, key) = self.keyed(
+            request,
+            "RecordFundingDisbursement",
+            |r, ctx| disbursement_command(r, ctx.today),
+            |r| r.request_id.clear(),
+        )?;
+        let outcome = service::funding::record_disbursement(
+            &self.services.store,
+            &ctx,
+            key.as_ref(),
+            command,
+        )
+        .await?;
         respond(outcome, |a| v1::FundingApplication::from(&a)).map(Response::new)
     }
 
@@ -510,16 +529,14 @@ impl FundingApi {
             None => Some(self.services.clock.today()),
             Some(d) => date_value(&mut violations, "status_date", d),
         };
-        invalid(violations)?;
+        let (window_id, status_date) =
+            parsed(violations.build(|| Some((window_id?, status_date?))))?;
         let coverage = self
             .services
             .store
-            .funding_coverage(
-                window_id.expect("validated"),
-                status_date.expect("validated"),
-            )
+            .funding_coverage(&window_id, status_date)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(coverage_message(&coverage)))
     }
 }

@@ -6,22 +6,23 @@ use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
 use super::pagination;
-use super::parse::{
-    date_value, enum_filter, enum_set, enum_value, invalid, mask_paths, optional_etag,
-};
+use super::parse::{date_value, enum_filter, enum_set, enum_value, mask_paths, optional_etag};
 use super::projects::{
     category_from_proto, investment_type_from_proto, prerequisite_kind_from_proto, stage_from_proto,
 };
-use super::{Services, request_key, respond, to_status};
-use crate::domain::error::Violations;
-use crate::domain::funding::{Eligibility, FundingChannel, WindowFields, WindowPatch, WindowState};
+use super::{Services, request_key, respond};
+use crate::domain::error::{Invalid, Violations};
+use crate::domain::funding::{
+    CreateWindow, Eligibility, FundingChannel, UpdateWindow, WindowFields, WindowPatch, WindowState,
+};
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::{Category, Stage};
-use crate::domain::{names, values};
+use crate::domain::values::{self, Description, Id, Title};
 use crate::proto::v1::{self, funding_service_server::FundingService};
-use crate::service::ServiceError;
-use crate::store::SortKey;
+use crate::service::{self, ServiceError};
 use crate::store::funding::WindowQuery;
+use crate::store::idempotency::RequestKey;
+use crate::store::{SortKey, WriteContext};
 
 /// The gRPC face of funding.
 #[derive(Clone, Debug)]
@@ -33,6 +34,38 @@ impl FundingApi {
     pub fn new(services: Services) -> Self {
         Self { services }
     }
+}
+
+/// A parsed command and the request id it came with.
+pub(super) struct Keyed<C> {
+    pub command: C,
+    pub request_id: Option<String>,
+}
+
+impl FundingApi {
+    /// The writer, the command of a request that may carry a request id, and the request's
+    /// idempotency key.
+    pub(super) fn keyed<R: prost::Message + Clone, C>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+        parse: impl FnOnce(&R, &WriteContext) -> Result<Keyed<C>, Invalid>,
+        clear_id: impl FnOnce(&mut R),
+    ) -> Result<(WriteContext, C, Option<RequestKey>), Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let Keyed {
+            command,
+            request_id,
+        } = parsed(parse(&req, &ctx))?;
+        let key = request_key(method, request_id, &req, clear_id);
+        Ok((ctx, command, key))
+    }
+}
+
+/// The status of a request that did not parse.
+pub(super) fn parsed<T>(result: Result<T, Invalid>) -> Result<T, Status> {
+    result.map_err(|invalid| Status::from(ServiceError::from(invalid)))
 }
 
 const MUTABLE: &[&str] = &[
@@ -48,13 +81,20 @@ const MUTABLE: &[&str] = &[
 const OUTPUT_ONLY: &[&str] = &["name", "uid", "create_time", "update_time", "etag"];
 
 fn channel_from_proto(raw: i32) -> Option<FundingChannel> {
-    let name = v1::FundingChannel::try_from(raw).ok()?.as_str_name();
-    FundingChannel::parse(name.strip_prefix("FUNDING_CHANNEL_")?)
+    match v1::FundingChannel::try_from(raw).ok()? {
+        v1::FundingChannel::Unspecified => None,
+        v1::FundingChannel::SpecialBond => Some(FundingChannel::SpecialBond),
+        v1::FundingChannel::PolicyFinance => Some(FundingChannel::PolicyFinance),
+        v1::FundingChannel::CentralBudget => Some(FundingChannel::CentralBudget),
+        v1::FundingChannel::LongTermLoan => Some(FundingChannel::LongTermLoan),
+        v1::FundingChannel::Other => Some(FundingChannel::Other),
+    }
 }
 
-pub(super) fn parse_window_name(name: &str) -> Result<&str, String> {
-    match name.strip_prefix("fundingWindows/") {
-        Some(id) if names::validate_id(id).is_ok() => Ok(id),
+/// The id of `fundingWindows/{funding_window}`.
+pub(super) fn parse_window_name(name: &str) -> Result<Id, String> {
+    match name.strip_prefix("fundingWindows/").map(Id::parse) {
+        Some(Ok(id)) => Ok(id),
         _ => Err(format!(
             "must be a funding window resource name, fundingWindows/{{funding_window}}; got {name:?}"
         )),
@@ -128,14 +168,14 @@ fn window_patch(w: &v1::FundingWindow, paths: &[&str], violations: &mut Violatio
                 patch.channel = enum_value(violations, &f, w.channel, true, channel_from_proto)
             }
             "title" => {
-                patch.title =
-                    violations.check(&f, values::text(&w.title, true, values::TITLE_CHARS))
+                patch.title = violations
+                    .check(&f, Title::required(&w.title))
+                    .map(String::from)
             }
             "description" => {
-                patch.description = violations.check(
-                    &f,
-                    values::text(&w.description, false, values::DESCRIPTION_CHARS),
-                )
+                patch.description = violations
+                    .check(&f, Description::parse(&w.description))
+                    .map(String::from)
             }
             "open_date" => patch.open_date = required_date(violations, &f, w.open_date.as_ref()),
             "close_date" => patch.close_date = required_date(violations, &f, w.close_date.as_ref()),
@@ -174,71 +214,163 @@ fn populated(w: &v1::FundingWindow, path: &str) -> bool {
     }
 }
 
+/// A patch that sets every field: the fields of a new window.
+fn whole(patch: WindowPatch) -> Option<WindowFields> {
+    Some(WindowFields {
+        channel: patch.channel?,
+        title: patch.title?,
+        description: patch.description?,
+        open_date: patch.open_date?,
+        close_date: patch.close_date?,
+        target_count: patch.target_count?,
+        target_amount_yuan: patch.target_amount_yuan?,
+        eligibility: patch.eligibility?,
+    })
+}
+
+impl TryFrom<&v1::CreateFundingWindowRequest> for Keyed<CreateWindow> {
+    type Error = Invalid;
+
+    fn try_from(req: &v1::CreateFundingWindowRequest) -> Result<Self, Invalid> {
+        let mut violations = Violations::new();
+        let none = v1::FundingWindow::default();
+        let w = req.funding_window.as_ref().unwrap_or(&none);
+        if req.funding_window.is_none() {
+            violations.add("funding_window", "is required");
+        }
+        let fields = whole(window_patch(w, MUTABLE, &mut violations));
+        let window_id = violations.check("funding_window_id", Id::optional(&req.funding_window_id));
+        let request_id = violations.check("request_id", values::request_id(&req.request_id));
+        if let Some(Err(Invalid(found))) = fields.as_ref().map(WindowFields::check) {
+            for v in found {
+                violations.add(v.field, v.description);
+            }
+        }
+        violations.build(|| {
+            Some(Keyed {
+                command: CreateWindow {
+                    window_id: window_id?,
+                    fields: fields?,
+                },
+                request_id: request_id?,
+            })
+        })
+    }
+}
+
+impl TryFrom<&v1::UpdateFundingWindowRequest> for UpdateWindow {
+    type Error = Invalid;
+
+    fn try_from(req: &v1::UpdateFundingWindowRequest) -> Result<Self, Invalid> {
+        let mut violations = Violations::new();
+        let none = v1::FundingWindow::default();
+        let w = req.funding_window.as_ref().unwrap_or(&none);
+        let window_id = violations.check("funding_window.name", parse_window_name(&w.name));
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            MUTABLE,
+            OUTPUT_ONLY,
+            |p| populated(w, p),
+            &mut violations,
+        );
+        let patch = window_patch(w, &paths, &mut violations);
+        violations.build(|| {
+            Some(UpdateWindow {
+                window_id: window_id?,
+                patch,
+                etag: optional_etag(&w.etag).map(String::from),
+            })
+        })
+    }
+}
+
+/// The query of ListFundingWindows and the fingerprint of its filter and order.
+fn window_query(
+    req: &v1::ListFundingWindowsRequest,
+    today: NaiveDate,
+) -> Result<(WindowQuery, String), Invalid> {
+    let mut violations = Violations::new();
+    let limit = violations.check("page_size", pagination::page_size(req.page_size));
+    let status_date = match &req.status_date {
+        None => Some(today),
+        Some(d) => date_value(&mut violations, "status_date", d),
+    };
+    let mut channel = None;
+    let mut state = None;
+    const FIELDS: &[(&str, Op)] = &[("channel", Op::Equals), ("state", Op::Equals)];
+    if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
+        for term in terms {
+            if term.field == "channel" {
+                channel = violations.check(
+                    "filter",
+                    enum_filter(&term.value, "FUNDING_CHANNEL_", FundingChannel::parse),
+                );
+            } else {
+                state =
+                    violations.check("filter", enum_filter(&term.value, "", WindowState::parse));
+            }
+        }
+    }
+    let order_by: Vec<&str> = req.order_by.split_whitespace().collect();
+    let (by_open_date, descending) = match order_by.as_slice() {
+        [] => (false, false),
+        [field] | [field, "asc"] | [field, "desc"]
+            if *field == "close_date" || *field == "open_date" =>
+        {
+            (
+                *field == "open_date",
+                order_by.len() == 2 && order_by[1] == "desc",
+            )
+        }
+        _ => {
+            violations.add(
+                "order_by",
+                "must be close_date or open_date, optionally followed by desc",
+            );
+            (false, false)
+        }
+    };
+    let print = pagination::fingerprint(&[
+        &format!("{channel:?}{state:?}{status_date:?}"),
+        &req.order_by.trim().to_lowercase(),
+    ]);
+    let after = violations
+        .check("page_token", pagination::decode(&req.page_token, &print))
+        .flatten();
+    if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
+        violations.add("page_token", "is not a page token issued by this service");
+    }
+    violations.build(|| {
+        Some((
+            WindowQuery {
+                channel,
+                state,
+                status_date: status_date?,
+                by_open_date,
+                descending,
+                after,
+                limit: limit?,
+            },
+            print,
+        ))
+    })
+}
+
 #[tonic::async_trait]
 impl FundingService for FundingApi {
     async fn create_funding_window(
         &self,
         request: Request<v1::CreateFundingWindowRequest>,
     ) -> Result<Response<v1::FundingWindow>, Status> {
-        let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let w = req.funding_window.clone().unwrap_or_default();
-        if req.funding_window.is_none() {
-            violations.add("funding_window", "is required");
-        }
-        let patch = window_patch(&w, MUTABLE, &mut violations);
-        let window_id = if req.funding_window_id.is_empty() {
-            None
-        } else {
-            violations
-                .check(
-                    "funding_window_id",
-                    names::validate_id(&req.funding_window_id),
-                )
-                .map(|_| req.funding_window_id.clone())
-        };
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        let fields = match patch {
-            WindowPatch {
-                channel: Some(channel),
-                title: Some(title),
-                description: Some(description),
-                open_date: Some(open_date),
-                close_date: Some(close_date),
-                target_count: Some(target_count),
-                target_amount_yuan: Some(target_amount_yuan),
-                eligibility: Some(eligibility),
-            } => {
-                let fields = WindowFields {
-                    channel,
-                    title,
-                    description,
-                    open_date,
-                    close_date,
-                    target_count,
-                    target_amount_yuan,
-                    eligibility,
-                };
-                if let Err((field, problem)) = fields.check() {
-                    violations.add(format!("funding_window.{field}"), problem);
-                }
-                Some(fields)
-            }
-            _ => None,
-        };
-        invalid(violations)?;
-        let key = request_key("CreateFundingWindow", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let outcome = self
-            .services
-            .store
-            .create_funding_window(&ctx, window_id, fields.expect("validated"), key.as_ref())
-            .await
-            .map_err(to_status)?;
+        let (ctx, command, key) = self.keyed(
+            request,
+            "CreateFundingWindow",
+            |r, _| Keyed::try_from(r),
+            |r| r.request_id.clear(),
+        )?;
+        let outcome =
+            service::funding::create_window(&self.services.store, &ctx, key.as_ref(), command)
+                .await?;
         respond(outcome, |w| v1::FundingWindow::from(&w)).map(Response::new)
     }
 
@@ -247,14 +379,13 @@ impl FundingService for FundingApi {
         request: Request<v1::GetFundingWindowRequest>,
     ) -> Result<Response<v1::FundingWindow>, Status> {
         let req = request.into_inner();
-        let id = parse_window_name(&req.name)
-            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
+        let id = parsed(parse_window_name(&req.name).map_err(|e| Invalid::field("name", e)))?;
         let window = self
             .services
             .store
-            .get_funding_window(id)
+            .get_funding_window(&id)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(v1::FundingWindow::from(&window)))
     }
 
@@ -263,73 +394,13 @@ impl FundingService for FundingApi {
         request: Request<v1::ListFundingWindowsRequest>,
     ) -> Result<Response<v1::ListFundingWindowsResponse>, Status> {
         let req = request.into_inner();
-        let mut violations = Violations::new();
-        let limit = violations.check("page_size", pagination::page_size(req.page_size));
-        let status_date = match &req.status_date {
-            None => Some(self.services.clock.today()),
-            Some(d) => date_value(&mut violations, "status_date", d),
-        };
-        let mut channel = None;
-        let mut state = None;
-        const FIELDS: &[(&str, Op)] = &[("channel", Op::Equals), ("state", Op::Equals)];
-        if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
-            for term in terms {
-                if term.field == "channel" {
-                    channel = violations.check(
-                        "filter",
-                        enum_filter(&term.value, "FUNDING_CHANNEL_", FundingChannel::parse),
-                    );
-                } else {
-                    state = violations
-                        .check("filter", enum_filter(&term.value, "", WindowState::parse));
-                }
-            }
-        }
-        let order_by: Vec<&str> = req.order_by.split_whitespace().collect();
-        let (by_open_date, descending) = match order_by.as_slice() {
-            [] => (false, false),
-            [field] | [field, "asc"] | [field, "desc"]
-                if *field == "close_date" || *field == "open_date" =>
-            {
-                (
-                    *field == "open_date",
-                    order_by.len() == 2 && order_by[1] == "desc",
-                )
-            }
-            _ => {
-                violations.add(
-                    "order_by",
-                    "must be close_date or open_date, optionally followed by desc",
-                );
-                (false, false)
-            }
-        };
-        let print = pagination::fingerprint(&[
-            &format!("{channel:?}{state:?}{status_date:?}"),
-            &req.order_by.trim().to_lowercase(),
-        ]);
-        let after = violations
-            .check("page_token", pagination::decode(&req.page_token, &print))
-            .flatten();
-        if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
-            violations.add("page_token", "is not a page token issued by this service");
-        }
-        invalid(violations)?;
-        let query = WindowQuery {
-            channel,
-            state,
-            status_date: status_date.expect("validated"),
-            by_open_date,
-            descending,
-            after,
-            limit: limit.expect("validated"),
-        };
+        let (query, print) = parsed(window_query(&req, self.services.clock.today()))?;
         let page = self
             .services
             .store
             .list_funding_windows(&query)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         let (funding_windows, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::FundingWindow::from(item)
@@ -345,26 +416,9 @@ impl FundingService for FundingApi {
         request: Request<v1::UpdateFundingWindowRequest>,
     ) -> Result<Response<v1::FundingWindow>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let w = req.funding_window.unwrap_or_default();
-        let id = violations.check("funding_window.name", parse_window_name(&w.name));
-        let paths = mask_paths(
-            req.update_mask.as_ref(),
-            MUTABLE,
-            OUTPUT_ONLY,
-            |p| populated(&w, p),
-            &mut violations,
-        );
-        let patch = window_patch(&w, &paths, &mut violations);
-        invalid(violations)?;
-        let updated = self
-            .services
-            .store
-            .update_funding_window(&ctx, id.expect("validated"), patch, optional_etag(&w.etag))
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(v1::FundingWindow::from(&updated)))
+        let command = parsed(UpdateWindow::try_from(request.get_ref()))?;
+        let outcome = service::funding::update_window(&self.services.store, &ctx, command).await?;
+        respond(outcome, |w| v1::FundingWindow::from(&w)).map(Response::new)
     }
 
     async fn create_funding_application(

@@ -239,6 +239,8 @@ pub type Description = Text<DESCRIPTION_CHARS>;
 pub type Note = Text<NOTE_CHARS>;
 /// A department, township, leader or owner unit: at most UNIT_CHARS characters.
 pub type Unit = Text<UNIT_CHARS>;
+/// The note of one disbursement: at most DISBURSEMENT_NOTE_CHARS characters.
+pub type DisbursementNote = Text<DISBURSEMENT_NOTE_CHARS>;
 
 /// An amount of money in whole yuan, from 0 to MAX_YUAN.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -320,7 +320,7 @@ pub(crate) mod worst {
             days_to_close: i32::MIN,
             draft_count: i32::MAX,
             undeclared_count: i32::MAX,
-            undeclared_projects: vec![project_name(); crate::store::applications::ALERT_PROJECTS],
+            undeclared_projects: vec![project_name(); crate::domain::funding::ALERT_PROJECTS],
         }
     }
 

@@ -1,40 +1,32 @@
-//! Funding applications, their disbursements, the coverage sheet (应报尽报) and the scanner's
-//! funding alerts. Every write locks the project row first, so the writes of one project's
+//! The repository of funding applications and their disbursements: rows to
+//! `FundingApplication` and back, the listing with its totals, the coverage sheet (应报尽报)
+//! and the ledger of the scanner's funding alerts. The rules live in `domain::funding`; the
+//! service locks the project row before every write, so the writes of one project's
 //! applications (and a forced project delete) never interleave.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use prost::Message;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    FromQueryResult, QueryFilter, QueryOrder, Set,
 };
 
-use super::entities::{funding_application, funding_disbursement, funding_window, prerequisite};
-use super::funding::to_domain as window_to_domain;
-use super::idempotency::RequestKey;
-use super::projects::{check_etag, finish, load_for_update};
+use super::entities::{funding_application, funding_disbursement, prerequisite};
+use super::error::{StoreError, conflict_on};
 use super::sql::{Sql, exact_sum, insert_once, read_exact_sum};
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::{Cursor, Page, SortKey, Store};
 use crate::domain::funding::{
-    ApplicationAction, ApplicationPatch, ApplicationState, ApplicationTransition, Disbursement,
-    Eligibility, FundingApplication, FundingChannel, FundingWindow, MAX_DISBURSEMENTS, WindowState,
+    AlertDay, AlertScan, ApplicationState, Coverage, CoverageEntry, Disbursement, Eligibility,
+    FundingApplication, FundingChannel, FundingWindow, PlaceTaken, Totals,
 };
 use crate::domain::names;
 use crate::domain::prerequisite::PrerequisiteKind;
-use crate::domain::project::Project;
-use crate::domain::values::{day_number, from_day_number, reported_count};
-use crate::events::outbox::{self as events, EventDraft};
-use crate::proto::v1;
-use crate::service::ServiceError;
+use crate::domain::values::{day_number, from_day_number};
 
 /// At most this many projects are listed in each part of a coverage sheet; the counts are
 /// always complete.
 pub const COVERAGE_LIST_LIMIT: usize = 1000;
-
-/// At most this many undeclared projects are named in a funding window alert.
-pub const ALERT_PROJECTS: usize = 100;
 
 /// Filters of ListFundingApplications.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,52 +46,27 @@ pub struct ApplicationQuery {
     pub limit: u64,
 }
 
-/// Sums over a filtered set of applications, exact (see `exact_sum`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub application_count: i64,
-    pub requested_amount_yuan: i128,
-    pub approved_amount_yuan: i128,
-    pub disbursed_amount_yuan: i128,
+/// A project line of a coverage sheet as read.
+#[derive(Debug, FromQueryResult)]
+struct CoverageRow {
+    project_id: String,
+    display_name: String,
+    township: String,
+    department: String,
+    total_investment_yuan: i64,
+    application_id: Option<String>,
 }
 
-/// A project line of a coverage sheet.
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
-pub struct CoverageEntry {
-    pub project_id: String,
-    pub display_name: String,
-    pub township: String,
-    pub department: String,
-    pub total_investment_yuan: i64,
-    pub application_id: Option<String>,
-}
-
-/// The 应报尽报 sheet of one window on one date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coverage {
-    pub window: FundingWindow,
-    pub status_date: NaiveDate,
-    pub eligible_count: i64,
-    pub undeclared_count: i64,
-    pub undeclared: Vec<CoverageEntry>,
-    pub draft_count: i64,
-    pub drafts: Vec<CoverageEntry>,
-    pub submitted_count: i64,
-    pub approved_count: i64,
-    pub rejected_count: i64,
-    /// Exact sums, in 128 bits.
-    pub declared_amount_yuan: i128,
-    pub approved_amount_yuan: i128,
-    pub disbursed_amount_yuan: i128,
-}
-
-impl Coverage {
-    pub fn declared_count(&self) -> i64 {
-        self.submitted_count + self.approved_count + self.rejected_count
-    }
-
-    pub fn days_to_close(&self) -> i32 {
-        (self.window.fields.close_date - self.status_date).num_days() as i32
+impl From<CoverageRow> for CoverageEntry {
+    fn from(row: CoverageRow) -> Self {
+        CoverageEntry {
+            project_id: row.project_id,
+            display_name: row.display_name,
+            township: row.township,
+            department: row.department,
+            total_investment_yuan: row.total_investment_yuan,
+            application_id: row.application_id,
+        }
     }
 }
 
@@ -132,12 +99,11 @@ const SELECT_APPLICATIONS: &str = "SELECT a.id, a.application_id, a.uid, a.state
      FROM funding_applications a JOIN projects p ON p.id = a.project_pk \
      JOIN funding_windows w ON w.id = a.window_pk";
 
-fn to_domain(row: ApplicationRow) -> Result<(i64, FundingApplication), ServiceError> {
-    let state = ApplicationState::parse(&row.state).ok_or_else(|| {
-        ServiceError::internal(format!("stored state {:?} is unknown", row.state))
-    })?;
+fn to_domain(row: ApplicationRow) -> Result<(i64, FundingApplication), StoreError> {
+    let state = ApplicationState::parse(&row.state)
+        .ok_or_else(|| StoreError::corrupt(format!("stored state {:?} is unknown", row.state)))?;
     let channel = FundingChannel::parse(&row.channel).ok_or_else(|| {
-        ServiceError::internal(format!("stored channel {:?} is unknown", row.channel))
+        StoreError::corrupt(format!("stored channel {:?} is unknown", row.channel))
     })?;
     Ok((
         row.id,
@@ -163,12 +129,12 @@ fn to_domain(row: ApplicationRow) -> Result<(i64, FundingApplication), ServiceEr
     ))
 }
 
-/// One application by its project and id, with its primary key.
-async fn find(
+/// One application by its project and id, with its primary key and its disbursements.
+pub async fn find(
     conn: &impl ConnectionTrait,
     project_id: &str,
     application_id: &str,
-) -> Result<(i64, FundingApplication), ServiceError> {
+) -> Result<(i64, FundingApplication), StoreError> {
     let mut sql = Sql::new(conn.get_database_backend(), SELECT_APPLICATIONS);
     sql.push(" WHERE p.project_id = ")
         .bind(project_id)
@@ -176,19 +142,23 @@ async fn find(
         .bind(application_id);
     let row = ApplicationRow::find_by_statement(sql.build())
         .one(conn)
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or_else(|| {
-            ServiceError::not_found(names::funding_application_name(project_id, application_id))
+            StoreError::not_found(names::funding_application_name(project_id, application_id))
         })?;
-    to_domain(row)
+    let (pk, mut application) = to_domain(row)?;
+    application.disbursements = disbursements(conn, &[pk])
+        .await?
+        .remove(&pk)
+        .unwrap_or_default();
+    Ok((pk, application))
 }
 
 /// The disbursements of the given applications, oldest first.
 async fn disbursements(
     conn: &impl ConnectionTrait,
     pks: &[i64],
-) -> Result<HashMap<i64, Vec<Disbursement>>, ServiceError> {
+) -> Result<HashMap<i64, Vec<Disbursement>>, StoreError> {
     let mut out: HashMap<i64, Vec<Disbursement>> = HashMap::new();
     if pks.is_empty() {
         return Ok(out);
@@ -197,8 +167,7 @@ async fn disbursements(
         .filter(funding_disbursement::Column::ApplicationPk.is_in(pks.iter().copied()))
         .order_by_asc(funding_disbursement::Column::Id)
         .all(conn)
-        .await
-        .map_err(db_error)?;
+        .await?;
     for row in rows {
         out.entry(row.application_pk)
             .or_default()
@@ -213,72 +182,117 @@ async fn disbursements(
     Ok(out)
 }
 
-async fn with_disbursements(
-    conn: &impl ConnectionTrait,
-    (pk, mut application): (i64, FundingApplication),
-) -> Result<FundingApplication, ServiceError> {
-    application.disbursements = disbursements(conn, &[pk])
+/// The id of the live application of a project to a window, if there is one.
+pub async fn live_application(
+    tx: &DatabaseTransaction,
+    project_pk: i64,
+    window_pk: i64,
+) -> Result<Option<String>, StoreError> {
+    let mut live = Sql::new(tx.get_database_backend(), SELECT_APPLICATIONS);
+    live.push(" WHERE a.project_pk = ")
+        .bind(project_pk)
+        .push(" AND a.window_pk = ")
+        .bind(window_pk)
+        .push(" AND a.state IN ('DRAFT', 'SUBMITTED', 'APPROVED')");
+    Ok(ApplicationRow::find_by_statement(live.build())
+        .one(tx)
         .await?
-        .remove(&pk)
-        .unwrap_or_default();
-    Ok(application)
+        .map(|row| row.application_id))
 }
 
-async fn window_row(
-    conn: &impl ConnectionTrait,
-    window_id: &str,
-) -> Result<funding_window::Model, ServiceError> {
-    funding_window::Entity::find()
-        .filter(funding_window::Column::WindowId.eq(window_id))
-        .one(conn)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ServiceError::not_found(format!("fundingWindows/{window_id}")))
+/// Sets the columns a change of an application may touch.
+fn write(model: &mut funding_application::ActiveModel, a: &FundingApplication) {
+    model.state = Set(a.state.as_str().to_string());
+    model.requested_amount_yuan = Set(a.requested_amount_yuan);
+    model.approved_amount_yuan = Set(a.approved_amount_yuan);
+    model.disbursed_amount_yuan = Set(a.disbursed_amount_yuan);
+    model.description = Set(a.description.clone());
+    model.state_reason = Set(a.state_reason.clone());
+    model.state_actor = Set(a.state_actor.clone());
+    model.state_changed_at_us = Set(a.state_changed_at_us);
+    model.updated_at_us = Set(a.updated_at_us);
+    model.version = Set(a.version);
+}
+
+/// Inserts a new application. Its id taken is a conflict on `funding_application_id`; any
+/// other unique key is the one live application per project and window (a partial index).
+pub async fn insert(
+    tx: &DatabaseTransaction,
+    project_pk: i64,
+    window_pk: i64,
+    application: &FundingApplication,
+) -> Result<(), StoreError> {
+    let a = application;
+    let mut model = funding_application::ActiveModel {
+        application_id: Set(a.id.clone()),
+        uid: Set(a.uid.clone()),
+        project_pk: Set(project_pk),
+        window_pk: Set(window_pk),
+        created_at_us: Set(a.created_at_us),
+        ..Default::default()
+    };
+    write(&mut model, a);
+    model.insert(tx).await.map_err(|err| {
+        conflict_on(
+            err,
+            &[
+                ("application_id", &|| a.name(), "funding_application_id"),
+                ("", &|| a.place_taken(None).resource, PlaceTaken::FIELD),
+            ],
+        )
+    })?;
+    Ok(())
+}
+
+/// Writes a changed application.
+pub async fn save(
+    tx: &DatabaseTransaction,
+    pk: i64,
+    application: &FundingApplication,
+) -> Result<(), StoreError> {
+    let mut model = funding_application::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        ..Default::default()
+    };
+    write(&mut model, application);
+    model.update(tx).await?;
+    Ok(())
+}
+
+/// Adds a disbursement to the application with primary key `pk`.
+pub async fn insert_disbursement(
+    tx: &DatabaseTransaction,
+    pk: i64,
+    disbursement: &Disbursement,
+) -> Result<(), StoreError> {
+    funding_disbursement::ActiveModel {
+        application_pk: Set(pk),
+        amount_yuan: Set(disbursement.amount_yuan),
+        disbursement_date: Set(day_number(disbursement.date)),
+        note: Set(disbursement.note.clone()),
+        actor: Set(disbursement.actor.clone()),
+        created_at_us: Set(disbursement.created_at_us),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await?;
+    Ok(())
 }
 
 /// The kinds of a project's prerequisites that are DONE or WAIVED.
-async fn cleared_prerequisites(
+pub async fn cleared_prerequisites(
     conn: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<Vec<PrerequisiteKind>, ServiceError> {
+) -> Result<Vec<PrerequisiteKind>, StoreError> {
     let rows = prerequisite::Entity::find()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))
         .filter(prerequisite::Column::State.is_in(["DONE", "WAIVED"]))
         .all(conn)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(rows
         .iter()
         .filter_map(|row| PrerequisiteKind::parse(&row.kind))
         .collect())
-}
-
-fn application_event(
-    kind: v1::EventKind,
-    project: &Project,
-    application: &FundingApplication,
-    from: ApplicationState,
-    reason: String,
-    disbursement: Option<&Disbursement>,
-    changed: Vec<&'static str>,
-) -> EventDraft {
-    let mut after = v1::FundingApplication::from(application);
-    after.disbursements.clear();
-    EventDraft::about(
-        kind,
-        project,
-        application.name(),
-        Some(v1::event::Detail::FundingApplicationChange(
-            v1::FundingApplicationChange {
-                funding_application_after: Some(after),
-                from_state: v1::FundingApplicationState::from(from) as i32,
-                to_state: v1::FundingApplicationState::from(application.state) as i32,
-                reason,
-                disbursement: disbursement.map(v1::FundingDisbursement::from),
-            },
-        )),
-        changed,
-    )
 }
 
 /// Appends `sql` with the conditions of `filter` (`a`, `p`, `w` as in SELECT_APPLICATIONS).
@@ -332,23 +346,23 @@ pub(crate) fn push_eligibility(sql: &mut Sql, e: &Eligibility) {
     }
 }
 
-async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, ServiceError> {
+async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, StoreError> {
     let row = conn
         .query_one_raw(sql.build())
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ServiceError::internal("a count returned no row"))?;
-    row.try_get_by_index::<i64>(0).map_err(db_error)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("a count returned no row"))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
-/// The coverage sheet of a window, read through `conn` (inside a transaction for alerts).
-async fn coverage_on(
+/// The coverage sheet of a window, read through `conn` (inside a transaction for alerts),
+/// listing at most `list_limit` projects in each part.
+pub async fn coverage_on(
     conn: &impl ConnectionTrait,
     window_pk: i64,
     window: FundingWindow,
     status_date: NaiveDate,
     list_limit: usize,
-) -> Result<Coverage, ServiceError> {
+) -> Result<Coverage, StoreError> {
     let backend = conn.get_database_backend();
     let e = &window.fields.eligibility;
     // Eligible projects with no application but withdrawn ones.
@@ -375,10 +389,9 @@ async fn coverage_on(
     );
     undeclared_where(&mut undeclared);
     undeclared.push(&format!(" ORDER BY p.project_id LIMIT {list_limit}"));
-    let undeclared = CoverageEntry::find_by_statement(undeclared.build())
+    let undeclared = CoverageRow::find_by_statement(undeclared.build())
         .all(conn)
-        .await
-        .map_err(db_error)?;
+        .await?;
     let mut drafts = Sql::new(
         backend,
         "SELECT p.project_id, p.display_name, p.township, p.department, \
@@ -388,10 +401,9 @@ async fn coverage_on(
     drafts
         .bind(window_pk)
         .push(&format!(" ORDER BY p.project_id LIMIT {list_limit}"));
-    let drafts = CoverageEntry::find_by_statement(drafts.build())
+    let drafts = CoverageRow::find_by_statement(drafts.build())
         .all(conn)
-        .await
-        .map_err(db_error)?;
+        .await?;
     let mut by_state = Sql::new(
         backend,
         format!(
@@ -402,218 +414,102 @@ async fn coverage_on(
         ),
     );
     by_state.bind(window_pk).push(" GROUP BY a.state");
-    let rows = conn
-        .query_all_raw(by_state.build())
-        .await
-        .map_err(db_error)?;
-    let mut coverage = Coverage {
+    let rows = conn.query_all_raw(by_state.build()).await?;
+    let mut coverage = Coverage::new(
         window,
         status_date,
-        eligible_count,
-        undeclared_count,
-        undeclared,
-        draft_count: 0,
-        drafts,
-        submitted_count: 0,
-        approved_count: 0,
-        rejected_count: 0,
-        declared_amount_yuan: 0,
-        approved_amount_yuan: 0,
-        disbursed_amount_yuan: 0,
-    };
+        (eligible_count, undeclared_count),
+        undeclared.into_iter().map(CoverageEntry::from).collect(),
+        drafts.into_iter().map(CoverageEntry::from).collect(),
+    );
     for row in rows {
-        let state: String = row.try_get_by_index(0).map_err(db_error)?;
-        let application_count: i64 = row.try_get_by_index(1).map_err(db_error)?;
-        let declared = match ApplicationState::parse(&state) {
-            Some(ApplicationState::Draft) => {
-                coverage.draft_count = application_count;
-                false
-            }
-            Some(ApplicationState::Submitted) => {
-                coverage.submitted_count = application_count;
-                true
-            }
-            Some(ApplicationState::Approved) => {
-                coverage.approved_count = application_count;
-                true
-            }
-            Some(ApplicationState::Rejected) => {
-                coverage.rejected_count = application_count;
-                true
-            }
-            _ => false,
+        let state: String = row.try_get_by_index(0)?;
+        let totals = Totals {
+            application_count: row.try_get_by_index(1)?,
+            requested_amount_yuan: read_exact_sum(&row, 2)?,
+            approved_amount_yuan: read_exact_sum(&row, 4)?,
+            disbursed_amount_yuan: read_exact_sum(&row, 6)?,
         };
-        if declared {
-            coverage.declared_amount_yuan += read_exact_sum(&row, 2)?;
-        }
-        coverage.approved_amount_yuan += read_exact_sum(&row, 4)?;
-        coverage.disbursed_amount_yuan += read_exact_sum(&row, 6)?;
+        coverage.add(ApplicationState::parse(&state), &totals);
     }
     Ok(coverage)
 }
 
-fn illegal(application: &FundingApplication, message: String) -> ServiceError {
-    ServiceError::FailedPrecondition {
-        reason: "ILLEGAL_APPLICATION_TRANSITION",
-        message: format!("{message} (current state: {})", application.state.as_str()),
-        violations: vec![(
-            application.name(),
-            format!("current state is {}", application.state.as_str()),
-        )],
+/// The candidates of one alert pass: the windows within the scan's date bounds without a
+/// ledger entry of its kind for their key day, by primary key.
+pub async fn alert_candidates(
+    conn: &impl ConnectionTrait,
+    scan: &AlertScan,
+) -> Result<Vec<i64>, StoreError> {
+    let mut conditions = Vec::new();
+    for (column, op, day) in [
+        ("w.open_date", "<=", scan.opened_by),
+        ("w.close_date", ">=", scan.closing_from),
+        ("w.close_date", "<=", scan.closing_by),
+    ] {
+        if let Some(day) = day {
+            conditions.push(format!("{column} {op} {}", day_number(day)));
+        }
     }
+    let day = match scan.keyed_on {
+        AlertDay::OpenDate => "w.open_date".to_string(),
+        AlertDay::CloseDate => "w.close_date".to_string(),
+        AlertDay::On(day) => day_number(day).to_string(),
+    };
+    let sql = Sql::new(
+        conn.get_database_backend(),
+        format!(
+            "SELECT w.id FROM funding_windows w WHERE {} AND NOT EXISTS \
+             (SELECT 1 FROM funding_window_alerts l WHERE l.window_pk = w.id \
+             AND l.kind = '{}' AND l.day = {day}) ORDER BY w.id",
+            conditions.join(" AND "),
+            scan.kind.as_str()
+        ),
+    );
+    let rows = conn.query_all_raw(sql.build()).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Records an alert in the ledger; false when it was recorded already (by an earlier pass or
+/// another replica).
+pub async fn record_alert(
+    tx: &DatabaseTransaction,
+    window_pk: i64,
+    scan: &AlertScan,
+    day: NaiveDate,
+    now_us: i64,
+) -> Result<bool, StoreError> {
+    insert_once(
+        tx,
+        "funding_window_alerts",
+        &["window_pk", "kind", "day", "created_at_us"],
+        vec![
+            window_pk.into(),
+            scan.kind.as_str().into(),
+            day_number(day).into(),
+            now_us.into(),
+        ],
+    )
+    .await
 }
 
 impl Store {
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_funding_application(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        application_id: Option<String>,
-        window_id: &str,
-        requested_amount_yuan: i64,
-        description: String,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingApplication>, ServiceError> {
-        let (tx, (project_pk, project)) = match self
-            .begin_keyed(ctx, key, async |tx| {
-                load_for_update(tx, ctx, project_id).await
-            })
-            .await?
-        {
-            Ok(started) => started,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let window_row = window_row(&tx, window_id).await?;
-        let window_pk = window_row.id;
-        let window = window_to_domain(window_row)?;
-        if window.fields.state_on(ctx.today) == WindowState::Closed {
-            return Err(ServiceError::FailedPrecondition {
-                reason: "WINDOW_CLOSED",
-                message: format!(
-                    "{} closed on {}; no new applications",
-                    window.name(),
-                    window.fields.close_date
-                ),
-                violations: vec![(
-                    window.name(),
-                    format!("closed on {}", window.fields.close_date),
-                )],
-            });
-        }
-        let mut live = Sql::new(self.backend(), SELECT_APPLICATIONS);
-        live.push(" WHERE a.project_pk = ")
-            .bind(project_pk)
-            .push(" AND a.window_pk = ")
-            .bind(window_pk)
-            .push(" AND a.state IN ('DRAFT', 'SUBMITTED', 'APPROVED')");
-        if let Some(existing) = ApplicationRow::find_by_statement(live.build())
-            .one(&tx)
-            .await
-            .map_err(db_error)?
-        {
-            return Err(ServiceError::AlreadyExists {
-                resource: format!(
-                    "{} (a live application of {} to {})",
-                    names::funding_application_name(project_id, &existing.application_id),
-                    project.name(),
-                    window.name()
-                ),
-                field: "funding_application.funding_window".into(),
-            });
-        }
-        let id = application_id.unwrap_or_else(names::generate_id);
-        let row = funding_application::ActiveModel {
-            application_id: Set(id.clone()),
-            uid: Set(uuid::Uuid::new_v4().to_string()),
-            project_pk: Set(project_pk),
-            window_pk: Set(window_pk),
-            state: Set(ApplicationState::Draft.as_str().to_string()),
-            requested_amount_yuan: Set(requested_amount_yuan),
-            approved_amount_yuan: Set(0),
-            disbursed_amount_yuan: Set(0),
-            description: Set(description),
-            state_reason: Set(String::new()),
-            state_actor: Set(ctx.actor.clone()),
-            state_changed_at_us: Set(ctx.now_us),
-            created_at_us: Set(ctx.now_us),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await
-        .map_err(|err| match unique_violation(&err) {
-            Some(message) if message.contains("application_id") => ServiceError::AlreadyExists {
-                resource: names::funding_application_name(project_id, &id),
-                field: "funding_application_id".into(),
-            },
-            Some(_) => ServiceError::AlreadyExists {
-                resource: format!(
-                    "a live application of {} to {}",
-                    project.name(),
-                    window.name()
-                ),
-                field: "funding_application.funding_window".into(),
-            },
-            None => db_error(err),
-        })?;
-        let application = FundingApplication {
-            id,
-            uid: row.uid,
-            project_id: project.id.clone(),
-            window_id: window.id.clone(),
-            channel: window.fields.channel,
-            state: ApplicationState::Draft,
-            requested_amount_yuan,
-            approved_amount_yuan: 0,
-            disbursed_amount_yuan: 0,
-            description: row.description,
-            state_reason: String::new(),
-            state_actor: ctx.actor.clone(),
-            state_changed_at_us: ctx.now_us,
-            disbursements: Vec::new(),
-            created_at_us: ctx.now_us,
-            updated_at_us: ctx.now_us,
-            version: 1,
-        };
-        let message = v1::FundingApplication::from(&application);
-        let draft = application_event(
-            v1::EventKind::FundingApplicationCreated,
-            &project,
-            &application,
-            ApplicationState::Draft,
-            String::new(),
-            None,
-            Vec::new(),
-        );
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            application,
-        )
-        .await
-    }
-
     pub async fn get_funding_application(
         &self,
         project_id: &str,
         application_id: &str,
-    ) -> Result<FundingApplication, ServiceError> {
-        let conn = self.connection();
-        let found = find(conn, project_id, application_id).await?;
-        with_disbursements(conn, found).await
+    ) -> Result<FundingApplication, StoreError> {
+        Ok(find(self.connection(), project_id, application_id).await?.1)
     }
 
     /// One page of applications, oldest first, and the totals of the whole filtered set.
     pub async fn list_funding_applications(
         &self,
         query: &ApplicationQuery,
-    ) -> Result<(Page<FundingApplication>, Totals), ServiceError> {
+    ) -> Result<(Page<FundingApplication>, Totals), StoreError> {
         let conn = self.connection();
         let mut sql = Sql::new(self.backend(), SELECT_APPLICATIONS);
         sql.push(" WHERE 1 = 1");
@@ -633,8 +529,7 @@ impl Store {
         ));
         let rows = ApplicationRow::find_by_statement(sql.build())
             .all(conn)
-            .await
-            .map_err(db_error)?;
+            .await?;
         let more = rows.len() as u64 > query.limit;
         let found = rows
             .into_iter()
@@ -668,11 +563,10 @@ impl Store {
         push_filter(&mut totals, &query.filter);
         let row = conn
             .query_one_raw(totals.build())
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::internal("an aggregate returned no row"))?;
+            .await?
+            .ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
         let totals = Totals {
-            application_count: row.try_get_by_index(0).map_err(db_error)?,
+            application_count: row.try_get_by_index(0)?,
             requested_amount_yuan: read_exact_sum(&row, 1)?,
             approved_amount_yuan: read_exact_sum(&row, 3)?,
             disbursed_amount_yuan: read_exact_sum(&row, 5)?,
@@ -680,511 +574,14 @@ impl Store {
         Ok((page, totals))
     }
 
-    pub async fn update_funding_application(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        application_id: &str,
-        patch: ApplicationPatch,
-        etag: Option<&str>,
-    ) -> Result<FundingApplication, ServiceError> {
-        let tx = self.begin_write().await?;
-        let (_, project) = load_for_update(&tx, ctx, project_id).await?;
-        let (pk, mut application) = find(&tx, project_id, application_id).await?;
-        check_etag(etag, application.name(), application.etag())?;
-        let mut changed = Vec::new();
-        if let Some(amount) = patch.requested_amount_yuan
-            && amount != application.requested_amount_yuan
-        {
-            if application.state != ApplicationState::Draft {
-                return Err(ServiceError::FailedPrecondition {
-                    reason: "APPLICATION_NOT_DRAFT",
-                    message: format!(
-                        "the requested amount of {} can change only while it is a DRAFT (current state: {})",
-                        application.name(),
-                        application.state.as_str()
-                    ),
-                    violations: vec![(
-                        application.name(),
-                        format!("current state is {}", application.state.as_str()),
-                    )],
-                });
-            }
-            application.requested_amount_yuan = amount;
-            changed.push("requested_amount_yuan");
-        }
-        if let Some(description) = patch.description
-            && description != application.description
-        {
-            application.description = description;
-            changed.push("description");
-        }
-        if changed.is_empty() {
-            return with_disbursements(&tx, (pk, application)).await;
-        }
-        application.version += 1;
-        application.updated_at_us = ctx.now_us;
-        funding_application::ActiveModel {
-            id: sea_orm::Unchanged(pk),
-            requested_amount_yuan: Set(application.requested_amount_yuan),
-            description: Set(application.description.clone()),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(application.version),
-            ..Default::default()
-        }
-        .update(&tx)
-        .await
-        .map_err(db_error)?;
-        let draft = application_event(
-            v1::EventKind::FundingApplicationUpdated,
-            &project,
-            &application,
-            application.state,
-            String::new(),
-            None,
-            changed,
-        );
-        let application = with_disbursements(&tx, (pk, application)).await?;
-        events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        self.commit(tx).await?;
-        Ok(application)
-    }
-
-    /// Submit, approve, reject or withdraw.
-    pub async fn transition_funding_application(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        application_id: &str,
-        change: ApplicationTransition,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingApplication>, ServiceError> {
-        let (tx, (project_pk, project)) = match self
-            .begin_keyed(ctx, key, async |tx| {
-                load_for_update(tx, ctx, project_id).await
-            })
-            .await?
-        {
-            Ok(started) => started,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let (pk, mut application) = find(&tx, project_id, application_id).await?;
-        check_etag(
-            change.etag.as_deref(),
-            application.name(),
-            application.etag(),
-        )?;
-        let from = application.state;
-        let to = change
-            .action
-            .apply(from)
-            .map_err(|message| illegal(&application, message))?;
-        match change.action {
-            ApplicationAction::Submit => {
-                self.check_submission(&tx, ctx.today, project_pk, &project, &application)
-                    .await?
-            }
-            ApplicationAction::Approve => {
-                let amount = change
-                    .approved_amount_yuan
-                    .unwrap_or(application.requested_amount_yuan);
-                if amount > application.requested_amount_yuan && !change.allow_exceeding_request {
-                    return Err(ServiceError::FailedPrecondition {
-                        reason: "APPROVAL_EXCEEDS_REQUEST",
-                        message: format!(
-                            "approving {amount} yuan exceeds the {} yuan requested by {}; set allow_exceeding_request to approve more",
-                            application.requested_amount_yuan,
-                            application.name()
-                        ),
-                        violations: vec![(
-                            application.name(),
-                            format!("requested {} yuan", application.requested_amount_yuan),
-                        )],
-                    });
-                }
-                application.approved_amount_yuan = amount;
-            }
-            ApplicationAction::Reject | ApplicationAction::Withdraw => {}
-        }
-        application.state = to;
-        application.state_reason = change.reason.clone();
-        application.state_actor = ctx.actor.clone();
-        application.state_changed_at_us = ctx.now_us;
-        application.updated_at_us = ctx.now_us;
-        application.version += 1;
-        funding_application::ActiveModel {
-            id: sea_orm::Unchanged(pk),
-            state: Set(to.as_str().to_string()),
-            approved_amount_yuan: Set(application.approved_amount_yuan),
-            state_reason: Set(change.reason.clone()),
-            state_actor: Set(ctx.actor.clone()),
-            state_changed_at_us: Set(ctx.now_us),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(application.version),
-            ..Default::default()
-        }
-        .update(&tx)
-        .await
-        .map_err(db_error)?;
-        let kind = match change.action {
-            ApplicationAction::Submit => v1::EventKind::FundingApplicationSubmitted,
-            ApplicationAction::Approve => v1::EventKind::FundingApplicationApproved,
-            ApplicationAction::Reject => v1::EventKind::FundingApplicationRejected,
-            ApplicationAction::Withdraw => v1::EventKind::FundingApplicationWithdrawn,
-        };
-        let draft = application_event(
-            kind,
-            &project,
-            &application,
-            from,
-            change.reason,
-            None,
-            Vec::new(),
-        );
-        let application = with_disbursements(&tx, (pk, application)).await?;
-        let message = v1::FundingApplication::from(&application);
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            application,
-        )
-        .await
-    }
-
-    /// A submission needs the window open today and the project eligible; every unmet
-    /// condition is listed.
-    async fn check_submission(
-        &self,
-        tx: &DatabaseTransaction,
-        today: NaiveDate,
-        project_pk: i64,
-        project: &Project,
-        application: &FundingApplication,
-    ) -> Result<(), ServiceError> {
-        let window = window_to_domain(window_row(tx, &application.window_id).await?)?;
-        let mut violations = Vec::new();
-        let state = window.fields.state_on(today);
-        if state != WindowState::Open {
-            violations.push((
-                window.name(),
-                format!(
-                    "is {} on {today}: it takes submissions from {} through {}",
-                    state.as_str(),
-                    window.fields.open_date,
-                    window.fields.close_date
-                ),
-            ));
-        }
-        let cleared = cleared_prerequisites(tx, project_pk).await?;
-        let unmet = window.fields.eligibility.unmet(project, &cleared);
-        let reason = if unmet.is_empty() {
-            "WINDOW_NOT_OPEN"
-        } else {
-            "PROJECT_NOT_ELIGIBLE"
-        };
-        violations.extend(unmet);
-        if violations.is_empty() {
-            return Ok(());
-        }
-        Err(ServiceError::FailedPrecondition {
-            reason,
-            message: format!(
-                "{} cannot be submitted to {}: {}",
-                application.name(),
-                window.name(),
-                violations
-                    .iter()
-                    .map(|(subject, description)| format!("{subject} {description}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            violations,
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_funding_disbursement(
-        &self,
-        ctx: &WriteContext,
-        project_id: &str,
-        application_id: &str,
-        amount_yuan: i64,
-        date: NaiveDate,
-        note: String,
-        etag: Option<&str>,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingApplication>, ServiceError> {
-        let (tx, (_, project)) = match self
-            .begin_keyed(ctx, key, async |tx| {
-                load_for_update(tx, ctx, project_id).await
-            })
-            .await?
-        {
-            Ok(started) => started,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let (pk, mut application) = find(&tx, project_id, application_id).await?;
-        check_etag(etag, application.name(), application.etag())?;
-        if application.state != ApplicationState::Approved {
-            return Err(ServiceError::FailedPrecondition {
-                reason: "APPLICATION_NOT_APPROVED",
-                message: format!(
-                    "money can be disbursed only to an APPROVED application (current state: {})",
-                    application.state.as_str()
-                ),
-                violations: vec![(
-                    application.name(),
-                    format!("current state is {}", application.state.as_str()),
-                )],
-            });
-        }
-        let recorded = funding_disbursement::Entity::find()
-            .filter(funding_disbursement::Column::ApplicationPk.eq(pk))
-            .count(&tx)
-            .await
-            .map_err(db_error)?;
-        if recorded >= MAX_DISBURSEMENTS as u64 {
-            return Err(ServiceError::FailedPrecondition {
-                reason: "TOO_MANY_DISBURSEMENTS",
-                message: format!(
-                    "{} has {recorded} disbursements, the most one application keeps; record \
-                     further money as part of a larger disbursement",
-                    application.name()
-                ),
-                violations: vec![(
-                    application.name(),
-                    format!("{recorded} of {MAX_DISBURSEMENTS} disbursements recorded"),
-                )],
-            });
-        }
-        let total = application
-            .disbursed_amount_yuan
-            .checked_add(amount_yuan)
-            .filter(|total| *total <= application.approved_amount_yuan)
-            .ok_or_else(|| ServiceError::FailedPrecondition {
-                reason: "DISBURSEMENT_EXCEEDS_APPROVAL",
-                message: format!(
-                    "{amount_yuan} yuan would take the disbursed total of {} past its approved {} yuan ({} yuan remain)",
-                    application.name(),
-                    application.approved_amount_yuan,
-                    application.approved_amount_yuan - application.disbursed_amount_yuan
-                ),
-                violations: vec![(
-                    application.name(),
-                    format!(
-                        "{} of {} yuan disbursed",
-                        application.disbursed_amount_yuan, application.approved_amount_yuan
-                    ),
-                )],
-            })?;
-        let disbursement = Disbursement {
-            amount_yuan,
-            date,
-            note,
-            actor: ctx.actor.clone(),
-            created_at_us: ctx.now_us,
-        };
-        funding_disbursement::ActiveModel {
-            application_pk: Set(pk),
-            amount_yuan: Set(amount_yuan),
-            disbursement_date: Set(day_number(date)),
-            note: Set(disbursement.note.clone()),
-            actor: Set(ctx.actor.clone()),
-            created_at_us: Set(ctx.now_us),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await
-        .map_err(db_error)?;
-        application.disbursed_amount_yuan = total;
-        application.updated_at_us = ctx.now_us;
-        application.version += 1;
-        funding_application::ActiveModel {
-            id: sea_orm::Unchanged(pk),
-            disbursed_amount_yuan: Set(total),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(application.version),
-            ..Default::default()
-        }
-        .update(&tx)
-        .await
-        .map_err(db_error)?;
-        let draft = application_event(
-            v1::EventKind::FundingDisbursed,
-            &project,
-            &application,
-            application.state,
-            String::new(),
-            Some(&disbursement),
-            Vec::new(),
-        );
-        let application = with_disbursements(&tx, (pk, application)).await?;
-        let message = v1::FundingApplication::from(&application);
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            application,
-        )
-        .await
-    }
-
     pub async fn funding_coverage(
         &self,
         window_id: &str,
         status_date: NaiveDate,
-    ) -> Result<Coverage, ServiceError> {
+    ) -> Result<Coverage, StoreError> {
         let conn = self.connection();
-        let row = window_row(conn, window_id).await?;
-        let pk = row.id;
-        coverage_on(
-            conn,
-            pk,
-            window_to_domain(row)?,
-            status_date,
-            COVERAGE_LIST_LIMIT,
-        )
-        .await
-    }
-
-    /// The scanner's funding pass for `ctx.today`: OPENED once per window and open date,
-    /// CLOSING at most once per window per day within `horizon_days` of the close date while
-    /// something is missing, CLOSED_UNDECLARED once per window and close date. Returns the
-    /// number of events emitted.
-    pub async fn scan_funding_alerts(
-        &self,
-        ctx: &WriteContext,
-        horizon_days: i32,
-    ) -> Result<usize, ServiceError> {
-        let today = day_number(ctx.today);
-        let candidates = |kind: &str, condition: &str, day: &str| {
-            Sql::new(
-                self.backend(),
-                format!(
-                    "SELECT w.id FROM funding_windows w WHERE {condition} AND NOT EXISTS \
-                     (SELECT 1 FROM funding_window_alerts l WHERE l.window_pk = w.id \
-                     AND l.kind = '{kind}' AND l.day = {day}) ORDER BY w.id"
-                ),
-            )
-        };
-        let open = format!("w.open_date <= {today} AND w.close_date >= {today}");
-        let passes = [
-            ("OPENED", candidates("OPENED", &open, "w.open_date")),
-            (
-                "CLOSING",
-                candidates(
-                    "CLOSING",
-                    &format!("{open} AND w.close_date <= {}", today + horizon_days),
-                    &today.to_string(),
-                ),
-            ),
-            (
-                "CLOSED",
-                candidates("CLOSED", &format!("w.close_date < {today}"), "w.close_date"),
-            ),
-        ];
-        let mut emitted = 0;
-        for (kind, sql) in passes {
-            let ids: Vec<i64> = self
-                .connection()
-                .query_all_raw(sql.build())
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .collect::<Result<_, _>>()
-                .map_err(db_error)?;
-            for window_pk in ids {
-                if self.funding_alert(ctx, kind, window_pk).await? {
-                    emitted += 1;
-                }
-            }
-        }
-        Ok(emitted)
-    }
-
-    /// One funding alert in its own transaction; false when nothing was emitted.
-    async fn funding_alert(
-        &self,
-        ctx: &WriteContext,
-        kind: &str,
-        window_pk: i64,
-    ) -> Result<bool, ServiceError> {
-        let tx = self.begin_write().await?;
-        let row = funding_window::Entity::find_by_id(window_pk)
-            .one(&tx)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::internal("a scanned window vanished"))?;
-        let window = window_to_domain(row)?;
-        let coverage = coverage_on(&tx, window_pk, window, ctx.today, ALERT_PROJECTS).await?;
-        let (day, event_kind, raise) = match kind {
-            "OPENED" => (
-                coverage.window.fields.open_date,
-                v1::EventKind::FundingWindowOpened,
-                true,
-            ),
-            "CLOSING" => (
-                ctx.today,
-                v1::EventKind::FundingWindowClosing,
-                coverage.draft_count > 0 || coverage.undeclared_count > 0,
-            ),
-            _ => (
-                coverage.window.fields.close_date,
-                v1::EventKind::FundingWindowClosedUndeclared,
-                coverage.undeclared_count > 0,
-            ),
-        };
-        if !raise && kind == "CLOSING" {
-            return Ok(false); // Nothing missing today; checked again on the next pass.
-        }
-        let fresh = insert_once(
-            &tx,
-            "funding_window_alerts",
-            &["window_pk", "kind", "day", "created_at_us"],
-            vec![
-                window_pk.into(),
-                kind.into(),
-                day_number(day).into(),
-                ctx.now_us.into(),
-            ],
-        )
-        .await?;
-        if !fresh {
-            return Ok(false); // Another replica, or an earlier pass, raised it already.
-        }
-        if raise {
-            let alert = v1::FundingWindowAlert {
-                funding_window: coverage.window.name(),
-                title: coverage.window.fields.title.clone(),
-                channel: v1::FundingChannel::from(coverage.window.fields.channel) as i32,
-                status_date: Some(crate::proto::date(ctx.today)),
-                days_to_close: coverage.days_to_close(),
-                draft_count: reported_count(coverage.draft_count),
-                undeclared_count: reported_count(coverage.undeclared_count),
-                undeclared_projects: coverage
-                    .undeclared
-                    .iter()
-                    .map(|entry| names::project_name(&entry.project_id))
-                    .collect(),
-            };
-            let draft = EventDraft::global(
-                event_kind,
-                coverage.window.name(),
-                Some(v1::event::Detail::FundingWindowAlert(alert)),
-                Vec::new(),
-            );
-            events::append(&tx, &ctx.actor, ctx.now_us, vec![draft]).await?;
-        }
-        self.commit(tx).await?;
-        Ok(raise)
+        let (pk, window) = super::funding::find(conn, window_id).await?;
+        coverage_on(conn, pk, window, status_date, COVERAGE_LIST_LIMIT).await
     }
 }
 
@@ -1192,12 +589,11 @@ impl Store {
 pub(crate) async fn delete_for_project(
     tx: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<(), ServiceError> {
+) -> Result<(), StoreError> {
     let pks: Vec<i64> = funding_application::Entity::find()
         .filter(funding_application::Column::ProjectPk.eq(project_pk))
         .all(tx)
-        .await
-        .map_err(db_error)?
+        .await?
         .iter()
         .map(|row| row.id)
         .collect();
@@ -1207,12 +603,10 @@ pub(crate) async fn delete_for_project(
     funding_disbursement::Entity::delete_many()
         .filter(funding_disbursement::Column::ApplicationPk.is_in(pks.iter().copied()))
         .exec(tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     funding_application::Entity::delete_many()
         .filter(funding_application::Column::ProjectPk.eq(project_pk))
         .exec(tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }

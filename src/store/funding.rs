@@ -1,25 +1,20 @@
-//! Funding windows, each write in one transaction with its event.
+//! The repository of funding windows: rows to `FundingWindow` and back, and the listing.
 
 use chrono::NaiveDate;
-use prost::Message;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::entities::funding_window;
-use super::idempotency::RequestKey;
-use super::projects::{check_etag, finish};
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext, db_error, unique_violation};
+use super::error::{StoreError, conflict_on};
+use super::{Cursor, Page, SortKey, Store};
 use crate::domain::funding::{
-    Eligibility, FundingChannel, FundingWindow, WindowFields, WindowPatch, WindowState,
+    Eligibility, FundingChannel, FundingWindow, WindowFields, WindowState,
 };
 use crate::domain::prerequisite::PrerequisiteKind;
 use crate::domain::project::{Category, InvestmentType, Stage};
 use crate::domain::values::{day_number, from_day_number};
-use crate::events::outbox::{self as events, EventDraft};
-use crate::proto::v1;
-use crate::service::ServiceError;
 
 /// Filters and order of ListFundingWindows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,24 +32,23 @@ fn join<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
     items.iter().map(name).collect::<Vec<_>>().join(",")
 }
 
-fn split<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, ServiceError> {
+fn split<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, StoreError> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
-            parse(s).ok_or_else(|| {
-                ServiceError::internal(format!("stored enum value {s:?} is unknown"))
-            })
+            parse(s)
+                .ok_or_else(|| StoreError::corrupt(format!("stored enum value {s:?} is unknown")))
         })
         .collect()
 }
 
-pub(crate) fn to_domain(row: funding_window::Model) -> Result<FundingWindow, ServiceError> {
+pub(crate) fn to_domain(row: funding_window::Model) -> Result<FundingWindow, StoreError> {
     let channel = FundingChannel::parse(&row.channel).ok_or_else(|| {
-        ServiceError::internal(format!("stored channel {:?} is unknown", row.channel))
+        StoreError::corrupt(format!("stored channel {:?} is unknown", row.channel))
     })?;
     let investment_type = match &row.eligible_investment_type {
         Some(t) => Some(InvestmentType::parse(t).ok_or_else(|| {
-            ServiceError::internal(format!("stored investment type {t:?} is unknown"))
+            StoreError::corrupt(format!("stored investment type {t:?} is unknown"))
         })?),
         None => None,
     };
@@ -102,83 +96,87 @@ fn write_fields(model: &mut funding_window::ActiveModel, f: &WindowFields) {
     model.required_prerequisites = Set(join(&e.required_prerequisites, |k| k.as_str()));
 }
 
-fn window_event(
-    kind: v1::EventKind,
+fn not_found(id: &str) -> StoreError {
+    StoreError::not_found(format!("fundingWindows/{id}"))
+}
+
+/// Inserts a new window; its id taken is a conflict on `funding_window_id`.
+pub async fn insert(tx: &DatabaseTransaction, window: &FundingWindow) -> Result<(), StoreError> {
+    let mut model = funding_window::ActiveModel {
+        window_id: Set(window.id.clone()),
+        uid: Set(window.uid.clone()),
+        created_at_us: Set(window.created_at_us),
+        updated_at_us: Set(window.updated_at_us),
+        version: Set(window.version),
+        ..Default::default()
+    };
+    write_fields(&mut model, &window.fields);
+    model.insert(tx).await.map_err(|err| {
+        // The window id is the table's only unique key besides the primary key.
+        conflict_on(err, &[("", &|| window.name(), "funding_window_id")])
+    })?;
+    Ok(())
+}
+
+/// A window by its id, with its primary key.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<(i64, FundingWindow), StoreError> {
+    let row = funding_window::Entity::find()
+        .filter(funding_window::Column::WindowId.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok((row.id, to_domain(row)?))
+}
+
+/// A window by its primary key (the scanner's candidates).
+pub async fn by_pk(conn: &impl ConnectionTrait, pk: i64) -> Result<FundingWindow, StoreError> {
+    let row = funding_window::Entity::find_by_id(pk)
+        .one(conn)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("a scanned window vanished"))?;
+    to_domain(row)
+}
+
+/// A window by its id, locked against concurrent writers until the transaction ends.
+pub async fn lock(tx: &DatabaseTransaction, id: &str) -> Result<(i64, FundingWindow), StoreError> {
+    let row = funding_window::Entity::find()
+        .filter(funding_window::Column::WindowId.eq(id))
+        .lock_exclusive()
+        .one(tx)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok((row.id, to_domain(row)?))
+}
+
+/// Writes a window's fields, version and update time.
+pub async fn save(
+    tx: &DatabaseTransaction,
+    pk: i64,
     window: &FundingWindow,
-    changed: Vec<&'static str>,
-) -> EventDraft {
-    EventDraft::global(
-        kind,
-        window.name(),
-        Some(v1::event::Detail::FundingWindowAfter(
-            v1::FundingWindow::from(window),
-        )),
-        changed,
-    )
+) -> Result<(), StoreError> {
+    let mut model = funding_window::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        version: Set(window.version),
+        updated_at_us: Set(window.updated_at_us),
+        ..Default::default()
+    };
+    write_fields(&mut model, &window.fields);
+    model.update(tx).await?;
+    Ok(())
 }
 
 impl Store {
-    pub async fn create_funding_window(
-        &self,
-        ctx: &WriteContext,
-        window_id: Option<String>,
-        fields: WindowFields,
-        key: Option<&RequestKey>,
-    ) -> Result<Outcome<FundingWindow>, ServiceError> {
-        // Only admins get here (the auth layer's role check); windows have no scope.
-        let tx = match self.begin_keyed(ctx, key, async |_| Ok(())).await? {
-            Ok((tx, ())) => tx,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-        let id = window_id.unwrap_or_else(crate::domain::names::generate_id);
-        let mut model = funding_window::ActiveModel {
-            window_id: Set(id.clone()),
-            uid: Set(uuid::Uuid::new_v4().to_string()),
-            created_at_us: Set(ctx.now_us),
-            updated_at_us: Set(ctx.now_us),
-            version: Set(1),
-            ..Default::default()
-        };
-        write_fields(&mut model, &fields);
-        let row = model
-            .insert(&tx)
-            .await
-            .map_err(|err| match unique_violation(&err) {
-                Some(_) => ServiceError::AlreadyExists {
-                    resource: format!("fundingWindows/{id}"),
-                    field: "funding_window_id".into(),
-                },
-                None => db_error(err),
-            })?;
-        let window = to_domain(row)?;
-        let message = v1::FundingWindow::from(&window);
-        let draft = window_event(v1::EventKind::FundingWindowCreated, &window, Vec::new());
-        finish(
-            self,
-            tx,
-            ctx,
-            vec![draft],
-            key,
-            || message.encode_to_vec(),
-            window,
-        )
-        .await
-    }
-
-    pub async fn get_funding_window(&self, id: &str) -> Result<FundingWindow, ServiceError> {
-        let row = funding_window::Entity::find()
-            .filter(funding_window::Column::WindowId.eq(id))
-            .one(self.connection())
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::not_found(format!("fundingWindows/{id}")))?;
-        to_domain(row)
+    pub async fn get_funding_window(&self, id: &str) -> Result<FundingWindow, StoreError> {
+        Ok(find(self.connection(), id).await?.1)
     }
 
     pub async fn list_funding_windows(
         &self,
         query: &WindowQuery,
-    ) -> Result<Page<FundingWindow>, ServiceError> {
+    ) -> Result<Page<FundingWindow>, StoreError> {
         let day = day_number(query.status_date);
         let mut condition = Condition::all();
         if let Some(channel) = query.channel {
@@ -215,8 +213,7 @@ impl Store {
             .order_by(funding_window::Column::WindowId, order)
             .limit(query.limit + 1)
             .all(self.connection())
-            .await
-            .map_err(db_error)?;
+            .await?;
         super::page(rows, query.limit, to_domain, |last| Cursor {
             key: SortKey::Int(day_number(if query.by_open_date {
                 last.fields.open_date
@@ -225,58 +222,5 @@ impl Store {
             }) as i64),
             id: last.id.clone(),
         })
-    }
-
-    pub async fn update_funding_window(
-        &self,
-        ctx: &WriteContext,
-        id: &str,
-        patch: WindowPatch,
-        etag: Option<&str>,
-    ) -> Result<FundingWindow, ServiceError> {
-        let tx = self.begin_write().await?;
-        let row = funding_window::Entity::find()
-            .filter(funding_window::Column::WindowId.eq(id))
-            .lock_exclusive()
-            .one(&tx)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| ServiceError::not_found(format!("fundingWindows/{id}")))?;
-        let pk = row.id;
-        let mut window = to_domain(row)?;
-        check_etag(etag, window.name(), window.etag())?;
-        let changed = patch.apply(&mut window.fields);
-        if let Err((field, problem)) = window.fields.check() {
-            return Err(ServiceError::invalid(
-                format!("funding_window.{field}"),
-                problem,
-            ));
-        }
-        if changed.is_empty() {
-            return Ok(window);
-        }
-        window.version += 1;
-        window.updated_at_us = ctx.now_us;
-        let mut model = funding_window::ActiveModel {
-            id: sea_orm::Unchanged(pk),
-            version: Set(window.version),
-            updated_at_us: Set(ctx.now_us),
-            ..Default::default()
-        };
-        write_fields(&mut model, &window.fields);
-        model.update(&tx).await.map_err(db_error)?;
-        events::append(
-            &tx,
-            &ctx.actor,
-            ctx.now_us,
-            vec![window_event(
-                v1::EventKind::FundingWindowUpdated,
-                &window,
-                changed,
-            )],
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(window)
     }
 }

@@ -2,5 +2,6 @@
 //! place where an event's payload is built. The service layer emits what these return into its
 //! unit of work; `events::outbox` numbers and appends them.
 
+pub mod funding;
 pub mod projects;
 pub mod reports;
