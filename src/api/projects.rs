@@ -36,20 +36,8 @@ impl ProjectApi {
     }
 }
 
-pub(crate) const PROJECT_MUTABLE: &[&str] = &[
-    "display_name",
-    "description",
-    "project_code",
-    "category",
-    "investment_type",
-    "township",
-    "department",
-    "owner",
-    "leader",
-    "total_investment_yuan",
-    "annual_planned_investment_yuan",
-    "completed_investment_yuan",
-];
+use crate::domain::project::MUTABLE_FIELDS as PROJECT_MUTABLE;
+
 const PROJECT_OUTPUT_ONLY: &[&str] = &[
     "name",
     "uid",

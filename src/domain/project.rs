@@ -4,6 +4,23 @@ use chrono::NaiveDate;
 
 use super::error::Refused;
 
+/// The fields of a project an update may change, by their API names (update masks and the
+/// `changed_fields` of events name them so).
+pub const MUTABLE_FIELDS: &[&str] = &[
+    "display_name",
+    "description",
+    "project_code",
+    "category",
+    "investment_type",
+    "township",
+    "department",
+    "owner",
+    "leader",
+    "total_investment_yuan",
+    "annual_planned_investment_yuan",
+    "completed_investment_yuan",
+];
+
 /// Declares a C-like enum with its storage names (the API value names without their prefix).
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {

@@ -266,7 +266,7 @@ pub(crate) mod worst {
             actor: actor(),
             project: project_name(),
             resource: application_name(),
-            changed_fields: crate::api::projects::PROJECT_MUTABLE
+            changed_fields: crate::domain::project::MUTABLE_FIELDS
                 .iter()
                 .map(|f| f.to_string())
                 .collect(),
