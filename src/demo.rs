@@ -398,39 +398,38 @@ impl Step {
                     .await,
                 "prerequisite_id",
             ),
-            Action::CreateMilestone { id, new } => created(
-                store
-                    .create_milestone(
-                        ctx,
-                        policy,
-                        project,
-                        Some(id.to_string()),
-                        new.clone(),
-                        None,
-                    )
-                    .await,
-                "milestone_id",
-            ),
+            Action::CreateMilestone { id, new } => {
+                use crate::service::milestones::{CreateMilestone, create};
+                let cmd = CreateMilestone {
+                    project_id: project.to_string(),
+                    milestone_id: Some(
+                        crate::domain::values::Id::parse(id)
+                            .map_err(|e| ServiceError::invalid("milestone_id", e))?,
+                    ),
+                    new: new.clone(),
+                    key: None,
+                };
+                created(create(store, policy, ctx, cmd).await, "milestone_id")
+            }
             Action::ChangeMilestoneDate {
                 milestone,
                 change,
                 date,
                 reason,
-            } => replayed(
-                store
-                    .change_milestone_date(
-                        ctx,
-                        policy,
-                        *change,
-                        project,
-                        milestone,
-                        *date,
-                        reason.to_string(),
-                        None,
-                        Some(&self.request_key()),
-                    )
-                    .await,
-            ),
+            } => {
+                use crate::service::milestones::{ChangeDate, change_date};
+                let cmd = ChangeDate {
+                    project_id: project.to_string(),
+                    milestone_id: milestone.to_string(),
+                    change: *change,
+                    date: *date,
+                    reason: crate::domain::values::Reason::parse(reason)
+                        .map_err(|e| ServiceError::invalid("reason", e))?,
+                    etag: None,
+                    key: Some(self.request_key()),
+                };
+                replayed(change_date(store, policy, ctx, cmd).await)
+            }
             Action::ChangeStage { to, reason } => replayed(
                 store
                     .change_project_stage(

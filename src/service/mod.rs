@@ -3,6 +3,7 @@
 //! call the same commands; the rules they apply are decided in `domain/`.
 
 pub mod error;
+pub mod milestones;
 pub mod reports;
 pub mod scope;
 pub mod subscriptions;

@@ -2,4 +2,5 @@
 //! place where an event's payload is built. The service layer emits what these return into its
 //! unit of work; `events::outbox` numbers and appends them.
 
+pub mod milestones;
 pub mod reports;
