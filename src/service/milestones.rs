@@ -112,6 +112,42 @@ async fn begin<'a>(
     )
 }
 
+/// A write to one milestone under way: its unit of work, its project (locked, the caller's
+/// scope on it checked) and the milestone (locked, the caller's etag checked), with their keys.
+struct Opened<'a> {
+    unit: Unit<'a>,
+    project_pk: i64,
+    project: Project,
+    milestone_pk: i64,
+    milestone: Milestone,
+}
+
+/// Opens a write to milestone `milestone_id` of `project_id`, in the order its answers are
+/// checked: the caller's scope, the request id, the milestone's existence, the etag. Err holds
+/// the kept response of an earlier call with the same request id.
+async fn open<'a>(
+    store: &'a Store,
+    ctx: &'a WriteContext,
+    key: Option<&'a RequestKey>,
+    (project_id, milestone_id): (&str, &str),
+    etag: Option<&str>,
+) -> Result<Result<Opened<'a>, Vec<u8>>, ServiceError> {
+    let (unit, project_pk, project) = match begin(store, ctx, key, project_id).await? {
+        Ok(begun) => begun,
+        Err(first) => return Ok(Err(first)),
+    };
+    let (milestone_pk, milestone) =
+        repo::find(unit.tx(), project_pk, project_id, milestone_id, true).await?;
+    check_etag(etag, milestone.name(), milestone.etag())?;
+    Ok(Ok(Opened {
+        unit,
+        project_pk,
+        project,
+        milestone_pk,
+        milestone,
+    }))
+}
+
 /// The milestone with its derived view as of the writer's today.
 async fn assess_now(
     conn: &impl ConnectionTrait,
@@ -176,32 +212,20 @@ pub async fn update(
     ctx: &WriteContext,
     cmd: UpdateMilestone,
 ) -> Result<Outcome<v1::Milestone>, ServiceError> {
-    let (mut unit, project_pk, project) = match begin(store, ctx, None, &cmd.project_id).await? {
-        Ok(begun) => begun,
+    let ids = (cmd.project_id.as_str(), cmd.milestone_id.as_str());
+    let mut w = match open(store, ctx, None, ids, cmd.etag.as_deref()).await? {
+        Ok(opened) => opened,
         Err(first) => return Ok(Outcome::Replayed(first)),
     };
-    let (milestone_pk, milestone) = repo::find(
-        unit.tx(),
-        project_pk,
-        &cmd.project_id,
-        &cmd.milestone_id,
-        true,
-    )
-    .await?;
-    check_etag(cmd.etag.as_deref(), milestone.name(), milestone.etag())?;
-    let Some(updated) = milestone.update(cmd.patch, ctx.now_us)? else {
-        return unchanged(store, unit, project_pk, milestone, policy).await;
+    let Some(updated) = w.milestone.update(cmd.patch, ctx.now_us)? else {
+        return unchanged(store, w.unit, w.project_pk, w.milestone, policy).await;
     };
-    repo::save_fields(unit.tx(), milestone_pk, &updated.milestone).await?;
-    let assessed = assess_now(unit.tx(), project_pk, updated.milestone, ctx, policy).await?;
+    repo::save(w.unit.tx(), w.milestone_pk, &updated.milestone).await?;
+    let assessed = assess_now(w.unit.tx(), w.project_pk, updated.milestone, ctx, policy).await?;
     let message = v1::Milestone::from(&assessed);
-    unit.emit(encode::updated(
-        &project,
-        &assessed,
-        message.clone(),
-        &updated.changed,
-    ));
-    unit.commit(message, Message::encode_to_vec).await
+    let draft = encode::updated(&w.project, &assessed, message.clone(), &updated.changed);
+    w.unit.emit(draft);
+    w.unit.commit(message, Message::encode_to_vec).await
 }
 
 pub async fn delete(
@@ -209,22 +233,14 @@ pub async fn delete(
     ctx: &WriteContext,
     cmd: DeleteMilestone,
 ) -> Result<Outcome<()>, ServiceError> {
-    let (mut unit, project_pk, project) = match begin(store, ctx, None, &cmd.project_id).await? {
-        Ok(begun) => begun,
+    let ids = (cmd.project_id.as_str(), cmd.milestone_id.as_str());
+    let mut w = match open(store, ctx, None, ids, cmd.etag.as_deref()).await? {
+        Ok(opened) => opened,
         Err(first) => return Ok(Outcome::Replayed(first)),
     };
-    let (milestone_pk, milestone) = repo::find(
-        unit.tx(),
-        project_pk,
-        &cmd.project_id,
-        &cmd.milestone_id,
-        true,
-    )
-    .await?;
-    check_etag(cmd.etag.as_deref(), milestone.name(), milestone.etag())?;
-    repo::delete(unit.tx(), &[milestone_pk]).await?;
-    unit.emit(encode::deleted(&project, &milestone));
-    unit.commit((), |()| Vec::new()).await
+    repo::delete(w.unit.tx(), &[w.milestone_pk]).await?;
+    w.unit.emit(encode::deleted(&w.project, &w.milestone));
+    w.unit.commit((), |()| Vec::new()).await
 }
 
 /// ForecastMilestone, AchieveMilestone and RebaselineMilestone: one date changes, with a
@@ -235,39 +251,28 @@ pub async fn change_date(
     ctx: &WriteContext,
     cmd: ChangeDate,
 ) -> Result<Outcome<v1::Milestone>, ServiceError> {
-    let (mut unit, project_pk, mut project) =
-        match begin(store, ctx, cmd.key.as_ref(), &cmd.project_id).await? {
-            Ok(begun) => begun,
-            Err(first) => return Ok(Outcome::Replayed(first)),
-        };
-    let (milestone_pk, milestone) = repo::find(
-        unit.tx(),
-        project_pk,
-        &cmd.project_id,
-        &cmd.milestone_id,
-        true,
-    )
-    .await?;
-    check_etag(cmd.etag.as_deref(), milestone.name(), milestone.etag())?;
-    let changed = milestone.change_date(cmd.change, cmd.date, &cmd.reason, &project, stamp(ctx))?;
-    let Some((milestone, changed)) = changed else {
-        return unchanged(store, unit, project_pk, milestone, policy).await;
+    let ids = (cmd.project_id.as_str(), cmd.milestone_id.as_str());
+    let mut w = match open(store, ctx, cmd.key.as_ref(), ids, cmd.etag.as_deref()).await? {
+        Ok(opened) => opened,
+        Err(first) => return Ok(Outcome::Replayed(first)),
     };
-    repo::save_dates(unit.tx(), milestone_pk, &milestone).await?;
-    repo::insert_revision(unit.tx(), milestone_pk, &changed.revision).await?;
-    let assessed = assess_now(unit.tx(), project_pk, milestone, ctx, policy).await?;
+    let changed =
+        w.milestone
+            .change_date(cmd.change, cmd.date, &cmd.reason, &w.project, stamp(ctx))?;
+    let Some((milestone, changed)) = changed else {
+        return unchanged(store, w.unit, w.project_pk, w.milestone, policy).await;
+    };
+    repo::save(w.unit.tx(), w.milestone_pk, &milestone).await?;
+    repo::insert_revision(w.unit.tx(), w.milestone_pk, &changed.revision).await?;
+    let assessed = assess_now(w.unit.tx(), w.project_pk, milestone, ctx, policy).await?;
     let message = v1::Milestone::from(&assessed);
-    unit.emit(encode::date_changed(
-        &project,
-        &assessed,
-        message.clone(),
-        &changed,
-    ));
+    let draft = encode::date_changed(&w.project, &assessed, message.clone(), &changed);
+    w.unit.emit(draft);
     if let Some(advance) = changed.stage {
-        let draft = advance_stage(&unit, ctx, project_pk, &mut project, advance).await?;
-        unit.emit(draft);
+        let draft = advance_stage(&w.unit, ctx, w.project_pk, &mut w.project, advance).await?;
+        w.unit.emit(draft);
     }
-    unit.commit(message, Message::encode_to_vec).await
+    w.unit.commit(message, Message::encode_to_vec).await
 }
 
 /// The project's stage moving forward with an achievement: the one place milestones change a

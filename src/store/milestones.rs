@@ -182,6 +182,24 @@ pub async fn find(
     Ok((row.id, to_domain(project_id, row)?))
 }
 
+/// The columns a milestone's changes write: descriptive fields, dates, slip totals, revision
+/// count, version and update time.
+fn changing_columns(m: &Milestone) -> milestone::ActiveModel {
+    milestone::ActiveModel {
+        title: Set(m.title.clone()),
+        description: Set(m.description.clone()),
+        baseline_date: Set(day_number(m.dates.baseline)),
+        forecast_date: Set(day_number(m.dates.forecast)),
+        actual_date: Set(m.dates.actual.map(day_number)),
+        slip_count: Set(m.totals.slip_count),
+        days_slipped: Set(m.totals.days_slipped),
+        revision_count: Set(m.revision_count),
+        version: Set(m.version),
+        updated_at_us: Set(m.updated_at_us),
+        ..Default::default()
+    }
+}
+
 /// Inserts a new milestone of the project with key `project_pk` (in `township`, copied for the
 /// list's index); returns its key. A taken id is a conflict on `milestone_id`.
 pub async fn insert(
@@ -195,19 +213,9 @@ pub async fn insert(
         milestone_id: Set(m.id.clone()),
         uid: Set(m.uid.clone()),
         kind: Set(m.kind.as_str().to_string()),
-        title: Set(m.title.clone()),
-        description: Set(m.description.clone()),
-        baseline_date: Set(day_number(m.dates.baseline)),
-        forecast_date: Set(day_number(m.dates.forecast)),
-        actual_date: Set(m.dates.actual.map(day_number)),
-        slip_count: Set(m.totals.slip_count),
-        days_slipped: Set(m.totals.days_slipped),
-        revision_count: Set(m.revision_count),
         created_at_us: Set(m.created_at_us),
-        updated_at_us: Set(m.updated_at_us),
-        version: Set(m.version),
         township: Set(township.to_string()),
-        ..Default::default()
+        ..changing_columns(m)
     }
     .insert(tx)
     .await
@@ -241,42 +249,15 @@ pub async fn insert_revision(
     Ok(())
 }
 
-/// Saves the dates, slip totals, revision count and version of a milestone.
-pub async fn save_dates(
+/// Saves what changes of a milestone (`changing_columns`).
+pub async fn save(
     tx: &DatabaseTransaction,
     milestone_pk: i64,
     m: &Milestone,
 ) -> Result<(), StoreError> {
     milestone::ActiveModel {
         id: sea_orm::Unchanged(milestone_pk),
-        baseline_date: Set(day_number(m.dates.baseline)),
-        forecast_date: Set(day_number(m.dates.forecast)),
-        actual_date: Set(m.dates.actual.map(day_number)),
-        slip_count: Set(m.totals.slip_count),
-        days_slipped: Set(m.totals.days_slipped),
-        revision_count: Set(m.revision_count),
-        version: Set(m.version),
-        updated_at_us: Set(m.updated_at_us),
-        ..Default::default()
-    }
-    .update(tx)
-    .await?;
-    Ok(())
-}
-
-/// Saves the descriptive fields and version of a milestone.
-pub async fn save_fields(
-    tx: &DatabaseTransaction,
-    milestone_pk: i64,
-    m: &Milestone,
-) -> Result<(), StoreError> {
-    milestone::ActiveModel {
-        id: sea_orm::Unchanged(milestone_pk),
-        title: Set(m.title.clone()),
-        description: Set(m.description.clone()),
-        version: Set(m.version),
-        updated_at_us: Set(m.updated_at_us),
-        ..Default::default()
+        ..changing_columns(m)
     }
     .update(tx)
     .await?;

@@ -47,15 +47,16 @@ fn milestone_change(
     draft
 }
 
-/// MILESTONE_SCHEDULED.
-pub fn scheduled(
+/// A change that moves no date, reported against the baseline.
+fn unmoved(
+    kind: v1::EventKind,
     project: &Project,
     assessed: &AssessedMilestone,
     after: v1::Milestone,
 ) -> EventDraft {
     let baseline = assessed.milestone.dates.baseline;
     milestone_change(
-        v1::EventKind::MilestoneScheduled,
+        kind,
         project,
         assessed,
         after,
@@ -65,6 +66,15 @@ pub fn scheduled(
     )
 }
 
+/// MILESTONE_SCHEDULED.
+pub fn scheduled(
+    project: &Project,
+    assessed: &AssessedMilestone,
+    after: v1::Milestone,
+) -> EventDraft {
+    unmoved(v1::EventKind::MilestoneScheduled, project, assessed, after)
+}
+
 /// MILESTONE_UPDATED, naming the fields that changed.
 pub fn updated(
     project: &Project,
@@ -72,16 +82,7 @@ pub fn updated(
     after: v1::Milestone,
     changed: &[&'static str],
 ) -> EventDraft {
-    let baseline = assessed.milestone.dates.baseline;
-    let mut draft = milestone_change(
-        v1::EventKind::MilestoneUpdated,
-        project,
-        assessed,
-        after,
-        None,
-        baseline,
-        String::new(),
-    );
+    let mut draft = unmoved(v1::EventKind::MilestoneUpdated, project, assessed, after);
     draft.event.changed_fields = changed.iter().map(|f| f.to_string()).collect();
     draft
 }
