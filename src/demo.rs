@@ -392,10 +392,7 @@ impl Step {
         match &self.action {
             Action::CreateProject { fields, stage } => {
                 let cmd = crate::service::projects::CreateProject {
-                    project_id: Some(
-                        crate::domain::values::Id::parse(project)
-                            .map_err(|e| ServiceError::invalid("project_id", e))?,
-                    ),
+                    project_id: Some(demo_id(project)?),
                     fields: fields.clone(),
                     initial_stage: *stage,
                 };
@@ -405,48 +402,40 @@ impl Step {
             Action::CreatePrerequisite { id, fields } => {
                 let cmd = crate::service::prerequisites::CreatePrerequisite {
                     project_id: project.to_string(),
-                    prerequisite_id: Some(
-                        crate::domain::values::Id::parse(id)
-                            .map_err(|e| ServiceError::invalid("prerequisite_id", e))?,
-                    ),
+                    prerequisite_id: Some(demo_id(id)?),
                     fields: fields.clone(),
                 };
                 let result = crate::service::prerequisites::create(store, ctx, cmd, None).await;
                 created(result, "prerequisite_id")
             }
-            Action::CreateMilestone { id, new } => created(
-                store
-                    .create_milestone(
-                        ctx,
-                        policy,
-                        project,
-                        Some(id.to_string()),
-                        new.clone(),
-                        None,
-                    )
-                    .await,
-                "milestone_id",
-            ),
+            Action::CreateMilestone { id, new } => {
+                use crate::service::milestones::{CreateMilestone, create};
+                let cmd = CreateMilestone {
+                    project_id: project.to_string(),
+                    milestone_id: Some(demo_id(id)?),
+                    new: new.clone(),
+                    key: None,
+                };
+                created(create(store, policy, ctx, cmd).await, "milestone_id")
+            }
             Action::ChangeMilestoneDate {
                 milestone,
                 change,
                 date,
                 reason,
-            } => replayed(
-                store
-                    .change_milestone_date(
-                        ctx,
-                        policy,
-                        *change,
-                        project,
-                        milestone,
-                        *date,
-                        reason.to_string(),
-                        None,
-                        Some(&self.request_key()),
-                    )
-                    .await,
-            ),
+            } => {
+                use crate::service::milestones::{ChangeDate, change_date};
+                let cmd = ChangeDate {
+                    project_id: project.to_string(),
+                    milestone_id: milestone.to_string(),
+                    change: *change,
+                    date: *date,
+                    reason: crate::domain::values::Reason::parse(reason).map_err(demo_value)?,
+                    etag: None,
+                    key: Some(self.request_key()),
+                };
+                replayed(change_date(store, policy, ctx, cmd).await)
+            }
             Action::ChangeStage { to, reason } => {
                 let cmd = crate::service::projects::ChangeStage {
                     project_id: project.to_string(),

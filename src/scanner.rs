@@ -25,10 +25,8 @@ pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
         now_us: services.clock.now_micros(),
         today: services.clock.today(),
     };
-    let mut emitted = services
-        .store
-        .scan_milestone_alerts(&ctx, &services.policy)
-        .await?;
+    let mut emitted =
+        crate::service::milestones::scan_alerts(&services.store, &services.policy, &ctx).await?;
     emitted += crate::service::funding::scan_alerts(
         &services.store,
         &ctx,

@@ -32,11 +32,6 @@ fn clip(text: String) -> String {
     format!("{}…(cut)", &text[..end])
 }
 
-/// The status of an error of any layer (through `ServiceError`).
-pub fn to_status(err: impl Into<ServiceError>) -> Status {
-    Status::from(err.into())
-}
-
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Status {
         status_of(err)
@@ -310,7 +305,7 @@ mod tests {
         let violations = (0..1000)
             .map(|i| crate::domain::FieldViolation::new(format!("f{i}"), huge.clone()))
             .collect();
-        let status = to_status(ServiceError::InvalidArgument(violations));
+        let status = Status::from(ServiceError::InvalidArgument(violations));
         assert!(status.message().len() < 400);
         assert!(
             status.details().len() < 8 * 1024,

@@ -1,21 +1,27 @@
-//! MilestoneService: milestones, their dates and revisions, and the supervisor's list.
+//! MilestoneService: milestones, their dates and revisions, and the supervisor's list. Each
+//! handler parses its request into a command (every bad field collected), runs it
+//! (`service::milestones`) and answers with the milestone.
 
 use chrono::NaiveDate;
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::filter::{self, Op};
 use super::pagination;
-use super::parse::{date_value, enum_filter, enum_value, invalid, mask_paths, optional_etag};
-use super::{Services, request_key, respond, to_status};
-use crate::domain::error::Violations;
-use crate::domain::milestone::{Light, MilestoneKind, MilestoneStatus};
+use super::parse::{date_value, enum_filter, enum_value, mask_paths, optional_etag};
+use super::{Services, request_key, respond};
+use crate::domain::error::{Invalid, Violations};
+use crate::domain::milestone::{
+    DateChange, Light, MilestoneKind, MilestonePatch, MilestoneStatus, NewMilestone,
+};
 use crate::domain::names;
-use crate::domain::values;
+use crate::domain::values::{self, Id, Note, Reason, Title};
 use crate::proto::v1::{self, milestone_service_server::MilestoneService};
 use crate::service::ServiceError;
-use crate::store::milestones::{
-    DateChange, MilestoneFilter, MilestoneOrder, MilestonePatch, MilestoneQuery, NewMilestone,
+use crate::service::milestones::{
+    self as service, ChangeDate, CreateMilestone, DeleteMilestone, GetMilestone, UpdateMilestone,
 };
+use crate::store::milestones::{MilestoneFilter, MilestoneOrder, MilestoneQuery};
 use crate::store::{Cursor, Page, SortKey};
 
 /// The gRPC face of milestones.
@@ -41,108 +47,137 @@ impl MilestoneApi {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn change_date(
+    /// ForecastMilestone, AchieveMilestone and RebaselineMilestone.
+    async fn change_date<R: DateChangeRequest>(
         &self,
-        request_meta: &Request<()>,
-        change: DateChange,
-        name: &str,
-        date_field: &str,
-        date: Option<&v1::Date>,
-        reason: &str,
-        etag: &str,
-        request_id: &str,
-        key_source: Option<crate::store::idempotency::RequestKey>,
-    ) -> Result<Response<v1::Milestone>, Status> {
-        let ctx = self.services.write_context(request_meta)?;
-        let mut violations = Violations::new();
-        let ids = violations.check("name", names::parse_milestone_name(name));
-        let new_date = match date {
-            None => {
-                violations.add(date_field, "is required");
-                None
-            }
-            Some(d) => date_value(&mut violations, date_field, d),
-        };
-        if change == DateChange::Achieve
-            && let Some(d) = new_date
-            && d > ctx.today
-        {
-            violations.add(
-                date_field,
-                format!("{d} is in the future (today is {})", ctx.today),
-            );
-        }
-        let reason_required = change == DateChange::Rebaseline;
-        let reason = violations.check(
-            "reason",
-            values::text(reason, reason_required, values::REASON_CHARS),
-        );
-        violations.check("request_id", values::request_id(request_id));
-        invalid(violations)?;
-        let (project_id, milestone_id) = ids.expect("validated");
-        let outcome = self
-            .services
-            .store
-            .change_milestone_date(
-                &ctx,
-                &self.services.policy,
-                change,
-                project_id,
-                milestone_id,
-                new_date.expect("validated"),
-                reason.expect("validated"),
-                optional_etag(etag),
-                key_source.as_ref(),
-            )
-            .await
-            .map_err(to_status)?;
-        respond(outcome, |m| v1::Milestone::from(&m)).map(Response::new)
-    }
-}
-
-fn kind_from_proto(raw: i32) -> Option<MilestoneKind> {
-    let name = v1::MilestoneKind::try_from(raw).ok()?.as_str_name();
-    MilestoneKind::parse(name.strip_prefix("MILESTONE_KIND_")?)
-}
-
-/// `YYYY-MM-DD` in a filter.
-fn filter_date(value: &str) -> Result<NaiveDate, String> {
-    let parts: Vec<&str> = value.split('-').collect();
-    let parsed = match parts.as_slice() {
-        [y, m, d] => y.parse().ok().zip(m.parse().ok()).zip(d.parse().ok()),
-        _ => None,
-    };
-    match parsed {
-        Some(((y, m), d)) => values::civil_date(y, m, d),
-        None => Err(format!("{value:?} is not a date YYYY-MM-DD")),
-    }
-}
-
-/// Metadata of a request without its body, so helpers can take any request's identity.
-fn meta<T>(request: &Request<T>) -> Request<()> {
-    let mut bare = Request::new(());
-    *bare.metadata_mut() = request.metadata().clone();
-    if let Some(principal) = request
-        .extensions()
-        .get::<crate::domain::access::Principal>()
-    {
-        bare.extensions_mut().insert(principal.clone());
-    }
-    bare
-}
-
-#[tonic::async_trait]
-impl MilestoneService for MilestoneApi {
-    async fn create_milestone(
-        &self,
-        request: Request<v1::CreateMilestoneRequest>,
+        request: Request<R>,
     ) -> Result<Response<v1::Milestone>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
+        let cmd = date_change(request.get_ref(), ctx.today).map_err(ServiceError::from)?;
+        let outcome =
+            service::change_date(&self.services.store, &self.services.policy, &ctx, cmd).await?;
+        respond(outcome, |m| m).map(Response::new)
+    }
+}
+
+/// What the three date-changing requests share.
+trait DateChangeRequest: Message + Clone + Send + 'static {
+    /// The method, the namespace of the request id.
+    const METHOD: &'static str;
+    const CHANGE: DateChange;
+    fn name(&self) -> &str;
+    fn date(&self) -> Option<&v1::Date>;
+    fn reason(&self) -> &str;
+    fn etag(&self) -> &str;
+    fn request_id(&self) -> &str;
+    fn clear_request_id(&mut self);
+}
+
+macro_rules! date_change_request {
+    ($request:ty, $method:literal, $change:expr, $date:ident) => {
+        impl DateChangeRequest for $request {
+            const METHOD: &'static str = $method;
+            const CHANGE: DateChange = $change;
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn date(&self) -> Option<&v1::Date> {
+                self.$date.as_ref()
+            }
+            fn reason(&self) -> &str {
+                &self.reason
+            }
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn clear_request_id(&mut self) {
+                self.request_id.clear()
+            }
+        }
+    };
+}
+
+date_change_request!(
+    v1::ForecastMilestoneRequest,
+    "ForecastMilestone",
+    DateChange::Forecast,
+    forecast_date
+);
+date_change_request!(
+    v1::AchieveMilestoneRequest,
+    "AchieveMilestone",
+    DateChange::Achieve,
+    actual_date
+);
+date_change_request!(
+    v1::RebaselineMilestoneRequest,
+    "RebaselineMilestone",
+    DateChange::Rebaseline,
+    baseline_date
+);
+
+/// Parses a date-changing request as of `today`, in the order its fields are reported: the
+/// name, the date (required; an achievement not after today), the reason (required for a
+/// rebaseline), the request id.
+fn date_change<R: DateChangeRequest>(req: &R, today: NaiveDate) -> Result<ChangeDate, Invalid> {
+    let change = R::CHANGE;
+    let date_field = change.date_field();
+    let mut violations = Violations::new();
+    let ids = violations.check("name", names::parse_milestone_name(req.name()));
+    let date = match req.date() {
+        None => {
+            violations.add(date_field, "is required");
+            None
+        }
+        Some(d) => date_value(&mut violations, date_field, d),
+    };
+    if let Some(date) = date {
+        violations.check(date_field, change.check_date(date, today));
+    }
+    let reason = if change.needs_reason() {
+        Reason::required(req.reason())
+    } else {
+        Reason::parse(req.reason())
+    };
+    let reason = violations.check("reason", reason);
+    let request_id = violations.check("request_id", values::request_id(req.request_id()));
+    violations.build(|| {
+        let (project_id, milestone_id) = ids?;
+        Some(ChangeDate {
+            project_id: project_id.to_string(),
+            milestone_id: milestone_id.to_string(),
+            change,
+            date: date?,
+            reason: reason?,
+            etag: optional_etag(req.etag()).map(String::from),
+            key: request_key(R::METHOD, request_id?, req, R::clear_request_id),
+        })
+    })
+}
+
+/// A milestone kind of the API.
+fn kind_from_proto(raw: i32) -> Option<MilestoneKind> {
+    match v1::MilestoneKind::try_from(raw).ok()? {
+        v1::MilestoneKind::Unspecified => None,
+        v1::MilestoneKind::ContractSigning => Some(MilestoneKind::ContractSigning),
+        v1::MilestoneKind::ConstructionStart => Some(MilestoneKind::ConstructionStart),
+        v1::MilestoneKind::TrialProduction => Some(MilestoneKind::TrialProduction),
+        v1::MilestoneKind::Completion => Some(MilestoneKind::Completion),
+        v1::MilestoneKind::Custom => Some(MilestoneKind::Custom),
+    }
+}
+
+impl TryFrom<&v1::CreateMilestoneRequest> for CreateMilestone {
+    type Error = Invalid;
+
+    fn try_from(req: &v1::CreateMilestoneRequest) -> Result<Self, Invalid> {
         let mut violations = Violations::new();
         let project_id = violations.check("parent", names::parse_project_name(&req.parent));
-        let m = req.milestone.clone().unwrap_or_default();
+        let absent = v1::Milestone::default();
+        let m = req.milestone.as_ref().unwrap_or(&absent);
         if req.milestone.is_none() {
             violations.add("milestone", "is required");
         }
@@ -153,17 +188,11 @@ impl MilestoneService for MilestoneApi {
             true,
             kind_from_proto,
         );
-        let title = violations.check(
-            "milestone.title",
-            values::text(&m.title, false, values::TITLE_CHARS),
-        );
-        if kind == Some(MilestoneKind::Custom) && title.as_deref() == Some("") {
-            violations.add("milestone.title", "is required for CUSTOM milestones");
+        let title = violations.check("milestone.title", Title::parse(&m.title));
+        if let (Some(kind), Some(title)) = (kind, &title) {
+            violations.check("milestone.title", kind.check_title(title));
         }
-        let description = violations.check(
-            "milestone.description",
-            values::text(&m.description, false, values::NOTE_CHARS),
-        );
+        let description = violations.check("milestone.description", Note::parse(&m.description));
         let baseline = match &m.baseline_date {
             None => {
                 violations.add("milestone.baseline_date", "is required");
@@ -181,41 +210,129 @@ impl MilestoneService for MilestoneApi {
                 "is output only; use AchieveMilestone",
             );
         }
-        let milestone_id = if req.milestone_id.is_empty() {
-            None
-        } else {
-            violations
-                .check("milestone_id", names::validate_id(&req.milestone_id))
-                .map(|_| req.milestone_id.clone())
-        };
-        let request_id = violations
-            .check("request_id", values::request_id(&req.request_id))
-            .flatten();
-        invalid(violations)?;
-        let new = NewMilestone {
-            kind: kind.expect("validated"),
-            title: title.expect("validated"),
-            description: description.expect("validated"),
-            baseline: baseline.expect("validated"),
-            forecast: forecast.expect("validated"),
-        };
-        let key = request_key("CreateMilestone", request_id, &req, |r| {
-            r.request_id.clear()
-        });
-        let outcome = self
-            .services
-            .store
-            .create_milestone(
-                &ctx,
-                &self.services.policy,
-                project_id.expect("validated"),
-                milestone_id,
-                new,
-                key.as_ref(),
-            )
-            .await
-            .map_err(to_status)?;
-        respond(outcome, |m| v1::Milestone::from(&m)).map(Response::new)
+        let milestone_id = violations.check("milestone_id", Id::optional(&req.milestone_id));
+        let request_id = violations.check("request_id", values::request_id(&req.request_id));
+        violations.build(|| {
+            Some(CreateMilestone {
+                project_id: project_id?.to_string(),
+                milestone_id: milestone_id?,
+                new: NewMilestone {
+                    kind: kind?,
+                    title: title?.into_string(),
+                    description: description?.into_string(),
+                    baseline: baseline?,
+                    forecast: forecast?,
+                },
+                key: request_key("CreateMilestone", request_id?, req, |r| {
+                    r.request_id.clear()
+                }),
+            })
+        })
+    }
+}
+
+impl TryFrom<v1::UpdateMilestoneRequest> for UpdateMilestone {
+    type Error = Invalid;
+
+    fn try_from(req: v1::UpdateMilestoneRequest) -> Result<Self, Invalid> {
+        let mut violations = Violations::new();
+        let m = req.milestone.unwrap_or_default();
+        let ids = violations.check("milestone.name", names::parse_milestone_name(&m.name));
+        const MUTABLE: &[&str] = &["title", "description"];
+        const NOT_HERE: &[&str] = &[
+            "name",
+            "uid",
+            "kind",
+            "baseline_date",
+            "forecast_date",
+            "actual_date",
+            "status_date",
+            "projected_date",
+            "variance_days",
+            "status",
+            "light",
+            "slip_count",
+            "days_slipped",
+            "create_time",
+            "update_time",
+            "etag",
+        ];
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            MUTABLE,
+            NOT_HERE,
+            |p| match p {
+                "title" => !m.title.is_empty(),
+                "description" => !m.description.is_empty(),
+                _ => false,
+            },
+            &mut violations,
+        );
+        let mut patch = MilestonePatch::default();
+        for path in paths {
+            match path {
+                "title" => {
+                    patch.title = violations
+                        .check("milestone.title", Title::parse(&m.title))
+                        .map(Title::into_string)
+                }
+                _ => {
+                    patch.description = violations
+                        .check("milestone.description", Note::parse(&m.description))
+                        .map(Note::into_string)
+                }
+            }
+        }
+        violations.build(|| {
+            let (project_id, milestone_id) = ids?;
+            Some(UpdateMilestone {
+                project_id: project_id.to_string(),
+                milestone_id: milestone_id.to_string(),
+                patch,
+                etag: optional_etag(&m.etag).map(String::from),
+            })
+        })
+    }
+}
+
+impl TryFrom<&v1::DeleteMilestoneRequest> for DeleteMilestone {
+    type Error = Invalid;
+
+    fn try_from(req: &v1::DeleteMilestoneRequest) -> Result<Self, Invalid> {
+        let (project_id, milestone_id) =
+            names::parse_milestone_name(&req.name).map_err(|e| Invalid::field("name", e))?;
+        Ok(DeleteMilestone {
+            project_id: project_id.to_string(),
+            milestone_id: milestone_id.to_string(),
+            etag: optional_etag(&req.etag).map(String::from),
+        })
+    }
+}
+
+/// `YYYY-MM-DD` in a filter.
+fn filter_date(value: &str) -> Result<NaiveDate, String> {
+    let parts: Vec<&str> = value.split('-').collect();
+    let parsed = match parts.as_slice() {
+        [y, m, d] => y.parse().ok().zip(m.parse().ok()).zip(d.parse().ok()),
+        _ => None,
+    };
+    match parsed {
+        Some(((y, m), d)) => values::civil_date(y, m, d),
+        None => Err(format!("{value:?} is not a date YYYY-MM-DD")),
+    }
+}
+
+#[tonic::async_trait]
+impl MilestoneService for MilestoneApi {
+    async fn create_milestone(
+        &self,
+        request: Request<v1::CreateMilestoneRequest>,
+    ) -> Result<Response<v1::Milestone>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let cmd = CreateMilestone::try_from(request.get_ref()).map_err(ServiceError::from)?;
+        let outcome =
+            service::create(&self.services.store, &self.services.policy, &ctx, cmd).await?;
+        respond(outcome, |m| m).map(Response::new)
     }
 
     async fn get_milestone(
@@ -226,20 +343,19 @@ impl MilestoneService for MilestoneApi {
         let mut violations = Violations::new();
         let ids = violations.check("name", names::parse_milestone_name(&req.name));
         let status_date = self.status_date(&mut violations, req.status_date.as_ref());
-        invalid(violations)?;
-        let (project_id, milestone_id) = ids.expect("validated");
-        let assessed = self
-            .services
-            .store
-            .get_milestone(
-                &self.services.policy,
-                project_id,
-                milestone_id,
-                status_date.expect("validated"),
-                self.services.clock.today(),
-            )
-            .await
-            .map_err(to_status)?;
+        let query = violations
+            .build(|| {
+                let (project_id, milestone_id) = ids?;
+                Some(GetMilestone {
+                    project_id: project_id.to_string(),
+                    milestone_id: milestone_id.to_string(),
+                    status_date: status_date?,
+                })
+            })
+            .map_err(ServiceError::from)?;
+        let services = &self.services;
+        let today = services.clock.today();
+        let assessed = service::get(&services.store, &services.policy, query, today).await?;
         Ok(Response::new(v1::Milestone::from(&assessed)))
     }
 
@@ -351,21 +467,24 @@ impl MilestoneService for MilestoneApi {
         {
             violations.add("page_token", "is not a page token issued by this service");
         }
-        invalid(violations)?;
-        let query = MilestoneQuery {
-            filter: f,
-            order: order.expect("validated"),
-            descending,
-            after,
-            limit: limit.expect("validated"),
-            status_date: status_date.expect("validated"),
-        };
+        let query = violations
+            .build(|| {
+                Some(MilestoneQuery {
+                    filter: f,
+                    order: order?,
+                    descending,
+                    after,
+                    limit: limit?,
+                    status_date: status_date?,
+                })
+            })
+            .map_err(ServiceError::from)?;
         let page = self
             .services
             .store
             .list_milestones(&self.services.policy, &query)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         let (milestones, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::Milestone::from(item)
@@ -381,73 +500,10 @@ impl MilestoneService for MilestoneApi {
         request: Request<v1::UpdateMilestoneRequest>,
     ) -> Result<Response<v1::Milestone>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let mut violations = Violations::new();
-        let m = req.milestone.unwrap_or_default();
-        let ids = violations.check("milestone.name", names::parse_milestone_name(&m.name));
-        const MUTABLE: &[&str] = &["title", "description"];
-        const NOT_HERE: &[&str] = &[
-            "name",
-            "uid",
-            "kind",
-            "baseline_date",
-            "forecast_date",
-            "actual_date",
-            "status_date",
-            "projected_date",
-            "variance_days",
-            "status",
-            "light",
-            "slip_count",
-            "days_slipped",
-            "create_time",
-            "update_time",
-            "etag",
-        ];
-        let paths = mask_paths(
-            req.update_mask.as_ref(),
-            MUTABLE,
-            NOT_HERE,
-            |p| match p {
-                "title" => !m.title.is_empty(),
-                "description" => !m.description.is_empty(),
-                _ => false,
-            },
-            &mut violations,
-        );
-        let mut patch = MilestonePatch::default();
-        for path in paths {
-            match path {
-                "title" => {
-                    patch.title = violations.check(
-                        "milestone.title",
-                        values::text(&m.title, false, values::TITLE_CHARS),
-                    )
-                }
-                _ => {
-                    patch.description = violations.check(
-                        "milestone.description",
-                        values::text(&m.description, false, values::NOTE_CHARS),
-                    )
-                }
-            }
-        }
-        invalid(violations)?;
-        let (project_id, milestone_id) = ids.expect("validated");
-        let updated = self
-            .services
-            .store
-            .update_milestone(
-                &ctx,
-                &self.services.policy,
-                project_id,
-                milestone_id,
-                patch,
-                optional_etag(&m.etag),
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(v1::Milestone::from(&updated)))
+        let cmd = UpdateMilestone::try_from(request.into_inner()).map_err(ServiceError::from)?;
+        let outcome =
+            service::update(&self.services.store, &self.services.policy, &ctx, cmd).await?;
+        respond(outcome, |m| m).map(Response::new)
     }
 
     async fn delete_milestone(
@@ -455,93 +511,30 @@ impl MilestoneService for MilestoneApi {
         request: Request<v1::DeleteMilestoneRequest>,
     ) -> Result<Response<()>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let req = request.into_inner();
-        let (project_id, milestone_id) = names::parse_milestone_name(&req.name)
-            .map_err(|e| to_status(ServiceError::invalid("name", e)))?;
-        self.services
-            .store
-            .delete_milestone(&ctx, project_id, milestone_id, optional_etag(&req.etag))
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(()))
+        let cmd = DeleteMilestone::try_from(request.get_ref()).map_err(ServiceError::from)?;
+        let outcome = service::delete(&self.services.store, &ctx, cmd).await?;
+        respond(outcome, |()| ()).map(Response::new)
     }
 
     async fn forecast_milestone(
         &self,
         request: Request<v1::ForecastMilestoneRequest>,
     ) -> Result<Response<v1::Milestone>, Status> {
-        let bare = meta(&request);
-        let req = request.into_inner();
-        let key = request_key(
-            "ForecastMilestone",
-            values::request_id(&req.request_id).ok().flatten(),
-            &req,
-            |r| r.request_id.clear(),
-        );
-        self.change_date(
-            &bare,
-            DateChange::Forecast,
-            &req.name,
-            "forecast_date",
-            req.forecast_date.as_ref(),
-            &req.reason,
-            &req.etag,
-            &req.request_id,
-            key,
-        )
-        .await
+        self.change_date(request).await
     }
 
     async fn achieve_milestone(
         &self,
         request: Request<v1::AchieveMilestoneRequest>,
     ) -> Result<Response<v1::Milestone>, Status> {
-        let bare = meta(&request);
-        let req = request.into_inner();
-        let key = request_key(
-            "AchieveMilestone",
-            values::request_id(&req.request_id).ok().flatten(),
-            &req,
-            |r| r.request_id.clear(),
-        );
-        self.change_date(
-            &bare,
-            DateChange::Achieve,
-            &req.name,
-            "actual_date",
-            req.actual_date.as_ref(),
-            &req.reason,
-            &req.etag,
-            &req.request_id,
-            key,
-        )
-        .await
+        self.change_date(request).await
     }
 
     async fn rebaseline_milestone(
         &self,
         request: Request<v1::RebaselineMilestoneRequest>,
     ) -> Result<Response<v1::Milestone>, Status> {
-        let bare = meta(&request);
-        let req = request.into_inner();
-        let key = request_key(
-            "RebaselineMilestone",
-            values::request_id(&req.request_id).ok().flatten(),
-            &req,
-            |r| r.request_id.clear(),
-        );
-        self.change_date(
-            &bare,
-            DateChange::Rebaseline,
-            &req.name,
-            "baseline_date",
-            req.baseline_date.as_ref(),
-            &req.reason,
-            &req.etag,
-            &req.request_id,
-            key,
-        )
-        .await
+        self.change_date(request).await
     }
 
     async fn list_milestone_revisions(
@@ -565,19 +558,18 @@ impl MilestoneService for MilestoneApi {
                 0
             }
         };
-        invalid(violations)?;
-        let (project_id, milestone_id) = ids.expect("validated");
+        let (project_id, milestone_id, limit) = violations
+            .build(|| {
+                let (project_id, milestone_id) = ids?;
+                Some((project_id, milestone_id, limit?))
+            })
+            .map_err(ServiceError::from)?;
         let (revisions, more) = self
             .services
             .store
-            .list_milestone_revisions(
-                project_id,
-                milestone_id,
-                after_number,
-                limit.expect("validated"),
-            )
+            .list_milestone_revisions(project_id, milestone_id, after_number, limit)
             .await
-            .map_err(to_status)?;
+            .map_err(ServiceError::from)?;
         let page = Page::new(revisions, more, |revision| Cursor {
             key: SortKey::Int(revision.number as i64),
             id: String::new(),

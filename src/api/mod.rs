@@ -22,7 +22,6 @@ use crate::domain::milestone::Policy;
 use crate::service::ServiceError;
 use crate::store::idempotency::RequestKey;
 use crate::store::{Outcome, Store, WriteContext};
-pub use error::to_status;
 
 /// The server's message limit unless configured otherwise (`serve --max-message-bytes`).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -45,7 +44,7 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| {
-            to_status(ServiceError::Unauthenticated {
+            Status::from(ServiceError::Unauthenticated {
                 message: "the request carries no authenticated caller".into(),
             })
         })
@@ -86,7 +85,7 @@ pub fn respond<T, M: Message + Default>(
     match outcome {
         Outcome::Done(value) => Ok(convert(value)),
         Outcome::Replayed(bytes) => {
-            M::decode(bytes.as_slice()).map_err(|err| to_status(ServiceError::internal(err)))
+            M::decode(bytes.as_slice()).map_err(|err| ServiceError::internal(err).into())
         }
     }
 }

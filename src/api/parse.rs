@@ -1,9 +1,7 @@
 //! Parsing helpers shared by the services: update masks, enums, dates, etags.
 
 use prost_types::FieldMask;
-use tonic::Status;
 
-use super::to_status;
 use crate::domain::error::Violations;
 use crate::domain::values;
 use crate::proto::v1;
@@ -137,8 +135,4 @@ pub fn date_value(
 
 pub fn optional_etag(etag: &str) -> Option<&str> {
     (!etag.is_empty()).then_some(etag)
-}
-
-pub fn invalid(violations: Violations) -> Result<(), Status> {
-    violations.finish().map_err(to_status)
 }

@@ -8,7 +8,8 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::project::{Stage, named_enum};
+use super::error::{Invalid, Refused};
+use super::project::{Project, Stage, StageTransition, named_enum};
 
 named_enum!(
     /// What a milestone marks.
@@ -223,7 +224,7 @@ pub fn dates_as_of(revisions: &[Revision], day: NaiveDate) -> Option<(MilestoneD
 }
 
 /// A date is plausible for a project created in `created_year`: from ten years before that
-/// year to thirty years after today.
+/// year to thirty years after today. `plausible` applies it to a request field.
 pub fn check_plausible(date: NaiveDate, created_year: i32, today: NaiveDate) -> Result<(), String> {
     let earliest = NaiveDate::from_ymd_opt(created_year - 10, 1, 1).expect("valid year");
     let latest = today
@@ -251,6 +252,8 @@ pub struct Milestone {
     pub description: String,
     pub dates: MilestoneDates,
     pub totals: SlipTotals,
+    /// Revisions recorded so far; the next one takes the number after it.
+    pub revision_count: i32,
     pub created_at_us: i64,
     pub updated_at_us: i64,
     pub version: i64,
@@ -266,11 +269,430 @@ impl Milestone {
     }
 }
 
+impl Milestone {
+    /// The milestone with its derived view as of `status_date` (`assess`).
+    pub fn assessed(
+        self,
+        open_prerequisites: bool,
+        status_date: NaiveDate,
+        policy: &Policy,
+    ) -> AssessedMilestone {
+        let assessment = assess(
+            self.kind,
+            &self.dates,
+            open_prerequisites,
+            status_date,
+            policy,
+        );
+        AssessedMilestone {
+            milestone: self,
+            assessment,
+        }
+    }
+}
+
 /// A milestone with its derived view, as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssessedMilestone {
     pub milestone: Milestone,
     pub assessment: Assessment,
+}
+
+/// What a rule of milestones answers when it refuses: a malformed value (INVALID_ARGUMENT)
+/// or a change the current state does not allow (FAILED_PRECONDITION).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MilestoneError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Who records a change, and when: the instant and the jurisdiction's date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    pub actor: &'a str,
+    pub now_us: i64,
+    pub today: NaiveDate,
+}
+
+/// The date of request field `field` is plausible for `project` (`check_plausible`, from the
+/// year the project was created).
+pub fn plausible(
+    field: &str,
+    date: NaiveDate,
+    project: &Project,
+    today: NaiveDate,
+) -> Result<(), Invalid> {
+    let created_year = chrono::DateTime::from_timestamp_micros(project.created_at_us)
+        .map(|t| t.year())
+        .unwrap_or(today.year());
+    check_plausible(date, created_year, today).map_err(|e| Invalid::field(field, e))
+}
+
+/// A cancelled project's milestones no longer change: none is scheduled, no date moves.
+pub fn refuse_cancelled(project: &Project) -> Result<(), Refused> {
+    if project.stage == Stage::Cancelled {
+        return Err(Refused::new(
+            "PROJECT_CANCELLED",
+            format!(
+                "{} is CANCELLED; its milestones no longer change",
+                project.name()
+            ),
+        )
+        .on(project.name(), "current stage is CANCELLED"));
+    }
+    Ok(())
+}
+
+impl MilestoneKind {
+    /// A CUSTOM milestone says what it marks: its title is required.
+    pub fn check_title(self, title: &str) -> Result<(), String> {
+        if self == MilestoneKind::Custom && title.is_empty() {
+            Err("is required for CUSTOM milestones".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A milestone to schedule, parsed.
+#[derive(Debug, Clone)]
+pub struct NewMilestone {
+    pub kind: MilestoneKind,
+    pub title: String,
+    pub description: String,
+    pub baseline: NaiveDate,
+    /// The baseline when None.
+    pub forecast: Option<NaiveDate>,
+}
+
+/// A scheduled milestone with its first revisions (the baseline, then the forecast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    pub milestone: Milestone,
+    pub revisions: [Revision; 2],
+}
+
+/// Schedules a milestone of `project` with id `id` and uid `uid`: refused on a cancelled
+/// project; both dates must be plausible (both are named when both are not).
+pub fn schedule(
+    project: &Project,
+    id: String,
+    uid: String,
+    new: NewMilestone,
+    stamp: Stamp<'_>,
+) -> Result<Scheduled, MilestoneError> {
+    refuse_cancelled(project)?;
+    let forecast = new.forecast.unwrap_or(new.baseline);
+    let mut problems = Vec::new();
+    for (field, date) in [
+        ("milestone.baseline_date", new.baseline),
+        ("milestone.forecast_date", forecast),
+    ] {
+        if let Err(Invalid(mut v)) = plausible(field, date, project, stamp.today) {
+            problems.append(&mut v);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Invalid(problems).into());
+    }
+    let revision = |number, field, new_date| Revision {
+        number,
+        field,
+        old_date: None,
+        new_date,
+        reason: "scheduled".into(),
+        actor: stamp.actor.to_string(),
+        created_at_us: stamp.now_us,
+        recorded_on: stamp.today,
+    };
+    let revisions = [
+        revision(1, RevisionField::Baseline, new.baseline),
+        revision(2, RevisionField::Forecast, forecast),
+    ];
+    Ok(Scheduled {
+        milestone: Milestone {
+            project_id: project.id.clone(),
+            id,
+            uid,
+            kind: new.kind,
+            title: new.title,
+            description: new.description,
+            dates: MilestoneDates {
+                baseline: new.baseline,
+                forecast,
+                actual: None,
+            },
+            totals: SlipTotals::default(),
+            revision_count: revisions.len() as i32,
+            created_at_us: stamp.now_us,
+            updated_at_us: stamp.now_us,
+            version: 1,
+        },
+        revisions,
+    })
+}
+
+/// A change of descriptive fields; each Some field replaces the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct MilestonePatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A milestone after an update, with the fields that changed (in mask order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Updated {
+    pub milestone: Milestone,
+    pub changed: Vec<&'static str>,
+}
+
+/// Which date-changing method is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateChange {
+    Forecast,
+    Achieve,
+    Rebaseline,
+}
+
+impl DateChange {
+    /// The date the change records.
+    pub fn field(self) -> RevisionField {
+        match self {
+            DateChange::Forecast => RevisionField::Forecast,
+            DateChange::Achieve => RevisionField::Actual,
+            DateChange::Rebaseline => RevisionField::Baseline,
+        }
+    }
+
+    /// The request field that carries the new date.
+    pub fn date_field(self) -> &'static str {
+        match self {
+            DateChange::Forecast => "forecast_date",
+            DateChange::Achieve => "actual_date",
+            DateChange::Rebaseline => "baseline_date",
+        }
+    }
+
+    /// A rebaseline needs a reason, whatever the new date; a forecast needs one when it moves
+    /// later (`Milestone::change_date`).
+    pub fn needs_reason(self) -> bool {
+        self == DateChange::Rebaseline
+    }
+
+    /// The new date on its own: an achievement cannot be dated after today.
+    pub fn check_date(self, date: NaiveDate, today: NaiveDate) -> Result<(), String> {
+        if self == DateChange::Achieve && date > today {
+            Err(format!("{date} is in the future (today is {today})"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// How a date change moved the milestone: the kind of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateMove {
+    /// The forecast moved later.
+    Slipped,
+    /// The forecast moved earlier.
+    Recovered,
+    Rebaselined,
+    Achieved,
+}
+
+/// The project's stage moving forward because a milestone was achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageAdvance {
+    pub step: StageTransition,
+    pub reason: String,
+    pub effective_date: NaiveDate,
+}
+
+/// A date change that moved something (the milestone after it comes beside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateChanged {
+    /// The revision to record.
+    pub revision: Revision,
+    pub moved: DateMove,
+    /// The date the move is measured from in its event: the old date, or the baseline for an
+    /// achievement.
+    pub from: NaiveDate,
+    /// Achieving may move the project's stage forward.
+    pub stage: Option<StageAdvance>,
+}
+
+impl Milestone {
+    /// An achieved milestone's dates no longer change.
+    pub fn refuse_achieved(&self) -> Result<(), Refused> {
+        match self.dates.actual {
+            Some(actual) => Err(Refused::new(
+                "MILESTONE_ACHIEVED",
+                format!("{} was already achieved on {actual}", self.name()),
+            )
+            .on(self.name(), format!("achieved on {actual}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// ForecastMilestone, AchieveMilestone and RebaselineMilestone, in the order their answers
+    /// are checked: a cancelled project, an achieved milestone, an implausible date, a forecast
+    /// moved later without a reason. A forecast or baseline that does not move is None
+    /// (nothing is recorded); otherwise the milestone after the change (dates, slip totals,
+    /// revision count, version) and what changed: the revision, the event's kind and, for an
+    /// achievement, the project's stage moving forward to the milestone's (never backwards).
+    pub fn change_date(
+        &self,
+        change: DateChange,
+        new_date: NaiveDate,
+        reason: &str,
+        project: &Project,
+        stamp: Stamp<'_>,
+    ) -> Result<Option<(Milestone, DateChanged)>, MilestoneError> {
+        refuse_cancelled(project)?;
+        self.refuse_achieved()?;
+        let old_date = match change {
+            DateChange::Forecast | DateChange::Achieve => self.dates.forecast,
+            DateChange::Rebaseline => self.dates.baseline,
+        };
+        plausible(change.date_field(), new_date, project, stamp.today)?;
+        if change == DateChange::Forecast && new_date > old_date && reason.is_empty() {
+            return Err(
+                Invalid::field("reason", "is required when the forecast moves later").into(),
+            );
+        }
+        if change != DateChange::Achieve && new_date == old_date {
+            return Ok(None);
+        }
+        let revision = Revision {
+            number: self.revision_count + 1,
+            field: change.field(),
+            old_date: (change != DateChange::Achieve).then_some(old_date),
+            new_date,
+            reason: reason.to_string(),
+            actor: stamp.actor.to_string(),
+            created_at_us: stamp.now_us,
+            recorded_on: stamp.today,
+        };
+        let mut milestone = self.clone();
+        match change {
+            DateChange::Forecast => milestone.dates.forecast = new_date,
+            DateChange::Rebaseline => milestone.dates.baseline = new_date,
+            DateChange::Achieve => milestone.dates.actual = Some(new_date),
+        }
+        milestone.totals.add(&revision);
+        milestone.revision_count = revision.number;
+        milestone.version += 1;
+        milestone.updated_at_us = stamp.now_us;
+        let moved = match change {
+            DateChange::Forecast if new_date > old_date => DateMove::Slipped,
+            DateChange::Forecast => DateMove::Recovered,
+            DateChange::Rebaseline => DateMove::Rebaselined,
+            DateChange::Achieve => DateMove::Achieved,
+        };
+        let from = match change {
+            DateChange::Achieve => milestone.dates.baseline,
+            _ => old_date,
+        };
+        let stage = match change {
+            DateChange::Achieve => self
+                .kind
+                .stage_on_achieve()
+                .filter(|target| project.stage.is_behind(*target))
+                .map(|to| StageAdvance {
+                    step: StageTransition {
+                        from: project.stage,
+                        to,
+                        suspended_from: None,
+                    },
+                    reason: format!("{} achieved on {new_date}", self.name()),
+                    effective_date: new_date,
+                }),
+            _ => None,
+        };
+        let changed = DateChanged {
+            revision,
+            moved,
+            from,
+            stage,
+        };
+        Ok(Some((milestone, changed)))
+    }
+
+    /// UpdateMilestone: the patched fields that differ replace the stored ones; a CUSTOM
+    /// milestone keeps a title. None when nothing differs (nothing is recorded).
+    pub fn update(&self, patch: MilestonePatch, now_us: i64) -> Result<Option<Updated>, Invalid> {
+        let mut milestone = self.clone();
+        let mut changed = Vec::new();
+        if let Some(title) = patch.title.filter(|t| *t != milestone.title) {
+            milestone.title = title;
+            changed.push("title");
+        }
+        if let Some(description) = patch.description.filter(|d| *d != milestone.description) {
+            milestone.description = description;
+            changed.push("description");
+        }
+        milestone
+            .kind
+            .check_title(&milestone.title)
+            .map_err(|e| Invalid::field("milestone.title", e))?;
+        if changed.is_empty() {
+            return Ok(None);
+        }
+        milestone.version += 1;
+        milestone.updated_at_us = now_us;
+        Ok(Some(Updated { milestone, changed }))
+    }
+
+    /// The milestone as it stood at the end of `day`, rebuilt from its revisions (oldest
+    /// first); refused for a day before it was scheduled.
+    pub fn as_of(mut self, revisions: &[Revision], day: NaiveDate) -> Result<Milestone, Refused> {
+        let Some((dates, totals)) = dates_as_of(revisions, day) else {
+            return Err(Refused::new(
+                "MILESTONE_NOT_YET_SCHEDULED",
+                format!("{} was not scheduled yet on {day}", self.name()),
+            )
+            .on(self.name(), format!("first scheduled after {day}")));
+        };
+        self.dates = dates;
+        self.totals = totals;
+        Ok(self)
+    }
+}
+
+/// The scanner's once-only alerts (DESIGN §5): which condition, recorded under this name in
+/// the alert ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    /// The status date passed the baseline of a milestone not achieved.
+    Overdue,
+    /// A construction start inside the warning horizon with prerequisites open.
+    AtRisk,
+}
+
+impl Alert {
+    pub const ALL: [Alert; 2] = [Alert::Overdue, Alert::AtRisk];
+
+    /// The ledger's name of the alert.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alert::Overdue => "OVERDUE",
+            Alert::AtRisk => "AT_RISK",
+        }
+    }
+
+    /// Why the alert was raised, for its event.
+    pub fn reason(self, baseline: NaiveDate) -> String {
+        match self {
+            Alert::Overdue => {
+                format!("baseline {baseline} passed without the milestone being achieved")
+            }
+            Alert::AtRisk => {
+                format!("construction start due {baseline} with prerequisites still open")
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -575,5 +997,356 @@ mod tests {
         );
         assert_eq!(Completion.stage_on_achieve(), Some(Stage::Operation));
         assert_eq!(ContractSigning.stage_on_achieve(), None);
+    }
+
+    // The rules of scheduling and of the date-changing methods.
+
+    fn project(stage: Stage) -> Project {
+        use crate::domain::project::{Category, InvestmentType, ProjectFields};
+        Project {
+            id: "water".into(),
+            uid: "u".into(),
+            fields: ProjectFields {
+                display_name: "水厂".into(),
+                description: String::new(),
+                project_code: None,
+                category: Category::Water,
+                investment_type: InvestmentType::Government,
+                township: "城关镇".into(),
+                department: "水务局".into(),
+                owner: String::new(),
+                leader: String::new(),
+                total_investment_yuan: 0,
+                annual_planned_investment_yuan: 0,
+                completed_investment_yuan: 0,
+            },
+            stage,
+            suspended_from_stage: None,
+            stage_changed_at_us: 0,
+            // 2026-01-01T00:00:00Z
+            created_at_us: 1_767_225_600_000_000,
+            updated_at_us: 0,
+            version: 1,
+        }
+    }
+
+    fn stamp() -> Stamp<'static> {
+        Stamp {
+            actor: "t",
+            now_us: 42,
+            today: d(9, 1),
+        }
+    }
+
+    fn scheduled(kind: MilestoneKind, baseline: NaiveDate) -> Milestone {
+        let new = NewMilestone {
+            kind,
+            title: "试生产".into(),
+            description: String::new(),
+            baseline,
+            forecast: None,
+        };
+        schedule(
+            &project(Stage::Preparation),
+            "m".into(),
+            "u".into(),
+            new,
+            stamp(),
+        )
+        .unwrap()
+        .milestone
+    }
+
+    fn change(
+        m: &Milestone,
+        change: DateChange,
+        date: NaiveDate,
+        reason: &str,
+        stage: Stage,
+    ) -> Result<Option<(Milestone, DateChanged)>, MilestoneError> {
+        m.change_date(change, date, reason, &project(stage), stamp())
+    }
+
+    fn reason_of(err: MilestoneError) -> &'static str {
+        match err {
+            MilestoneError::Refused(r) => r.reason,
+            MilestoneError::Invalid(_) => "INVALID",
+        }
+    }
+
+    fn fields_of(err: MilestoneError) -> Vec<String> {
+        match err {
+            MilestoneError::Invalid(Invalid(v)) => v.into_iter().map(|v| v.field).collect(),
+            MilestoneError::Refused(r) => vec![r.reason.to_string()],
+        }
+    }
+
+    #[test]
+    fn scheduling_records_baseline_then_forecast() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        assert_eq!(m.dates, open(d(10, 31), d(10, 31)));
+        assert_eq!((m.revision_count, m.version, m.created_at_us), (2, 1, 42));
+    }
+
+    #[test]
+    fn a_cancelled_projects_milestones_no_longer_change() {
+        let new = NewMilestone {
+            kind: TrialProduction,
+            title: String::new(),
+            description: String::new(),
+            baseline: d(10, 31),
+            forecast: None,
+        };
+        let err = schedule(
+            &project(Stage::Cancelled),
+            "m".into(),
+            "u".into(),
+            new,
+            stamp(),
+        );
+        assert_eq!(reason_of(err.unwrap_err()), "PROJECT_CANCELLED");
+        let m = scheduled(TrialProduction, d(10, 31));
+        for kind in [
+            DateChange::Forecast,
+            DateChange::Achieve,
+            DateChange::Rebaseline,
+        ] {
+            let err = change(&m, kind, d(8, 1), "x", Stage::Cancelled).unwrap_err();
+            assert_eq!(reason_of(err), "PROJECT_CANCELLED");
+        }
+    }
+
+    #[test]
+    fn both_scheduled_dates_must_be_plausible() {
+        let new = NewMilestone {
+            kind: TrialProduction,
+            title: String::new(),
+            description: String::new(),
+            baseline: NaiveDate::from_ymd_opt(2015, 1, 1).unwrap(),
+            forecast: Some(NaiveDate::from_ymd_opt(2060, 1, 1).unwrap()),
+        };
+        let err = schedule(
+            &project(Stage::Reserve),
+            "m".into(),
+            "u".into(),
+            new,
+            stamp(),
+        );
+        assert_eq!(
+            fields_of(err.unwrap_err()),
+            vec!["milestone.baseline_date", "milestone.forecast_date"]
+        );
+    }
+
+    #[test]
+    fn an_achieved_milestones_dates_no_longer_change() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let (achieved, _) = change(&m, DateChange::Achieve, d(8, 20), "", Stage::Construction)
+            .unwrap()
+            .unwrap();
+        for kind in [
+            DateChange::Forecast,
+            DateChange::Achieve,
+            DateChange::Rebaseline,
+        ] {
+            let err = change(&achieved, kind, d(8, 1), "x", Stage::Construction).unwrap_err();
+            assert_eq!(reason_of(err), "MILESTONE_ACHIEVED");
+        }
+        // A cancelled project answers first.
+        let err = change(
+            &achieved,
+            DateChange::Forecast,
+            d(8, 1),
+            "x",
+            Stage::Cancelled,
+        );
+        assert_eq!(reason_of(err.unwrap_err()), "PROJECT_CANCELLED");
+    }
+
+    #[test]
+    fn a_changed_date_must_be_plausible_and_is_named_by_its_field() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let far = NaiveDate::from_ymd_opt(2057, 1, 1).unwrap();
+        for (kind, field) in [
+            (DateChange::Forecast, "forecast_date"),
+            (DateChange::Rebaseline, "baseline_date"),
+            (DateChange::Achieve, "actual_date"),
+        ] {
+            // Plausibility answers before the missing reason.
+            let err = change(&m, kind, far, "", Stage::Reserve).unwrap_err();
+            assert_eq!(fields_of(err), vec![field]);
+        }
+    }
+
+    #[test]
+    fn a_forecast_moved_later_needs_a_reason() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let err = change(&m, DateChange::Forecast, d(11, 10), "", Stage::Reserve).unwrap_err();
+        assert_eq!(
+            err,
+            MilestoneError::Invalid(Invalid::field(
+                "reason",
+                "is required when the forecast moves later"
+            ))
+        );
+        // Earlier needs none.
+        assert!(change(&m, DateChange::Forecast, d(10, 20), "", Stage::Reserve).is_ok());
+    }
+
+    #[test]
+    fn a_rebaseline_needs_a_reason_and_an_achievement_none() {
+        assert!(DateChange::Rebaseline.needs_reason());
+        assert!(!DateChange::Forecast.needs_reason());
+        assert!(!DateChange::Achieve.needs_reason());
+    }
+
+    #[test]
+    fn an_achievement_cannot_be_dated_after_today() {
+        let today = d(9, 1);
+        assert!(DateChange::Achieve.check_date(d(9, 1), today).is_ok());
+        assert_eq!(
+            DateChange::Achieve.check_date(d(9, 2), today),
+            Err("2026-09-02 is in the future (today is 2026-09-01)".into())
+        );
+        assert!(DateChange::Forecast.check_date(d(12, 1), today).is_ok());
+    }
+
+    #[test]
+    fn a_date_that_does_not_move_records_nothing() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        for kind in [DateChange::Forecast, DateChange::Rebaseline] {
+            assert_eq!(change(&m, kind, d(10, 31), "", Stage::Reserve), Ok(None));
+        }
+        // Achieving on the forecast date is an achievement all the same.
+        assert!(
+            change(&m, DateChange::Achieve, d(8, 31), "", Stage::Reserve)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_later_forecast_is_a_slip_and_an_earlier_one_a_recovery() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let (slipped, slip) = change(&m, DateChange::Forecast, d(11, 10), "x", Stage::Reserve)
+            .unwrap()
+            .unwrap();
+        assert_eq!((slip.moved, slip.from), (DateMove::Slipped, d(10, 31)));
+        assert_eq!(
+            slipped.totals,
+            SlipTotals {
+                slip_count: 1,
+                days_slipped: 10
+            }
+        );
+        assert_eq!(slip.revision.number, 3);
+        assert_eq!(slip.revision.old_date, Some(d(10, 31)));
+        assert_eq!((slipped.revision_count, slipped.version), (3, 2));
+        let (recovered, back) =
+            change(&slipped, DateChange::Forecast, d(11, 1), "", Stage::Reserve)
+                .unwrap()
+                .unwrap();
+        assert_eq!(back.moved, DateMove::Recovered);
+        assert_eq!(recovered.totals, slipped.totals);
+        let (rebaselined, moved) =
+            change(&m, DateChange::Rebaseline, d(12, 1), "x", Stage::Reserve)
+                .unwrap()
+                .unwrap();
+        assert_eq!(moved.moved, DateMove::Rebaselined);
+        assert_eq!(rebaselined.dates.baseline, d(12, 1));
+    }
+
+    #[test]
+    fn an_achievement_is_measured_from_the_baseline_and_records_no_old_date() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let (achieved, done) = change(&m, DateChange::Achieve, d(8, 30), "", Stage::Reserve)
+            .unwrap()
+            .unwrap();
+        assert_eq!((done.moved, done.from), (DateMove::Achieved, d(10, 31)));
+        assert_eq!(done.revision.old_date, None);
+        assert_eq!(achieved.dates.actual, Some(d(8, 30)));
+    }
+
+    #[test]
+    fn achieving_moves_the_stage_forward_never_back() {
+        let start = scheduled(ConstructionStart, d(10, 31));
+        let advance = |stage| {
+            change(&start, DateChange::Achieve, d(8, 30), "", stage)
+                .unwrap()
+                .unwrap()
+                .1
+                .stage
+        };
+        let step = advance(Stage::Preparation).unwrap();
+        assert_eq!(
+            step.step,
+            StageTransition {
+                from: Stage::Preparation,
+                to: Stage::Construction,
+                suspended_from: None
+            }
+        );
+        assert_eq!(step.effective_date, d(8, 30));
+        assert_eq!(
+            step.reason,
+            "projects/water/milestones/m achieved on 2026-08-30"
+        );
+        assert_eq!(advance(Stage::Construction), None);
+        assert_eq!(advance(Stage::Operation), None);
+        assert_eq!(advance(Stage::Suspended), None);
+        let custom = scheduled(Custom, d(10, 31));
+        let none = change(&custom, DateChange::Achieve, d(8, 30), "", Stage::Reserve);
+        assert_eq!(none.unwrap().unwrap().1.stage, None);
+    }
+
+    #[test]
+    fn a_custom_milestone_keeps_a_title() {
+        assert!(Custom.check_title("").is_err());
+        assert!(Custom.check_title("验收").is_ok());
+        assert!(TrialProduction.check_title("").is_ok());
+        let m = scheduled(Custom, d(10, 31));
+        let patch = MilestonePatch {
+            title: Some(String::new()),
+            description: None,
+        };
+        assert_eq!(
+            m.update(patch, 7),
+            Err(Invalid::field(
+                "milestone.title",
+                "is required for CUSTOM milestones"
+            ))
+        );
+    }
+
+    #[test]
+    fn an_update_records_only_what_differs() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let same = MilestonePatch {
+            title: Some(m.title.clone()),
+            description: Some(String::new()),
+        };
+        assert_eq!(m.update(same, 7), Ok(None));
+        let patch = MilestonePatch {
+            title: None,
+            description: Some("说明".into()),
+        };
+        let updated = m.update(patch, 7).unwrap().unwrap();
+        assert_eq!(updated.changed, vec!["description"]);
+        assert_eq!(
+            (updated.milestone.version, updated.milestone.updated_at_us),
+            (2, 7)
+        );
+    }
+
+    #[test]
+    fn a_day_before_scheduling_is_refused() {
+        let m = scheduled(TrialProduction, d(10, 31));
+        let revisions = vec![
+            revision(1, RevisionField::Baseline, None, d(10, 31), d(9, 1)),
+            revision(2, RevisionField::Forecast, None, d(10, 31), d(9, 1)),
+        ];
+        let err = m.clone().as_of(&revisions, d(8, 31)).unwrap_err();
+        assert_eq!(err.reason, "MILESTONE_NOT_YET_SCHEDULED");
+        assert_eq!(m.clone().as_of(&revisions, d(9, 1)).unwrap(), m);
     }
 }

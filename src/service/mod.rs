@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod funding;
+pub mod milestones;
 pub mod prerequisites;
 pub mod projects;
 pub mod reports;

@@ -154,7 +154,7 @@ pub async fn delete(
         names::etag(row.version),
     )?;
     store.delete_subscription(&tx, row.pk).await?;
-    store.commit_tx(tx).await?;
+    store.commit(tx).await?;
     Ok(())
 }
 
@@ -184,6 +184,6 @@ pub async fn acknowledge(
     row.updated_at_us = ctx.now_us;
     row.version += 1;
     store.save_subscription_position(&tx, &row).await?;
-    store.commit_tx(tx).await?;
+    store.commit(tx).await?;
     from_row(row)
 }

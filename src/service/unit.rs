@@ -133,7 +133,7 @@ impl<'a> Unit<'a> {
                     .ok_or_else(|| ServiceError::internal("request id vanished after a conflict"));
             }
         }
-        store.commit_tx(tx).await?;
+        store.commit(tx).await?;
         Ok(Outcome::Done(value))
     }
 }

@@ -24,7 +24,6 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::StoreError;
-use crate::service::ServiceError;
 
 /// Longest a read waits for a lock it cannot get (see the module comment for when).
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
@@ -69,8 +68,7 @@ impl InlineReader {
         what: &str,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let failed =
-            |e: rusqlite::Error| StoreError::Db(sea_orm::DbErr::Custom(format!("{what}: {e}")));
+        let failed = |e: rusqlite::Error| StoreError::Inline(format!("{what}: {e}"));
         let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
         let connection = match idle {
             Some(connection) => connection,
@@ -91,11 +89,11 @@ impl InlineReader {
         self: &Arc<Self>,
         what: &'static str,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, ServiceError> {
+    ) -> Result<T, StoreError> {
         let reader = self.clone();
-        Ok(tokio::task::spawn_blocking(move || reader.read(what, read))
+        tokio::task::spawn_blocking(move || reader.read(what, read))
             .await
-            .map_err(|e| ServiceError::internal(format!("{what}: {e}")))??)
+            .map_err(|e| StoreError::Inline(format!("{what}: {e}")))?
     }
 }
 

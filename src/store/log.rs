@@ -257,7 +257,7 @@ impl Store {
         tx.execute_raw(upsert.build())
             .await
             .map_err(StoreError::from)?;
-        self.commit_tx(tx).await?;
+        self.commit(tx).await?;
         Ok(deleted)
     }
 

@@ -36,9 +36,7 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use crate::service::ServiceError;
 use error::StoreError;
-pub(crate) use error::unique_violation;
 
 /// Who writes and when: recorded on every change and event.
 #[derive(Debug, Clone)]
@@ -259,15 +257,10 @@ impl Store {
     }
 
     /// Commits a write transaction and wakes the local log tailer.
-    pub(crate) async fn commit_tx(&self, tx: DatabaseTransaction) -> Result<(), StoreError> {
+    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), StoreError> {
         tx.commit().await?;
         self.commits.notify_one();
         Ok(())
-    }
-
-    /// `commit_tx` for the writers that still answer `ServiceError` (transitional).
-    pub(crate) async fn commit(&self, tx: DatabaseTransaction) -> Result<(), ServiceError> {
-        Ok(self.commit_tx(tx).await?)
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -295,31 +288,10 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Starts a write transaction for a call that may carry a request id: see
-    /// `service::unit::Unit::begin`, which this wraps for the writers that have not moved to
-    /// it yet. `Err` holds the kept first response.
-    pub(crate) async fn begin_keyed<A>(
-        &self,
-        ctx: &WriteContext,
-        key: Option<&idempotency::RequestKey>,
-        authorize: impl AsyncFnOnce(&DatabaseTransaction) -> Result<A, ServiceError>,
-    ) -> Result<Result<(DatabaseTransaction, A), Vec<u8>>, ServiceError> {
-        use crate::service::unit::{Begun, Unit};
-        Ok(match Unit::begin(self, ctx, key, authorize).await? {
-            Begun::Fresh(unit, authorized) => Ok((unit.into_tx(), authorized)),
-            Begun::Replayed(response) => Err(response),
-        })
-    }
-
     pub async fn close(self) -> Result<(), DbErr> {
         if self.backend() == DbBackend::Sqlite {
             self.writer.close().await?;
         }
         self.db.close().await
     }
-}
-
-/// A database failure the caller cannot fix: logged by the API layer, shown as INTERNAL.
-pub(crate) fn db_error(err: DbErr) -> ServiceError {
-    ServiceError::internal(err)
 }

@@ -10,15 +10,12 @@ use sea_orm::{
 
 use super::entities::{funding_application, milestone, prerequisite, project, stage_change};
 use super::error::{StoreError, conflict_on};
-use super::idempotency::RequestKey;
-use super::{Cursor, Outcome, Page, SortKey, Store, WriteContext};
+use super::{Cursor, Page, SortKey, Store};
 use crate::domain::names;
 use crate::domain::project::{
     Category, Children, InvestmentType, Project, ProjectFields, Stage, StageTransition,
 };
 use crate::domain::values;
-use crate::events::outbox::EventDraft;
-use crate::service::ServiceError;
 
 /// Filters of ListProjects; every Some condition must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,10 +175,6 @@ fn project_unique_error(err: sea_orm::DbErr, id: &str, fields: &ProjectFields) -
     )
 }
 
-// Transitional: the writers of other aggregates still reach the unit of work through these
-// until they move to `service::unit`; nothing of the projects aggregate uses them.
-pub(crate) use crate::service::scope::load_for_update;
-
 /// The project row `project_id` locked against concurrent writers until the transaction ends,
 /// with its primary key; None when there is none.
 pub async fn lock(
@@ -195,32 +188,6 @@ pub async fn lock(
         .await?;
     row.map(|row| Ok((row.id, to_domain(row)?))).transpose()
 }
-
-// Transitional, as above.
-pub(crate) use crate::service::unit::check_etag;
-
-/// The end of a write: appends the transaction's events, keeps the response of a request id
-/// (when there is one) and commits (`service::unit::Unit::commit`, for the writers that have
-/// not moved to it yet). Transitional, as above.
-pub(crate) async fn finish<T>(
-    store: &Store,
-    tx: DatabaseTransaction,
-    ctx: &WriteContext,
-    drafts: Vec<EventDraft>,
-    key: Option<&RequestKey>,
-    response: impl FnOnce() -> Vec<u8>,
-    value: T,
-) -> Result<Outcome<T>, ServiceError> {
-    let mut unit = crate::service::unit::Unit::resume(store, ctx, key, tx);
-    for draft in drafts {
-        unit.emit(draft);
-    }
-    unit.commit(value, |_| response()).await
-}
-
-/// Transitional: the milestone writer advances the stage through this until it calls
-/// `service::projects::apply_stage_change` itself.
-pub(crate) use crate::service::projects::apply_stage_change;
 
 /// Inserts a new project `id` in `stage`, created at `now_us`; a taken id or project code is
 /// a conflict on its field.

@@ -3,5 +3,6 @@
 //! unit of work; `events::outbox` numbers and appends them.
 
 pub mod funding;
+pub mod milestones;
 pub mod projects;
 pub mod reports;
