@@ -20,7 +20,7 @@ use crate::domain::values::{
     self, Description, DisbursementNote, Id, Note, Yuan, reported_count, reported_yuan,
 };
 use crate::proto::{budget, v1};
-use crate::service::{self, ServiceError};
+use crate::service;
 use crate::store::SortKey;
 use crate::store::applications::{ApplicationFilter, ApplicationQuery};
 
@@ -433,8 +433,7 @@ impl FundingApi {
             .services
             .store
             .get_funding_application(&project_id, &application_id)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         Ok(Response::new(v1::FundingApplication::from(&application)))
     }
 
@@ -448,8 +447,7 @@ impl FundingApi {
             .services
             .store
             .list_funding_applications(&query)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         let (funding_applications, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::FundingApplication::from(item)
@@ -535,8 +533,7 @@ impl FundingApi {
             .services
             .store
             .funding_coverage(&window_id, status_date)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         Ok(Response::new(coverage_message(&coverage)))
     }
 }

@@ -80,12 +80,7 @@ impl EventApi {
         text: &str,
         violations: &mut Violations,
     ) -> Result<Option<i64>, Status> {
-        let head = self
-            .services
-            .store
-            .log_head()
-            .await
-            .map_err(ServiceError::from)?;
+        let head = self.services.store.log_head().await?;
         if text.is_empty() {
             return Ok(Some(head));
         }
@@ -118,11 +113,7 @@ impl EventApi {
         let pruned = if !check_pruned {
             0
         } else {
-            self.services
-                .store
-                .log_pruned_through()
-                .await
-                .map_err(ServiceError::from)?
+            self.services.store.log_pruned_through().await?
         };
         if start < pruned {
             return Err(self.expired(pruned).into());
@@ -174,7 +165,7 @@ impl EventApi {
         let sub = self.subscription_named(&caller, &req.name).await?;
         let mut violations = Violations::new();
         let compiled = filter::compile(&sub.filter, "filter", &mut violations);
-        violations.finish().map_err(ServiceError::from)?;
+        violations.finish()?;
         let stream = self.open(&caller, compiled, sub.acked_seq, true).await?;
         Ok(stream)
     }

@@ -380,12 +380,7 @@ impl FundingService for FundingApi {
     ) -> Result<Response<v1::FundingWindow>, Status> {
         let req = request.into_inner();
         let id = parsed(parse_window_name(&req.name).map_err(|e| Invalid::field("name", e)))?;
-        let window = self
-            .services
-            .store
-            .get_funding_window(&id)
-            .await
-            .map_err(ServiceError::from)?;
+        let window = self.services.store.get_funding_window(&id).await?;
         Ok(Response::new(v1::FundingWindow::from(&window)))
     }
 
@@ -395,12 +390,7 @@ impl FundingService for FundingApi {
     ) -> Result<Response<v1::ListFundingWindowsResponse>, Status> {
         let req = request.into_inner();
         let (query, print) = parsed(window_query(&req, self.services.clock.today()))?;
-        let page = self
-            .services
-            .store
-            .list_funding_windows(&query)
-            .await
-            .map_err(ServiceError::from)?;
+        let page = self.services.store.list_funding_windows(&query).await?;
         let (funding_windows, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::FundingWindow::from(item)

@@ -17,7 +17,6 @@ use crate::domain::milestone::{
 use crate::domain::names;
 use crate::domain::values::{self, Id, Note, Reason, Title};
 use crate::proto::v1::{self, milestone_service_server::MilestoneService};
-use crate::service::ServiceError;
 use crate::service::milestones::{
     self as service, ChangeDate, CreateMilestone, DeleteMilestone, GetMilestone, UpdateMilestone,
 };
@@ -53,7 +52,7 @@ impl MilestoneApi {
         request: Request<R>,
     ) -> Result<Response<v1::Milestone>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let cmd = date_change(request.get_ref(), ctx.today).map_err(ServiceError::from)?;
+        let cmd = date_change(request.get_ref(), ctx.today)?;
         let outcome =
             service::change_date(&self.services.store, &self.services.policy, &ctx, cmd).await?;
         respond(outcome, |m| m).map(Response::new)
@@ -329,7 +328,7 @@ impl MilestoneService for MilestoneApi {
         request: Request<v1::CreateMilestoneRequest>,
     ) -> Result<Response<v1::Milestone>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let cmd = CreateMilestone::try_from(request.get_ref()).map_err(ServiceError::from)?;
+        let cmd = CreateMilestone::try_from(request.get_ref())?;
         let outcome =
             service::create(&self.services.store, &self.services.policy, &ctx, cmd).await?;
         respond(outcome, |m| m).map(Response::new)
@@ -343,16 +342,14 @@ impl MilestoneService for MilestoneApi {
         let mut violations = Violations::new();
         let ids = violations.check("name", names::parse_milestone_name(&req.name));
         let status_date = self.status_date(&mut violations, req.status_date.as_ref());
-        let query = violations
-            .build(|| {
-                let (project_id, milestone_id) = ids?;
-                Some(GetMilestone {
-                    project_id: project_id.to_string(),
-                    milestone_id: milestone_id.to_string(),
-                    status_date: status_date?,
-                })
+        let query = violations.build(|| {
+            let (project_id, milestone_id) = ids?;
+            Some(GetMilestone {
+                project_id: project_id.to_string(),
+                milestone_id: milestone_id.to_string(),
+                status_date: status_date?,
             })
-            .map_err(ServiceError::from)?;
+        })?;
         let services = &self.services;
         let today = services.clock.today();
         let assessed = service::get(&services.store, &services.policy, query, today).await?;
@@ -467,24 +464,21 @@ impl MilestoneService for MilestoneApi {
         {
             violations.add("page_token", "is not a page token issued by this service");
         }
-        let query = violations
-            .build(|| {
-                Some(MilestoneQuery {
-                    filter: f,
-                    order: order?,
-                    descending,
-                    after,
-                    limit: limit?,
-                    status_date: status_date?,
-                })
+        let query = violations.build(|| {
+            Some(MilestoneQuery {
+                filter: f,
+                order: order?,
+                descending,
+                after,
+                limit: limit?,
+                status_date: status_date?,
             })
-            .map_err(ServiceError::from)?;
+        })?;
         let page = self
             .services
             .store
             .list_milestones(&self.services.policy, &query)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         let (milestones, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::Milestone::from(item)
@@ -500,7 +494,7 @@ impl MilestoneService for MilestoneApi {
         request: Request<v1::UpdateMilestoneRequest>,
     ) -> Result<Response<v1::Milestone>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let cmd = UpdateMilestone::try_from(request.into_inner()).map_err(ServiceError::from)?;
+        let cmd = UpdateMilestone::try_from(request.into_inner())?;
         let outcome =
             service::update(&self.services.store, &self.services.policy, &ctx, cmd).await?;
         respond(outcome, |m| m).map(Response::new)
@@ -511,7 +505,7 @@ impl MilestoneService for MilestoneApi {
         request: Request<v1::DeleteMilestoneRequest>,
     ) -> Result<Response<()>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let cmd = DeleteMilestone::try_from(request.get_ref()).map_err(ServiceError::from)?;
+        let cmd = DeleteMilestone::try_from(request.get_ref())?;
         let outcome = service::delete(&self.services.store, &ctx, cmd).await?;
         respond(outcome, |()| ()).map(Response::new)
     }
@@ -558,18 +552,15 @@ impl MilestoneService for MilestoneApi {
                 0
             }
         };
-        let (project_id, milestone_id, limit) = violations
-            .build(|| {
-                let (project_id, milestone_id) = ids?;
-                Some((project_id, milestone_id, limit?))
-            })
-            .map_err(ServiceError::from)?;
+        let (project_id, milestone_id, limit) = violations.build(|| {
+            let (project_id, milestone_id) = ids?;
+            Some((project_id, milestone_id, limit?))
+        })?;
         let (revisions, more) = self
             .services
             .store
             .list_milestone_revisions(project_id, milestone_id, after_number, limit)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         let page = Page::new(revisions, more, |revision| Cursor {
             key: SortKey::Int(revision.number as i64),
             id: String::new(),

@@ -576,12 +576,7 @@ impl ProjectService for ProjectApi {
         let req = request.into_inner();
         let id =
             names::parse_project_name(&req.name).map_err(|e| ServiceError::invalid("name", e))?;
-        let project = self
-            .services
-            .store
-            .get_project(id)
-            .await
-            .map_err(ServiceError::from)?;
+        let project = self.services.store.get_project(id).await?;
         Ok(Response::new(v1::Project::from(&project)))
     }
 
@@ -590,12 +585,7 @@ impl ProjectService for ProjectApi {
         request: Request<v1::ListProjectsRequest>,
     ) -> Result<Response<v1::ListProjectsResponse>, Status> {
         let (query, print) = parse_list_projects(request.get_ref())?;
-        let page = self
-            .services
-            .store
-            .list_projects(&query)
-            .await
-            .map_err(ServiceError::from)?;
+        let page = self.services.store.list_projects(&query).await?;
         let (projects, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::Project::from(item)
@@ -677,8 +667,7 @@ impl ProjectService for ProjectApi {
                 list.after.as_ref(),
                 list.limit,
             )
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         let (prerequisites, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &list.print, |item| {
                 v1::Prerequisite::from(item)

@@ -90,9 +90,7 @@ impl ReportApi {
             );
             return Ok(None);
         }
-        let first = reports::first_data_year(self.services.store.connection())
-            .await
-            .map_err(ServiceError::from)?;
+        let first = reports::first_data_year(self.services.store.connection()).await?;
         if let Some(first) = first
             && day.year() < first
         {
@@ -141,10 +139,7 @@ impl ReportApi {
                 }
             }
         }
-        for (field, value) in reports::unknown_units(self.services.store.connection(), &f)
-            .await
-            .map_err(ServiceError::from)?
-        {
+        for (field, value) in reports::unknown_units(self.services.store.connection(), &f).await? {
             violations.add("filter", format!("no project has {field} {value:?}"));
         }
         Ok(f)
@@ -159,14 +154,12 @@ impl ReportApi {
         let mut violations = Violations::new();
         let status_date = self.status_date(status_date, &mut violations).await?;
         let filter = self.filter(filter, &mut violations).await?;
-        Ok(violations
-            .build(|| {
-                Some(SummaryQuery {
-                    status_date: status_date?,
-                    filter,
-                })
+        Ok(violations.build(|| {
+            Some(SummaryQuery {
+                status_date: status_date?,
+                filter,
             })
-            .map_err(ServiceError::from)?)
+        })?)
     }
 
     async fn rankings_query(&self, req: &v1::ListRankingsRequest) -> Result<RankingsQuery, Status> {
@@ -228,23 +221,21 @@ impl ReportApi {
         if matches!(&after, Some(c) if !matches!(c.key, SortKey::Int(_))) {
             violations.add("page_token", "is not a page token issued by this service");
         }
-        Ok(violations
-            .build(|| {
-                Some(RankingsQuery {
-                    source: match bulletin_id {
-                        Some(id) => RankingSource::Bulletin(id.to_string()),
-                        None => RankingSource::Live {
-                            status_date: status_date?,
-                            units,
-                        },
+        Ok(violations.build(|| {
+            Some(RankingsQuery {
+                source: match bulletin_id {
+                    Some(id) => RankingSource::Bulletin(id.to_string()),
+                    None => RankingSource::Live {
+                        status_date: status_date?,
+                        units,
                     },
-                    dimension: dimension?,
-                    after,
-                    limit: limit? as usize,
-                    print,
-                })
+                },
+                dimension: dimension?,
+                after,
+                limit: limit? as usize,
+                print,
             })
-            .map_err(ServiceError::from)?)
+        })?)
     }
 
     async fn publish_command(
@@ -258,18 +249,16 @@ impl ReportApi {
         let title = violations.check("title", Title::required(&req.title));
         let bulletin_id = violations.check("bulletin_id", Id::optional(&req.bulletin_id));
         let request_id = violations.check("request_id", values::request_id(&req.request_id));
-        Ok(violations
-            .build(|| {
-                Some((
-                    PublishBulletin {
-                        bulletin_id: bulletin_id?,
-                        title: title?,
-                        status_date: status_date?,
-                    },
-                    request_id?,
-                ))
-            })
-            .map_err(ServiceError::from)?)
+        Ok(violations.build(|| {
+            Some((
+                PublishBulletin {
+                    bulletin_id: bulletin_id?,
+                    title: title?,
+                    status_date: status_date?,
+                },
+                request_id?,
+            ))
+        })?)
     }
 }
 
@@ -453,8 +442,7 @@ impl ReportService for ReportApi {
             query.status_date,
             &self.services.policy,
         )
-        .await
-        .map_err(ServiceError::from)?;
+        .await?;
         Ok(Response::new(encoded::pipeline_summary(
             &summary,
             &req.filter,
@@ -469,12 +457,7 @@ impl ReportService for ReportApi {
         let query = self.rankings_query(&req).await?;
         let ranking = match query.source {
             RankingSource::Bulletin(id) => {
-                let bulletin = self
-                    .services
-                    .store
-                    .get_bulletin(&id)
-                    .await
-                    .map_err(ServiceError::from)?;
+                let bulletin = self.services.store.get_bulletin(&id).await?;
                 stored(&bulletin.payload)?
                     .rankings
                     .into_iter()
@@ -519,8 +502,7 @@ impl ReportService for ReportApi {
             &query.filter,
             query.status_date,
         )
-        .await
-        .map_err(ServiceError::from)?;
+        .await?;
         Ok(Response::new(encoded::funding_summary(
             &summary,
             &req.filter,
@@ -557,12 +539,7 @@ impl ReportService for ReportApi {
     ) -> Result<Response<v1::Bulletin>, Status> {
         let req = request.into_inner();
         let id = parse_bulletin_name(&req.name).map_err(|e| ServiceError::invalid("name", e))?;
-        let bulletin = self
-            .services
-            .store
-            .get_bulletin(id)
-            .await
-            .map_err(ServiceError::from)?;
+        let bulletin = self.services.store.get_bulletin(id).await?;
         Ok(Response::new(presented(stored(&bulletin.payload)?)))
     }
 
@@ -576,8 +553,7 @@ impl ReportService for ReportApi {
             .services
             .store
             .list_bulletins(query.after.as_ref(), query.limit)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         let page = Page {
             items: page
                 .items
