@@ -7,6 +7,7 @@ pub mod error;
 pub mod funding;
 pub mod milestone;
 pub mod names;
+pub mod pace;
 pub mod prerequisite;
 pub mod project;
 pub mod report;
