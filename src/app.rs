@@ -16,6 +16,7 @@ use crate::api::Services;
 use crate::api::auth::AuthLayer;
 use crate::api::events::EventApi;
 use crate::api::funding::FundingApi;
+use crate::api::investment::InvestmentApi;
 use crate::api::milestones::MilestoneApi;
 use crate::api::projects::ProjectApi;
 use crate::api::reports::ReportApi;
@@ -27,6 +28,7 @@ use crate::events::retention;
 use crate::events::stream::StreamSettings;
 use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::funding_service_server::FundingServiceServer;
+use crate::proto::v1::investment_service_server::InvestmentServiceServer;
 use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::proto::v1::report_service_server::ReportServiceServer;
@@ -183,6 +185,9 @@ pub async fn run(
         .await;
     health.set_serving::<ReportServiceServer<ReportApi>>().await;
     health
+        .set_serving::<InvestmentServiceServer<InvestmentApi>>()
+        .await;
+    health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
 
@@ -208,6 +213,10 @@ pub async fn run(
         .max_encoding_message_size(options.max_message_bytes);
 
     let reports = ReportServiceServer::new(ReportApi::new(services.clone()))
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
+
+    let investment = InvestmentServiceServer::new(InvestmentApi::new(services.clone()))
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes);
 
@@ -260,6 +269,9 @@ pub async fn run(
             .set_not_serving::<ReportServiceServer<ReportApi>>()
             .await;
         health_on_stop
+            .set_not_serving::<InvestmentServiceServer<InvestmentApi>>()
+            .await;
+        health_on_stop
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         server_stop.cancel();
@@ -303,6 +315,7 @@ pub async fn run(
         .add_service(events)
         .add_service(funding)
         .add_service(reports)
+        .add_service(investment)
         .serve_with_incoming_shutdown(incoming, async move { signal.cancelled().await });
 
     let drain_limit = async {

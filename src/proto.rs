@@ -4,6 +4,7 @@
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
 pub mod budget;
+pub mod investment;
 pub mod reports;
 
 pub mod v1 {
@@ -124,6 +125,7 @@ impl From<&Project> for v1::Project {
             create_time: Some(timestamp(project.created_at_us)),
             update_time: Some(timestamp(project.updated_at_us)),
             etag: project.etag(),
+            reported_investment_yuan: project.reported_investment_yuan,
         }
     }
 }

@@ -1388,7 +1388,14 @@ async fn filter_lists_are_bounded(server: TestServer) {
         ),
         (
             v1::EventFilter {
-                kinds: vec![v1::EventKind::ProjectCreated as i32; 30],
+                // One entry more than there are kinds.
+                kinds: vec![
+                    v1::EventKind::ProjectCreated as i32;
+                    (1..=255)
+                        .filter(|n| v1::EventKind::try_from(*n).is_ok())
+                        .count()
+                        + 1
+                ],
                 ..Default::default()
             },
             "kinds",

@@ -2178,6 +2178,29 @@ async fn every_repeated_request_field_is_bounded(server: TestServer) {
         .await;
     assert_invalid(&mut tally, CATEGORY, "ListRankings units", answer, "units");
     covered.insert("ListRankings.units".into());
+
+    // A monthly plan is empty or 12 amounts.
+    let answer = v1::investment_service_client::InvestmentServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .set_investment_plan(v1::SetInvestmentPlanRequest {
+        investment_plan: Some(v1::InvestmentPlan {
+            name: format!("{}/investmentPlans/2026", seeded.project),
+            total_yuan: 0,
+            monthly_yuan: vec![-1; MANY],
+            ..Default::default()
+        }),
+        etag: String::new(),
+    })
+    .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "SetInvestmentPlan monthly_yuan",
+        answer,
+        "investment_plan.monthly_yuan",
+    );
+    covered.insert("SetInvestmentPlan.investment_plan.monthly_yuan".into());
     check_no_write(
         &mut tally,
         &server,
@@ -2223,6 +2246,25 @@ async fn every_repeated_request_field_is_bounded(server: TestServer) {
     for method in ["CreateFundingApplication", "UpdateFundingApplication"] {
         covered.insert(format!("{method}.funding_application.disbursements"));
     }
+    // Output only: corrections sent with a new report are ignored.
+    let report = v1::investment_service_client::InvestmentServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .create_investment_report(v1::CreateInvestmentReportRequest {
+        parent: seeded.project.clone(),
+        investment_report_id: "2026-01".into(),
+        investment_report: Some(v1::InvestmentReport {
+            amount_yuan: 1,
+            revisions: vec![v1::InvestmentReportRevision::default(); MANY],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .expect("a report that also carries output-only corrections")
+    .into_inner();
+    assert!(report.revisions.is_empty());
+    covered.insert("CreateInvestmentReport.investment_report.revisions".into());
 
     assert_eq!(
         found, covered,

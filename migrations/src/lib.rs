@@ -12,6 +12,7 @@ mod m20261128_000006_access;
 mod m20261128_000007_bulletins;
 mod m20261128_000008_milestone_township;
 mod m20261128_000009_request_ids_per_caller;
+mod m20261129_000010_investment_cycle;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_bulletins::Migration),
             Box::new(m20261128_000008_milestone_township::Migration),
             Box::new(m20261128_000009_request_ids_per_caller::Migration),
+            Box::new(m20261129_000010_investment_cycle::Migration),
         ]
     }
 }

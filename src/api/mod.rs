@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod filter;
 pub mod funding;
+pub mod investment;
 pub mod milestones;
 pub mod pagination;
 pub mod parse;

@@ -64,6 +64,13 @@ pub fn need_of(path: &str) -> Need {
         ("pipeline.v1.ReportService", m) if m.starts_with("Get") || m.starts_with("List") => {
             Need::Read
         }
+        ("pipeline.v1.InvestmentService", m) if m.starts_with("Get") || m.starts_with("List") => {
+            Need::Read
+        }
+        (
+            "pipeline.v1.InvestmentService",
+            "SetInvestmentPlan" | "CreateInvestmentReport" | "CorrectInvestmentReport",
+        ) => Need::ProjectWrite,
         (
             "pipeline.v1.ProjectService"
             | "pipeline.v1.MilestoneService"

@@ -94,6 +94,18 @@ impl Violations {
         }
     }
 
+    /// Records every violation of a value checked elsewhere (a domain constructor that names
+    /// its own fields) and returns the value, if any.
+    pub fn absorb<T>(&mut self, result: Result<T, Invalid>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(Invalid(bad)) => {
+                self.0.extend(bad);
+                None
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -1097,6 +1097,7 @@ mod tests {
             created_at_us: 0,
             updated_at_us: 0,
             version: 1,
+            reported_investment_yuan: 0,
         }
     }
 

@@ -1027,6 +1027,7 @@ mod tests {
             created_at_us: 1_767_225_600_000_000,
             updated_at_us: 0,
             version: 1,
+            reported_investment_yuan: 0,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod access;
 pub mod clock;
 pub mod error;
 pub mod funding;
+pub mod investment;
 pub mod milestone;
 pub mod names;
 pub mod pace;

@@ -176,8 +176,12 @@ impl InvestmentPlan {
             );
         }
         violations.check("investment_plan.total_yuan", yuan(total_yuan));
-        for (i, amount) in monthly_yuan.iter().enumerate() {
-            violations.check(&format!("investment_plan.monthly_yuan[{i}]"), yuan(*amount));
+        // Entries are named one by one only within a plausible count, so that a request with
+        // a hundred thousand bad entries gets one answer of a bounded size.
+        if monthly_yuan.len() <= 12 {
+            for (i, amount) in monthly_yuan.iter().enumerate() {
+                violations.check(&format!("investment_plan.monthly_yuan[{i}]"), yuan(*amount));
+            }
         }
         let monthly = match monthly_yuan.len() {
             0 => None,

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use super::error::Refused;
+use super::error::{Invalid, Refused};
 
 /// The fields of a project an update may change, by their API names (update masks and the
 /// `changed_fields` of events name them so).
@@ -194,6 +194,10 @@ pub struct Project {
     pub created_at_us: i64,
     pub updated_at_us: i64,
     pub version: i64,
+    /// The sum of the project's monthly investment reports, in yuan: the part of
+    /// `fields.completed_investment_yuan` they account for (the rest was carried over from
+    /// before monthly reporting). Kept by the report commands, in the same transaction.
+    pub reported_investment_yuan: i64,
 }
 
 impl Project {
@@ -236,13 +240,32 @@ impl Project {
 
     /// Applies a patch of its fields at `now_us` and returns the names of the fields that
     /// changed; nothing changes (not even the version) when no value differs.
-    pub fn update(&mut self, patch: ProjectPatch, now_us: i64) -> Vec<&'static str> {
+    ///
+    /// `completed_investment_yuan` may not go below what the monthly reports account for
+    /// (`reported_investment_yuan`): setting it sets the carried-over part, and there is no
+    /// negative carry-over (INVALID_ARGUMENT on `project.completed_investment_yuan`).
+    pub fn update(
+        &mut self,
+        patch: ProjectPatch,
+        now_us: i64,
+    ) -> Result<Vec<&'static str>, Invalid> {
+        if let Some(completed) = patch.completed_investment_yuan
+            && completed < self.reported_investment_yuan
+        {
+            return Err(Invalid::field(
+                "project.completed_investment_yuan",
+                format!(
+                    "is {completed} yuan, below the {} yuan the monthly investment reports already sum to; correct the reports instead",
+                    self.reported_investment_yuan
+                ),
+            ));
+        }
         let changed = patch.apply(&mut self.fields);
         if !changed.is_empty() {
             self.version += 1;
             self.updated_at_us = now_us;
         }
-        changed
+        Ok(changed)
     }
 
     /// DeleteProject: a project that still has prerequisites, milestones or funding
@@ -252,21 +275,35 @@ impl Project {
             prerequisites,
             milestones,
             applications,
+            investment_plans,
+            investment_reports,
         } = children;
-        if force || prerequisites + milestones + applications == 0 {
+        if force
+            || prerequisites + milestones + applications + investment_plans + investment_reports
+                == 0
+        {
             return Ok(());
         }
         let name = self.name();
+        let investment = if investment_plans + investment_reports > 0 {
+            format!(
+                ", {investment_plans} investment plan(s) and {investment_reports} monthly investment report(s)"
+            )
+        } else {
+            String::new()
+        };
         let mut refused = Refused::new(
             "PROJECT_HAS_CHILDREN",
             format!(
-                "{name} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s); delete them first or set force"
+                "{name} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s){investment}; delete them first or set force"
             ),
         );
         for (collection, count) in [
             ("prerequisites", prerequisites),
             ("milestones", milestones),
             ("fundingApplications", applications),
+            ("investmentPlans", investment_plans),
+            ("investmentReports", investment_reports),
         ] {
             if count > 0 {
                 refused = refused.on(
@@ -285,6 +322,8 @@ pub struct Children {
     pub prerequisites: u64,
     pub milestones: u64,
     pub applications: u64,
+    pub investment_plans: u64,
+    pub investment_reports: u64,
 }
 
 /// A validated partial update: each Some field replaces the stored value.
@@ -492,6 +531,7 @@ mod tests {
             created_at_us: 0,
             updated_at_us: 0,
             version: 1,
+            reported_investment_yuan: 0,
         }
     }
 
@@ -543,6 +583,7 @@ mod tests {
             prerequisites: 2,
             milestones: 0,
             applications: 1,
+            ..Default::default()
         };
         assert_eq!(p.check_delete(children, true), Ok(()));
         let refused = p.check_delete(children, false).unwrap_err();
@@ -566,13 +607,13 @@ mod tests {
             display_name: Some("县水网".into()),
             ..Default::default()
         };
-        assert!(p.update(same, 5).is_empty());
+        assert!(p.update(same, 5).unwrap().is_empty());
         assert_eq!((p.version, p.updated_at_us), (1, 0));
         let moved = ProjectPatch {
             township: Some("龙凤镇".into()),
             ..Default::default()
         };
-        assert_eq!(p.update(moved, 5), vec!["township"]);
+        assert_eq!(p.update(moved, 5).unwrap(), vec!["township"]);
         assert_eq!((p.version, p.updated_at_us), (2, 5));
     }
 

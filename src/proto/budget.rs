@@ -125,6 +125,7 @@ pub(crate) mod worst {
             create_time: time(),
             update_time: time(),
             etag: etag(),
+            reported_investment_yuan: MAX_YUAN,
         }
     }
 
@@ -324,6 +325,72 @@ pub(crate) mod worst {
         }
     }
 
+    pub fn investment_plan() -> v1::InvestmentPlan {
+        v1::InvestmentPlan {
+            name: format!("{}/investmentPlans/2200", project_name()),
+            uid: uid(),
+            year: 2200,
+            total_yuan: MAX_YUAN,
+            monthly_yuan: vec![MAX_YUAN; 12],
+            create_time: time(),
+            update_time: time(),
+            etag: etag(),
+        }
+    }
+
+    pub fn report_revision() -> v1::InvestmentReportRevision {
+        v1::InvestmentReportRevision {
+            number: crate::domain::investment::MAX_REPORT_CORRECTIONS as i32,
+            old_amount_yuan: MAX_YUAN,
+            new_amount_yuan: MAX_YUAN,
+            old_physical_progress: text(TITLE_CHARS),
+            new_physical_progress: text(TITLE_CHARS),
+            reason: text(REASON_CHARS),
+            actor: actor(),
+            create_time: time(),
+        }
+    }
+
+    pub fn investment_report() -> v1::InvestmentReport {
+        v1::InvestmentReport {
+            name: format!("{}/investmentReports/2200-12", project_name()),
+            uid: uid(),
+            month: "2200-12".into(),
+            amount_yuan: MAX_YUAN,
+            physical_progress: text(TITLE_CHARS),
+            reporter: actor(),
+            report_time: time(),
+            report_date: date(),
+            timeliness: v1::ReportTimeliness::Missing as i32,
+            revisions: vec![report_revision(); crate::domain::investment::MAX_REPORT_CORRECTIONS],
+            update_time: time(),
+            etag: etag(),
+        }
+    }
+
+    pub fn light_rule_set() -> v1::LightRuleSet {
+        v1::LightRuleSet {
+            name: format!("lightRuleSets/{}@{}", id(), i32::MAX),
+            uid: uid(),
+            revision: i32::MAX,
+            display_name: text(TITLE_CHARS),
+            description: text(NOTE_CHARS),
+            milestone_tolerance_days: i32::MAX,
+            warning_horizon_days: i32::MAX,
+            pace_measure: v1::PaceMeasure::Ratio as i32,
+            pace_yellow_percent: i32::MAX,
+            pace_red_percent: i32::MAX,
+            escalate_after_months: i32::MAX,
+            recovery_policy: v1::RecoveryPolicy::ThroughYellow as i32,
+            enrolment_yellow_after_months: i32::MAX,
+            enrolment_red_after_months: i32::MAX,
+            report_due_day: i32::MAX,
+            active: true,
+            publisher: actor(),
+            create_time: time(),
+        }
+    }
+
     /// Every kind of event detail, and none.
     pub fn events() -> Vec<v1::Event> {
         use v1::event::Detail;
@@ -336,6 +403,9 @@ pub(crate) mod worst {
             event(Some(Detail::FundingWindowAfter(window()))),
             event(Some(Detail::FundingApplicationChange(application_change()))),
             event(Some(Detail::FundingWindowAlert(window_alert()))),
+            event(Some(Detail::InvestmentPlanAfter(investment_plan()))),
+            event(Some(Detail::InvestmentReportAfter(investment_report()))),
+            event(Some(Detail::LightRuleSetAfter(light_rule_set()))),
         ]
     }
 }
@@ -362,6 +432,9 @@ mod tests {
         fits("FundingWindow", &worst::window());
         fits("FundingApplication", &worst::application());
         fits("Subscription", &worst::subscription());
+        fits("InvestmentPlan", &worst::investment_plan());
+        fits("InvestmentReport", &worst::investment_report());
+        fits("LightRuleSet", &worst::light_rule_set());
     }
 
     #[test]
@@ -379,6 +452,18 @@ mod tests {
         ];
         let batch: usize = achieved.iter().map(entry_len).sum();
         assert!(batch <= MAX_RESOURCE_BYTES, "{batch}");
+        // A report's correction also moves its project's completed investment.
+        let corrected = [
+            worst::event(Some(Detail::InvestmentReportAfter(
+                worst::investment_report(),
+            ))),
+            worst::event(Some(Detail::ProjectAfter(worst::project()))),
+        ];
+        let batch: usize = corrected.iter().map(entry_len).sum();
+        assert!(
+            batch <= MAX_RESOURCE_BYTES,
+            "a correction's events take {batch}"
+        );
         // And the stream's message around them stays below the smallest limit.
         let message = v1::WatchEventsResponse {
             response: Some(v1::watch_events_response::Response::Batch(v1::EventBatch {

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod funding;
+pub mod investment;
 pub mod milestones;
 pub mod prerequisites;
 pub mod projects;

@@ -92,7 +92,7 @@ pub async fn update(
 ) -> Result<Outcome<Project>, ServiceError> {
     let (mut unit, (pk, mut project)) = begun!(begin_on_project(store, ctx, None, &cmd.project_id));
     check_etag(cmd.etag.as_deref(), project.name(), project.etag())?;
-    let changed = project.update(cmd.patch, ctx.now_us);
+    let changed = project.update(cmd.patch, ctx.now_us)?;
     if changed.is_empty() {
         return Ok(Outcome::Done(project));
     }
@@ -107,7 +107,8 @@ pub async fn update(
 pub struct DeleteProject {
     pub project_id: String,
     pub etag: Option<String>,
-    /// Deletes its prerequisites, milestones and funding applications with it.
+    /// Deletes its prerequisites, milestones, funding applications, investment plans and
+    /// monthly reports with it.
     pub force: bool,
 }
 
@@ -122,6 +123,7 @@ pub async fn delete(
     project.check_delete(children, cmd.force)?;
     crate::store::applications::delete_for_project(unit.tx(), pk).await?;
     crate::store::milestones::delete_for_project(unit.tx(), pk).await?;
+    crate::store::investment::delete_for_project(unit.tx(), pk).await?;
     repository::delete(unit.tx(), pk).await?;
     unit.emit(encode::deleted(&project));
     unit.commit((), |_| Vec::new()).await

@@ -29,6 +29,7 @@ pub mod project {
         pub created_at_us: i64,
         pub updated_at_us: i64,
         pub version: i64,
+        pub reported_investment_yuan: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -366,6 +367,134 @@ pub mod bulletin {
         pub payload: Vec<u8>,
         pub publisher: String,
         pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod investment_plan {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "investment_plans")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub year: i32,
+        pub uid: String,
+        pub total_yuan: i64,
+        pub monthly_yuan: String,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod investment_report {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "investment_reports")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub month_index: i32,
+        pub uid: String,
+        pub amount_yuan: i64,
+        pub physical_progress: String,
+        pub reporter: String,
+        pub report_date: i32,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+        pub revision_count: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod investment_report_revision {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "investment_report_revisions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub report_pk: i64,
+        pub number: i32,
+        pub old_amount_yuan: i64,
+        pub new_amount_yuan: i64,
+        pub old_physical_progress: String,
+        pub new_physical_progress: String,
+        pub reason: String,
+        pub actor: String,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod light_rule_set {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "light_rule_sets")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub rule_set_id: String,
+        pub revision: i32,
+        pub uid: String,
+        pub display_name: String,
+        pub description: String,
+        pub milestone_tolerance_days: i32,
+        pub warning_horizon_days: i32,
+        pub pace_measure: String,
+        pub pace_yellow_percent: i32,
+        pub pace_red_percent: i32,
+        pub escalate_after_months: i32,
+        pub recovery_policy: String,
+        pub enrolment_yellow_after_months: i32,
+        pub enrolment_red_after_months: i32,
+        pub report_due_day: i32,
+        pub publisher: String,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod light_rule_set_activation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "light_rule_set_activation")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub rule_set_pk: i64,
+        pub activated_by: String,
+        pub activated_at_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

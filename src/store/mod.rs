@@ -8,6 +8,7 @@ pub mod error;
 pub mod funding;
 pub mod idempotency;
 mod inline;
+pub mod investment;
 pub mod log;
 pub mod milestones;
 mod nodelay;

@@ -72,7 +72,8 @@ macro_rules! project_columns {
         "id, project_id, uid, display_name, description, project_code, category, \
          investment_type, township, department, owner, leader, total_investment_yuan, \
          annual_planned_investment_yuan, completed_investment_yuan, stage, \
-         suspended_from_stage, stage_changed_at_us, created_at_us, updated_at_us, version"
+         suspended_from_stage, stage_changed_at_us, created_at_us, updated_at_us, version, \
+         reported_investment_yuan"
     };
 }
 pub(crate) use project_columns;
@@ -102,6 +103,7 @@ pub(crate) fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<projec
         created_at_us: r.get(18)?,
         updated_at_us: r.get(19)?,
         version: r.get(20)?,
+        reported_investment_yuan: r.get(21)?,
     })
 }
 
@@ -139,6 +141,7 @@ pub(crate) fn to_domain(row: project::Model) -> Result<Project, StoreError> {
         created_at_us: row.created_at_us,
         updated_at_us: row.updated_at_us,
         version: row.version,
+        reported_investment_yuan: row.reported_investment_yuan,
     })
 }
 
@@ -295,7 +298,11 @@ pub async fn save_stage(
 
 /// How many prerequisites, milestones and funding applications hang off the project row `pk`.
 pub async fn count_children(tx: &DatabaseTransaction, pk: i64) -> Result<Children, StoreError> {
+    let (investment_plans, investment_reports) =
+        super::investment::count_for_project(tx, pk).await?;
     Ok(Children {
+        investment_plans,
+        investment_reports,
         prerequisites: prerequisite::Entity::find()
             .filter(prerequisite::Column::ProjectPk.eq(pk))
             .count(tx)
@@ -407,4 +414,24 @@ impl Store {
             id: last.id.clone(),
         })
     }
+}
+
+/// Writes the completed and reported investment, update time and version of the project row
+/// `pk` (after `domain::investment::add_reported`).
+pub async fn save_investment(
+    tx: &DatabaseTransaction,
+    pk: i64,
+    project: &Project,
+) -> Result<(), StoreError> {
+    project::ActiveModel {
+        id: sea_orm::Unchanged(pk),
+        completed_investment_yuan: Set(project.fields.completed_investment_yuan),
+        reported_investment_yuan: Set(project.reported_investment_yuan),
+        updated_at_us: Set(project.updated_at_us),
+        version: Set(project.version),
+        ..Default::default()
+    }
+    .update(tx)
+    .await?;
+    Ok(())
 }

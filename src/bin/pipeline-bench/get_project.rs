@@ -107,6 +107,7 @@ fn reference_project() -> v1::Project {
         created_at_us: now,
         updated_at_us: now,
         version: 1,
+        reported_investment_yuan: 0,
     })
 }
 

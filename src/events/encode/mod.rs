@@ -3,6 +3,7 @@
 //! unit of work; `events::outbox` numbers and appends them.
 
 pub mod funding;
+pub mod investment;
 pub mod milestones;
 pub mod projects;
 pub mod reports;
