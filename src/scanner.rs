@@ -1,8 +1,10 @@
 //! The scanner: time-driven alerts. It runs a pass at start-up and again whenever the
 //! jurisdiction's date changes. Each pass emits MILESTONE_OVERDUE and MILESTONE_AT_RISK events
 //! exactly once per milestone and baseline, and the funding window alerts (opened; closing
-//! soon, at most once per window per day; closed with projects undeclared); the database's
-//! alert ledgers, not memory, make that hold across restarts and replicas.
+//! soon, at most once per window per day; closed with projects undeclared), and the monthly
+//! cycle's alerts (a missing report and a changed pace light, once per project and month; an
+//! expired justification, once); the database's alert ledgers, not memory, make that hold
+//! across restarts and replicas.
 
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
         services.policy.funding_horizon_days,
     )
     .await?;
+    emitted += crate::service::investment::scan_alerts(&services.store, &ctx).await?;
     if emitted > 0 {
         info!(today = %ctx.today, emitted, "scanner raised alerts");
     }

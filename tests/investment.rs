@@ -786,10 +786,294 @@ async fn a_new_plan_year_starts_afresh_in_january(mut server: TestServer) {
     assert!(pace(&mut client, "2027-01", "").await.paces.is_empty());
 }
 
+async fn justification(
+    client: &mut InvestmentServiceClient<Authed>,
+    project: &str,
+    id: &str,
+    scope: v1::JustificationScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<v1::Justification, tonic::Status> {
+    let date = |d: NaiveDate| {
+        use chrono::Datelike;
+        Some(v1::Date {
+            year: d.year(),
+            month: d.month() as i32,
+            day: d.day() as i32,
+        })
+    };
+    client
+        .create_justification(v1::CreateJustificationRequest {
+            parent: format!("projects/{project}"),
+            justification_id: id.into(),
+            justification: Some(v1::Justification {
+                scope: scope as i32,
+                reason: v1::JustificationReason::ForceMajeure as i32,
+                evidence_note: "7月特大洪水冲毁施工便道，县应急局灾情报告".into(),
+                valid_from: date(from),
+                valid_to: date(to),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Events of `kind` in the log.
+async fn events_of(server: &TestServer, kind: v1::EventKind) -> Vec<v1::Event> {
+    use prost::Message;
+    pipeline::events::log::read(&server.store, 0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == kind as i32)
+        .map(|e| v1::Event::decode(e.payload.clone()).unwrap())
+        .collect()
+}
+
+async fn a_justification_exempts_the_pace_while_valid(mut server: TestServer) {
+    // 12,000,000 over the default pace, 1,000,000 a month reported to April and nothing
+    // after: 8.33 points behind in May (GREEN), 16.67 in June and 25 in July (YELLOW).
+    project(&server, "p", "县水利局", 0).await;
+    let mut client = investment(&server).await;
+    set_plan(&mut client, "p", 2026, 12 * MILLION, Vec::new())
+        .await
+        .unwrap();
+    for month in 1..=4 {
+        report(&mut client, "p", &format!("2026-{month:02}"), MILLION)
+            .await
+            .unwrap();
+    }
+    for month in 5..=8 {
+        report(&mut client, "p", &format!("2026-{month:02}"), 0)
+            .await
+            .unwrap();
+    }
+    // Escalation after two months: June (YELLOW) would follow May (GREEN): YELLOW; July
+    // (YELLOW after YELLOW) would be RED.
+    let mut set = rules(v1::PaceMeasure::Points, 10, 30);
+    set.escalate_after_months = 2;
+    publish(&mut client, "strict", set).await.unwrap();
+    let july = pace(&mut client, "2026-07", "lightRuleSets/strict@1")
+        .await
+        .paces[0]
+        .clone();
+    assert_eq!(light(&july), v1::AlertLight::Red);
+    assert!(!july.exempt);
+
+    // A flood from 20 June to 31 July: the ends of June and July are exempt.
+    let granted = justification(
+        &mut client,
+        "p",
+        "flood",
+        v1::JustificationScope::InvestmentPace,
+        day(2026, 6, 20),
+        day(2026, 7, 31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(granted.name, "projects/p/justifications/flood");
+    assert_eq!(granted.approver, "test-admin");
+    assert_eq!(granted.state, v1::JustificationState::Expired as i32);
+    let july = pace(&mut client, "2026-07", "lightRuleSets/strict@1")
+        .await
+        .paces[0]
+        .clone();
+    // Exempt: the light by the thresholds is still shown, and the exempt June does not make
+    // July's YELLOW a second month in a row.
+    assert!(july.exempt);
+    assert_eq!(july.justification, granted.name);
+    assert_eq!(light(&july), v1::AlertLight::Yellow);
+    assert!(
+        july.reason.ends_with("; exempt (正当理由)"),
+        "{}",
+        july.reason
+    );
+    // August is outside the window: 4 of 8 million is 33.33 points behind, RED by the
+    // threshold itself.
+    let august = pace(&mut client, "2026-08", "lightRuleSets/strict@1")
+        .await
+        .paces[0]
+        .clone();
+    assert!(!august.exempt);
+    assert_eq!(light(&august), v1::AlertLight::Red);
+    assert_eq!(august.rule, v1::PaceRule::PacePoints as i32);
+
+    // The scanner (at the next start) says once that it expired.
+    server.restart(common::today()).await;
+    server.restart(common::today()).await;
+    let expired = events_of(&server, v1::EventKind::JustificationExpired).await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].resource, granted.name);
+
+    // Revoked, it exempts nothing.
+    let mut client = investment(&server).await;
+    let revoked = client
+        .revoke_justification(v1::RevokeJustificationRequest {
+            name: granted.name.clone(),
+            reason: "灾情核查不实".into(),
+            etag: granted.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revoked.state, v1::JustificationState::Revoked as i32);
+    let july = pace(&mut client, "2026-07", "lightRuleSets/strict@1")
+        .await
+        .paces[0]
+        .clone();
+    assert!(!july.exempt);
+    assert_eq!(light(&july), v1::AlertLight::Red);
+    let again = client
+        .revoke_justification(v1::RevokeJustificationRequest {
+            name: granted.name.clone(),
+            reason: "再次".into(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    // Bad input: a window that ends before it starts, a milestone for the wrong scope, and a
+    // non-ADMIN approver.
+    let err = client
+        .create_justification(v1::CreateJustificationRequest {
+            parent: "projects/p".into(),
+            justification_id: "court".into(),
+            justification: Some(v1::Justification {
+                scope: v1::JustificationScope::Project as i32,
+                milestone: "projects/p/milestones/start".into(),
+                reason: v1::JustificationReason::Judicial as i32,
+                evidence_note: "（2026）川0922民初123号".into(),
+                valid_from: Some(v1::Date {
+                    year: 2026,
+                    month: 9,
+                    day: 1,
+                }),
+                valid_to: Some(v1::Date {
+                    year: 2026,
+                    month: 8,
+                    day: 1,
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let expected: std::collections::BTreeSet<String> =
+        ["justification.valid_to", "justification.milestone"]
+            .map(String::from)
+            .into();
+    assert_eq!(bad_fields(&err), expected);
+    let editor = server
+        .token("editor", Role::Editor, &["县水利局"], &[])
+        .await;
+    let denied = justification(
+        &mut investment_as(&server, &editor).await,
+        "p",
+        "mine",
+        v1::JustificationScope::Project,
+        day(2026, 9, 1),
+        day(2026, 9, 30),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let listed = client
+        .list_justifications(v1::ListJustificationsRequest {
+            parent: "projects/-".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.justifications.len(), 1);
+}
+
+async fn a_missing_report_is_alerted_once_across_restarts_and_replicas(mut server: TestServer) {
+    // Two projects over the default pace of 12,000,000 a year; `gap` reports nothing for July
+    // and August, `ok` reports every month. Today is 15 September: August was due on the 5th.
+    for p in ["gap", "ok"] {
+        project(&server, p, "县水利局", 0).await;
+    }
+    let mut client = investment(&server).await;
+    for p in ["gap", "ok"] {
+        set_plan(&mut client, p, 2026, 12 * MILLION, Vec::new())
+            .await
+            .unwrap();
+    }
+    for month in 1..=8 {
+        report(&mut client, "ok", &format!("2026-{month:02}"), MILLION)
+            .await
+            .unwrap();
+        if month <= 6 {
+            report(&mut client, "gap", &format!("2026-{month:02}"), MILLION)
+                .await
+                .unwrap();
+        }
+    }
+    // Three replicas scan at once, then the server restarts twice.
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let services = pipeline::api::Services {
+                store: pipeline::store::Store::connect(&url).await.unwrap(),
+                clock: pipeline::domain::clock::Clock::new(
+                    chrono_tz::Asia::Shanghai,
+                    Some(common::today()),
+                ),
+                policy: pipeline::domain::milestone::Policy::default(),
+                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
+            };
+            pipeline::scanner::scan_once(&services).await.unwrap()
+        }));
+    }
+    let mut emitted = 0;
+    for task in tasks {
+        emitted += task.await.unwrap();
+    }
+    server.restart(common::today()).await;
+    server.restart(common::today()).await;
+    let missing = events_of(&server, v1::EventKind::InvestmentReportMissing).await;
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].project, "projects/gap");
+    let Some(v1::event::Detail::InvestmentAlert(alert)) = &missing[0].detail else {
+        panic!("{missing:?}")
+    };
+    assert_eq!(alert.month, "2026-08");
+    assert_eq!(
+        alert.due_date,
+        Some(v1::Date {
+            year: 2026,
+            month: 9,
+            day: 5
+        })
+    );
+    // `gap`: July 6/7 of pace, 8.33 points behind, GREEN; August 6 of 8 million, 16.67 points
+    // behind, YELLOW: a change, said once. `ok` stays GREEN.
+    let changed = events_of(&server, v1::EventKind::InvestmentPaceChanged).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    let Some(v1::event::Detail::InvestmentAlert(alert)) = &changed[0].detail else {
+        panic!("{changed:?}")
+    };
+    assert_eq!(
+        (alert.light, alert.previous_light),
+        (v1::AlertLight::Yellow as i32, v1::AlertLight::Green as i32)
+    );
+    assert_eq!(changed[0].project, "projects/gap");
+    assert_eq!(emitted, 2);
+}
+
 both_backends!(
     the_worked_example_under_three_rule_sets,
     escalation_and_recovery_follow_the_published_shapes,
     corrections_are_revisions_that_move_the_completed_investment,
     bad_input_names_every_field_and_writes_nothing,
     a_new_plan_year_starts_afresh_in_january,
+    a_justification_exempts_the_pace_while_valid,
+    a_missing_report_is_alerted_once_across_restarts_and_replicas,
 );

@@ -13,6 +13,7 @@ mod m20261128_000007_bulletins;
 mod m20261128_000008_milestone_township;
 mod m20261128_000009_request_ids_per_caller;
 mod m20261129_000010_investment_cycle;
+mod m20261129_000011_justifications;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_milestone_township::Migration),
             Box::new(m20261128_000009_request_ids_per_caller::Migration),
             Box::new(m20261129_000010_investment_cycle::Migration),
+            Box::new(m20261129_000011_justifications::Migration),
         ]
     }
 }

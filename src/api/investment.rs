@@ -4,11 +4,14 @@
 
 use tonic::{Request, Response, Status};
 
-use super::parse::{enum_value, optional_etag};
+use super::parse::{date_value, enum_value, optional_etag};
 use super::{Services, pagination, request_key, respond};
 use crate::domain::error::{Invalid, Violations};
 use crate::domain::investment::{
     Correction, NewReport, RuleSetRef, parse_plan_name, parse_report_name,
+};
+use crate::domain::justification::{
+    JustificationFields, JustificationReason, JustificationScope, parse_justification_name,
 };
 use crate::domain::names;
 use crate::domain::pace::{InvestmentPlan, LightRules, PaceMeasure, Recovery, YearMonth};
@@ -16,7 +19,8 @@ use crate::domain::values::{Id, Note, Reason, Title, Yuan, request_id};
 use crate::proto::v1::investment_service_server::InvestmentService;
 use crate::proto::{self, v1};
 use crate::service::investment::{
-    self as service, CorrectReport, CreateReport, PaceQuery, PublishRuleSet, SetPlan,
+    self as service, CorrectReport, CreateJustification, CreateReport, PaceQuery, PublishRuleSet,
+    RevokeJustification, SetPlan,
 };
 use crate::store::{Cursor, SortKey};
 
@@ -289,6 +293,104 @@ fn parse_pace(req: &v1::ListInvestmentPaceRequest) -> Result<(PaceQuery, String)
     })
 }
 
+fn parse_create_justification(
+    req: &v1::CreateJustificationRequest,
+) -> Result<(CreateJustification, Option<String>), Invalid> {
+    let mut violations = Violations::new();
+    let project_id = violations.check("parent", names::parse_project_name(&req.parent));
+    let justification_id =
+        violations.check("justification_id", Id::optional(&req.justification_id));
+    let request_id = violations.check("request_id", request_id(&req.request_id));
+    let Some(j) = req.justification.as_ref() else {
+        violations.add("justification", "is required");
+        return Err(violations.finish().unwrap_err());
+    };
+    let scope = enum_value(
+        &mut violations,
+        "justification.scope",
+        j.scope,
+        true,
+        |raw| match v1::JustificationScope::try_from(raw).ok()? {
+            v1::JustificationScope::InvestmentPace => Some(JustificationScope::InvestmentPace),
+            v1::JustificationScope::Milestone => Some(JustificationScope::Milestone),
+            v1::JustificationScope::Project => Some(JustificationScope::Project),
+            v1::JustificationScope::Unspecified => None,
+        },
+    );
+    let reason = enum_value(
+        &mut violations,
+        "justification.reason",
+        j.reason,
+        true,
+        |raw| match v1::JustificationReason::try_from(raw).ok()? {
+            v1::JustificationReason::ForceMajeure => Some(JustificationReason::ForceMajeure),
+            v1::JustificationReason::Judicial => Some(JustificationReason::Judicial),
+            v1::JustificationReason::PolicyChange => Some(JustificationReason::PolicyChange),
+            v1::JustificationReason::HigherApproval => Some(JustificationReason::HigherApproval),
+            v1::JustificationReason::Other => Some(JustificationReason::Other),
+            v1::JustificationReason::Unspecified => None,
+        },
+    );
+    let note = violations.check("justification.evidence_note", Note::parse(&j.evidence_note));
+    let date = |violations: &mut Violations, field: &str, d: Option<&v1::Date>| match d {
+        Some(d) => date_value(violations, field, d),
+        None => {
+            violations.add(field, "is required");
+            None
+        }
+    };
+    let from = date(
+        &mut violations,
+        "justification.valid_from",
+        j.valid_from.as_ref(),
+    );
+    let to = date(
+        &mut violations,
+        "justification.valid_to",
+        j.valid_to.as_ref(),
+    );
+    // The rules of the whole (window order, milestone for the scope, evidence) once every
+    // part could be read, so that one answer names every bad field.
+    let fields = match (project_id, scope, reason, note.clone(), from, to) {
+        (Some(project), Some(scope), Some(reason), Some(note), Some(from), Some(to)) => violations
+            .absorb(JustificationFields::new(
+                project,
+                scope,
+                &j.milestone,
+                reason,
+                note,
+                from,
+                to,
+            )),
+        _ => None,
+    };
+    violations.build(|| {
+        Some((
+            CreateJustification {
+                project_id: project_id?.to_string(),
+                justification_id: justification_id?,
+                fields: fields?,
+            },
+            request_id?,
+        ))
+    })
+}
+
+fn parse_revoke(req: &v1::RevokeJustificationRequest) -> Result<RevokeJustification, Invalid> {
+    let mut violations = Violations::new();
+    let name = violations.check("name", parse_justification_name(&req.name));
+    let reason = violations.check("reason", Reason::required(&req.reason));
+    violations.build(|| {
+        let (project_id, id) = name?;
+        Some(RevokeJustification {
+            project_id: project_id.to_string(),
+            justification_id: id.to_string(),
+            reason: reason?,
+            etag: optional_etag(&req.etag).map(String::from),
+        })
+    })
+}
+
 #[tonic::async_trait]
 impl InvestmentService for InvestmentApi {
     async fn set_investment_plan(
@@ -392,9 +494,9 @@ impl InvestmentService for InvestmentApi {
         let cursors: Vec<Cursor> = page
             .entries
             .iter()
-            .map(|(subject, _)| Cursor {
-                key: SortKey::Text(subject.project_id.clone()),
-                id: subject.project_id.clone(),
+            .map(|e| Cursor {
+                key: SortKey::Text(e.subject.project_id.clone()),
+                id: e.subject.project_id.clone(),
             })
             .collect();
         let rule_set = page.rule_set;
@@ -404,8 +506,14 @@ impl InvestmentService for InvestmentApi {
             more: page.more,
         };
         let (paces, next_page_token) =
-            pagination::fit(items, self.services.max_message_bytes, &print, |(s, m)| {
-                proto::investment::pace(s, m, &rule_set, today)
+            pagination::fit(items, self.services.max_message_bytes, &print, |e| {
+                proto::investment::pace(
+                    &e.subject,
+                    &e.month,
+                    e.justification.as_deref(),
+                    &rule_set,
+                    today,
+                )
             });
         Ok(Response::new(v1::ListInvestmentPaceResponse {
             paces,
@@ -478,5 +586,65 @@ impl InvestmentService for InvestmentApi {
             RuleSetRef::parse(&request.get_ref().name).map_err(|e| Invalid::field("name", e))?;
         let outcome = service::activate_rule_set(&self.services.store, &ctx, reference).await?;
         respond(outcome, |r| v1::LightRuleSet::from(&r)).map(Response::new)
+    }
+
+    async fn create_justification(
+        &self,
+        request: Request<v1::CreateJustificationRequest>,
+    ) -> Result<Response<v1::Justification>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let req = request.into_inner();
+        let (cmd, request_id) = parse_create_justification(&req)?;
+        let key = request_key("CreateJustification", request_id, &req, |r| {
+            r.request_id.clear()
+        });
+        let today = ctx.today;
+        let outcome =
+            service::create_justification(&self.services.store, &ctx, cmd, key.as_ref()).await?;
+        respond(outcome, |j| proto::investment::justification(&j, today)).map(Response::new)
+    }
+
+    async fn list_justifications(
+        &self,
+        request: Request<v1::ListJustificationsRequest>,
+    ) -> Result<Response<v1::ListJustificationsResponse>, Status> {
+        let req = request.get_ref();
+        let mut violations = Violations::new();
+        let project_id = violations.check("parent", names::parse_milestone_parent(&req.parent));
+        let limit = violations.check("page_size", pagination::page_size(req.page_size));
+        let print = pagination::fingerprint(&[&req.parent, "justifications"]);
+        let after = violations.check("page_token", pagination::decode(&req.page_token, &print));
+        if let Some(Some(cursor)) = &after
+            && !matches!(cursor.key, SortKey::Int(_))
+        {
+            violations.add("page_token", "is not a page token issued by this service");
+        }
+        let (project_id, limit, after) =
+            violations.build(|| Some((project_id?, limit?, after?)))?;
+        let page = self
+            .services
+            .store
+            .list_justifications(project_id, after.as_ref(), limit)
+            .await?;
+        let today = self.services.clock.today();
+        let (justifications, next_page_token) =
+            pagination::fit(page, self.services.max_message_bytes, &print, |j| {
+                proto::investment::justification(j, today)
+            });
+        Ok(Response::new(v1::ListJustificationsResponse {
+            justifications,
+            next_page_token,
+        }))
+    }
+
+    async fn revoke_justification(
+        &self,
+        request: Request<v1::RevokeJustificationRequest>,
+    ) -> Result<Response<v1::Justification>, Status> {
+        let ctx = self.services.write_context(&request)?;
+        let cmd = parse_revoke(request.get_ref())?;
+        let today = ctx.today;
+        let outcome = service::revoke_justification(&self.services.store, &ctx, cmd).await?;
+        respond(outcome, |j| proto::investment::justification(&j, today)).map(Response::new)
     }
 }

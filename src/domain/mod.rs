@@ -6,6 +6,7 @@ pub mod clock;
 pub mod error;
 pub mod funding;
 pub mod investment;
+pub mod justification;
 pub mod milestone;
 pub mod names;
 pub mod pace;

@@ -277,17 +277,23 @@ impl Project {
             applications,
             investment_plans,
             investment_reports,
+            justifications,
         } = children;
         if force
-            || prerequisites + milestones + applications + investment_plans + investment_reports
+            || prerequisites
+                + milestones
+                + applications
+                + investment_plans
+                + investment_reports
+                + justifications
                 == 0
         {
             return Ok(());
         }
         let name = self.name();
-        let investment = if investment_plans + investment_reports > 0 {
+        let investment = if investment_plans + investment_reports + justifications > 0 {
             format!(
-                ", {investment_plans} investment plan(s) and {investment_reports} monthly investment report(s)"
+                ", {investment_plans} investment plan(s), {investment_reports} monthly investment report(s) and {justifications} justification(s)"
             )
         } else {
             String::new()
@@ -304,6 +310,7 @@ impl Project {
             ("fundingApplications", applications),
             ("investmentPlans", investment_plans),
             ("investmentReports", investment_reports),
+            ("justifications", justifications),
         ] {
             if count > 0 {
                 refused = refused.on(
@@ -324,6 +331,7 @@ pub struct Children {
     pub applications: u64,
     pub investment_plans: u64,
     pub investment_reports: u64,
+    pub justifications: u64,
 }
 
 /// A validated partial update: each Some field replaces the stored value.

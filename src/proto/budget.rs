@@ -391,6 +391,62 @@ pub(crate) mod worst {
         }
     }
 
+    pub fn justification() -> v1::Justification {
+        v1::Justification {
+            name: format!("{}/justifications/{}", project_name(), id()),
+            uid: uid(),
+            scope: v1::JustificationScope::Milestone as i32,
+            milestone: format!("{}/milestones/{}", project_name(), id()),
+            reason: v1::JustificationReason::HigherApproval as i32,
+            evidence_note: text(NOTE_CHARS),
+            valid_from: date(),
+            valid_to: date(),
+            approver: actor(),
+            state: v1::JustificationState::Revoked as i32,
+            revoke_reason: text(REASON_CHARS),
+            revoke_time: time(),
+            create_time: time(),
+            etag: etag(),
+        }
+    }
+
+    pub fn investment_pace() -> v1::InvestmentPace {
+        v1::InvestmentPace {
+            project: project_name(),
+            display_name: text(TITLE_CHARS),
+            township: text(UNIT_CHARS),
+            department: text(UNIT_CHARS),
+            month: "2200-12".into(),
+            plan_yuan: MAX_YUAN,
+            pace_yuan: MAX_YUAN,
+            completed_yuan: i64::MAX,
+            completed_percent: f64::MAX,
+            pace_percent: f64::MAX,
+            points_behind: f64::MIN,
+            light: v1::AlertLight::Yellow as i32,
+            raw_light: v1::AlertLight::Yellow as i32,
+            rule: v1::PaceRule::RecoveryThroughYellow as i32,
+            // The longest reason: the recovery text, numbers at their widest, a revision
+            // label with a 63-character id, and the exemption.
+            reason: text(400),
+            light_rule_set: format!("lightRuleSets/{}@{}", id(), i32::MAX),
+            report_timeliness: v1::ReportTimeliness::Missing as i32,
+            exempt: true,
+            justification: format!("{}/justifications/{}", project_name(), id()),
+        }
+    }
+
+    pub fn investment_alert() -> v1::InvestmentAlert {
+        v1::InvestmentAlert {
+            month: "2200-12".into(),
+            due_date: date(),
+            light: v1::AlertLight::Yellow as i32,
+            previous_light: v1::AlertLight::Yellow as i32,
+            pace: Some(investment_pace()),
+            justification: Some(justification()),
+        }
+    }
+
     /// Every kind of event detail, and none.
     pub fn events() -> Vec<v1::Event> {
         use v1::event::Detail;
@@ -406,6 +462,8 @@ pub(crate) mod worst {
             event(Some(Detail::InvestmentPlanAfter(investment_plan()))),
             event(Some(Detail::InvestmentReportAfter(investment_report()))),
             event(Some(Detail::LightRuleSetAfter(light_rule_set()))),
+            event(Some(Detail::InvestmentAlert(investment_alert()))),
+            event(Some(Detail::JustificationAfter(justification()))),
         ]
     }
 }
@@ -435,6 +493,8 @@ mod tests {
         fits("InvestmentPlan", &worst::investment_plan());
         fits("InvestmentReport", &worst::investment_report());
         fits("LightRuleSet", &worst::light_rule_set());
+        fits("Justification", &worst::justification());
+        fits("InvestmentPace", &worst::investment_pace());
     }
 
     #[test]

@@ -4,6 +4,9 @@ use chrono::NaiveDate;
 
 use super::{date, timestamp, v1};
 use crate::domain::investment::{InvestmentReport, PlanRecord, ReportRevision, RuleSetRevision};
+use crate::domain::justification::{
+    Justification, JustificationReason, JustificationScope, JustificationState,
+};
 use crate::domain::pace::{
     MonthPace, PaceMeasure, PaceRule, Recovery, ReportStatus, report_status,
 };
@@ -129,11 +132,12 @@ impl From<&RuleSetRevision> for v1::LightRuleSet {
     }
 }
 
-/// One project's pace entry: its month's light under `rule_set`, and whether that month's
-/// report came in by the due day as of `today`.
+/// One project's pace entry: its month's light under `rule_set`, whether that month's report
+/// came in by the due day as of `today`, and the justification that exempts it.
 pub fn pace(
     subject: &PaceSubject,
     month: &MonthPace,
+    justification: Option<&str>,
     rule_set: &RuleSetRevision,
     today: NaiveDate,
 ) -> v1::InvestmentPace {
@@ -163,5 +167,65 @@ pub fn pace(
         reason: month.reason.clone(),
         light_rule_set: rule_set.name(),
         report_timeliness: v1::ReportTimeliness::from(timeliness) as i32,
+        exempt: month.exempt,
+        justification: justification.unwrap_or_default().to_string(),
+    }
+}
+
+impl From<JustificationScope> for v1::JustificationScope {
+    fn from(s: JustificationScope) -> Self {
+        match s {
+            JustificationScope::InvestmentPace => Self::InvestmentPace,
+            JustificationScope::Milestone => Self::Milestone,
+            JustificationScope::Project => Self::Project,
+        }
+    }
+}
+
+impl From<JustificationReason> for v1::JustificationReason {
+    fn from(r: JustificationReason) -> Self {
+        match r {
+            JustificationReason::ForceMajeure => Self::ForceMajeure,
+            JustificationReason::Judicial => Self::Judicial,
+            JustificationReason::PolicyChange => Self::PolicyChange,
+            JustificationReason::HigherApproval => Self::HigherApproval,
+            JustificationReason::Other => Self::Other,
+        }
+    }
+}
+
+impl From<JustificationState> for v1::JustificationState {
+    fn from(s: JustificationState) -> Self {
+        match s {
+            JustificationState::Scheduled => Self::Scheduled,
+            JustificationState::Active => Self::Active,
+            JustificationState::Expired => Self::Expired,
+            JustificationState::Revoked => Self::Revoked,
+        }
+    }
+}
+
+/// A justification as the API shows it, its state as of `today`.
+pub fn justification(j: &Justification, today: NaiveDate) -> v1::Justification {
+    let f = &j.fields;
+    v1::Justification {
+        name: j.name(),
+        uid: j.uid.clone(),
+        scope: v1::JustificationScope::from(f.scope) as i32,
+        milestone: f
+            .milestone_id
+            .as_deref()
+            .map(|m| crate::domain::names::milestone_name(&j.project_id, m))
+            .unwrap_or_default(),
+        reason: v1::JustificationReason::from(f.reason) as i32,
+        evidence_note: f.evidence_note.clone(),
+        valid_from: Some(date(f.valid_from)),
+        valid_to: Some(date(f.valid_to)),
+        approver: j.approver.clone(),
+        state: v1::JustificationState::from(j.state(today)) as i32,
+        revoke_reason: j.revoke_reason.clone(),
+        revoke_time: j.revoked_at_us.map(timestamp),
+        create_time: Some(timestamp(j.created_at_us)),
+        etag: j.etag(),
     }
 }

@@ -11,13 +11,19 @@ use super::unit::{Unit, check_etag};
 use crate::domain::investment::{
     self as rules, Correction, InvestmentReport, NewReport, PlanRecord, RuleSetRef, RuleSetRevision,
 };
+use crate::domain::justification::pace_exemptions;
+use crate::domain::justification::{Justification, JustificationFields};
+use crate::domain::names;
 use crate::domain::pace::{InvestmentPlan, LightRules, MonthPace, YearMonth, assess_year};
-use crate::domain::values::{Id, Note, Title};
+use crate::domain::values::{Id, Note, Reason, Title};
 use crate::events::encode::investment as encode;
 use crate::events::encode::projects as project_events;
+use crate::events::outbox::EventDraft;
 use crate::proto::{self, v1};
+use crate::store::error::StoreError;
 use crate::store::idempotency::RequestKey;
 use crate::store::investment::{self as repository, NewRuleSet, PaceSubject};
+use crate::store::justifications;
 use crate::store::projects as projects_repository;
 use crate::store::{Outcome, Store, WriteContext};
 
@@ -233,45 +239,45 @@ pub struct PaceQuery {
     pub limit: u64,
 }
 
-/// The pace page: each project's inputs with the light of `month`, the rule set used, and
-/// whether more follow.
+/// One project's pace: its inputs, the light of the month, and the justification that exempts
+/// the month, if one does.
+pub struct PaceEntry {
+    pub subject: PaceSubject,
+    pub month: MonthPace,
+    pub justification: Option<String>,
+}
+
+/// The pace page: its entries, the rule set used, and whether more follow.
 pub struct PacePage {
-    pub entries: Vec<(PaceSubject, MonthPace)>,
+    pub entries: Vec<PaceEntry>,
     pub rule_set: RuleSetRevision,
     pub more: bool,
 }
 
 pub async fn pace(store: &Store, query: &PaceQuery) -> Result<PacePage, ServiceError> {
     let rule_set = rule_set(store, query.rule_set.as_ref()).await?;
-    let through = query.month.month();
     let mut subjects = store
         .pace_subjects(
             query.month.year(),
-            through,
+            query.month.month(),
             query.after_project_id.as_deref(),
             query.limit,
         )
         .await?;
     let more = subjects.len() as u64 > query.limit;
     subjects.truncate(query.limit as usize);
-    let label = rule_set.label();
-    let entries = subjects
+    let entries = assess(store, subjects, query.month, &rule_set)
+        .await?
         .into_iter()
-        .map(|subject| {
-            let reported = subject.reports.map(|r| r.map(|(amount, _)| amount));
-            let months = assess_year(
-                &subject.plan,
-                &reported,
-                &[false; 12],
-                &rule_set.rules,
-                &label,
-                through,
-            );
+        .map(|(subject, mut months, justification)| {
             let month = months
-                .into_iter()
-                .last()
+                .pop()
                 .ok_or_else(|| ServiceError::internal("no pace for a month of the year"))?;
-            Ok((subject, month))
+            Ok(PaceEntry {
+                subject,
+                month,
+                justification,
+            })
         })
         .collect::<Result<Vec<_>, ServiceError>>()?;
     Ok(PacePage {
@@ -279,4 +285,256 @@ pub async fn pace(store: &Store, query: &PaceQuery) -> Result<PacePage, ServiceE
         rule_set,
         more,
     })
+}
+
+/// The lights of January to `through` for each subject under `rule_set`, with the months a
+/// justification exempts, and the name of the one that exempts `through`.
+async fn assess(
+    store: &Store,
+    subjects: Vec<PaceSubject>,
+    through: YearMonth,
+    rule_set: &RuleSetRevision,
+) -> Result<Vec<(PaceSubject, Vec<MonthPace>, Option<String>)>, ServiceError> {
+    let ids = subjects
+        .iter()
+        .map(|s| (s.project_pk, s.project_id.clone()))
+        .collect();
+    let justifications = justifications::unrevoked_for(store.connection(), &ids).await?;
+    let label = rule_set.label();
+    Ok(subjects
+        .into_iter()
+        .map(|subject| {
+            let granted = justifications
+                .get(&subject.project_pk)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let exemptions = pace_exemptions(granted, through.year());
+            let reported = subject.reports.map(|r| r.map(|(amount, _)| amount));
+            let months = assess_year(
+                &subject.plan,
+                &reported,
+                &exemptions.map(|e| e.is_some()),
+                &rule_set.rules,
+                &label,
+                through.month(),
+            );
+            let justification = exemptions[through.month() as usize - 1].map(|i| granted[i].name());
+            (subject, months, justification)
+        })
+        .collect())
+}
+
+/// CreateJustification (ADMIN, checked by the auth layer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateJustification {
+    pub project_id: String,
+    /// The caller's id for it; None lets the server choose.
+    pub justification_id: Option<Id>,
+    pub fields: JustificationFields,
+}
+
+pub async fn create_justification(
+    store: &Store,
+    ctx: &WriteContext,
+    cmd: CreateJustification,
+    key: Option<&RequestKey>,
+) -> Result<Outcome<Justification>, ServiceError> {
+    let (mut unit, (pk, project)) = begun!(begin_on_project(store, ctx, key, &cmd.project_id));
+    if let Some(milestone_id) = &cmd.fields.milestone_id {
+        crate::store::milestones::find(unit.tx(), pk, &cmd.project_id, milestone_id, false)
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound { .. } => ServiceError::invalid(
+                    "justification.milestone",
+                    format!(
+                        "{} does not exist",
+                        names::milestone_name(&cmd.project_id, milestone_id)
+                    ),
+                ),
+                other => other.into(),
+            })?;
+    }
+    let id = cmd
+        .justification_id
+        .map_or_else(names::generate_id, Id::into_string);
+    let created = justifications::insert(
+        unit.tx(),
+        pk,
+        &cmd.project_id,
+        &id,
+        &cmd.fields,
+        &ctx.actor,
+        ctx.now_us,
+    )
+    .await?;
+    let message = proto::investment::justification(&created, ctx.today);
+    unit.emit(encode::justification_created(
+        &project,
+        &created,
+        message.clone(),
+    ));
+    unit.commit(created, |_| message.encode_to_vec()).await
+}
+
+/// RevokeJustification (ADMIN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeJustification {
+    pub project_id: String,
+    pub justification_id: String,
+    pub reason: Reason,
+    pub etag: Option<String>,
+}
+
+pub async fn revoke_justification(
+    store: &Store,
+    ctx: &WriteContext,
+    cmd: RevokeJustification,
+) -> Result<Outcome<Justification>, ServiceError> {
+    let (mut unit, (pk, project)) = begun!(begin_on_project(store, ctx, None, &cmd.project_id));
+    let (row_pk, mut item) =
+        justifications::find(unit.tx(), pk, &cmd.project_id, &cmd.justification_id).await?;
+    check_etag(cmd.etag.as_deref(), item.name(), item.etag())?;
+    item.revoke(cmd.reason, ctx.now_us)?;
+    justifications::save_revoke(unit.tx(), row_pk, &item).await?;
+    let message = proto::investment::justification(&item, ctx.today);
+    unit.emit(encode::justification_revoked(&project, &item, message));
+    unit.commit(item, |_| Vec::new()).await
+}
+
+/// Subjects a scanner pass reads per page.
+const SCAN_PAGE: u64 = 200;
+
+/// The ledger kinds of the scanner's investment alerts.
+const REPORT_MISSING: &str = "REPORT_MISSING";
+const PACE_CHANGED: &str = "PACE_CHANGED";
+
+/// The month the scanner judges as of `today`: the latest one whose reports were due before
+/// today (due on `due_day` of the next month).
+pub fn judged_month(today: chrono::NaiveDate, due_day: i32) -> YearMonth {
+    let last = YearMonth::of(today).prev();
+    if today > last.due_date(due_day.clamp(1, 28) as u32) {
+        last
+    } else {
+        last.prev()
+    }
+}
+
+/// The scanner's pass over the monthly cycle, under the active rule set: for the month judged
+/// today (`judged_month`), INVESTMENT_REPORT_MISSING for each project with a plan for its year
+/// and no report, and INVESTMENT_PACE_CHANGED where the month's light differs from the month
+/// before (GREEN before January); then JUSTIFICATION_EXPIRED for each justification whose last
+/// day has passed. Each once per project and month (or justification), by the alert ledger's
+/// unique key, in the transaction of its event. Returns the number of events.
+pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, ServiceError> {
+    let rule_set = repository::active_rule_set(store.connection()).await?;
+    let month = judged_month(ctx.today, rule_set.rules.report_due_day);
+    let due_date = month.due_date(rule_set.rules.report_due_day.clamp(1, 28) as u32);
+    let period = i64::from(month.index());
+    let mut emitted = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let mut subjects = store
+            .pace_subjects(month.year(), month.month(), after.as_deref(), SCAN_PAGE)
+            .await?;
+        let more = subjects.len() as u64 > SCAN_PAGE;
+        subjects.truncate(SCAN_PAGE as usize);
+        after = subjects.last().map(|s| s.project_id.clone());
+        let mut drafts = Vec::new();
+        for (subject, months, justification) in assess(store, subjects, month, &rule_set).await? {
+            let m = month.month() as usize;
+            if subject.reports[m - 1].is_none() {
+                drafts.push((
+                    (subject.project_pk, period),
+                    REPORT_MISSING,
+                    encode::report_missing(&subject, month, due_date),
+                ));
+            }
+            let light = months[m - 1].light;
+            let previous = if m > 1 {
+                months[m - 2].light
+            } else {
+                crate::domain::milestone::Light::Green
+            };
+            if light != previous {
+                let pace = proto::investment::pace(
+                    &subject,
+                    &months[m - 1],
+                    justification.as_deref(),
+                    &rule_set,
+                    ctx.today,
+                );
+                drafts.push((
+                    (subject.project_pk, period),
+                    PACE_CHANGED,
+                    encode::pace_changed(&subject, month, due_date, light, previous, pace),
+                ));
+            }
+        }
+        emitted += raise(store, ctx, drafts).await?;
+        if !more {
+            break;
+        }
+    }
+    let mut after = 0;
+    loop {
+        let expired = justifications::expired_unalerted(store, ctx.today, after, SCAN_PAGE).await?;
+        let Some(&(last, _, _)) = expired.last() else {
+            break;
+        };
+        after = last;
+        let mut drafts = Vec::with_capacity(expired.len());
+        for (row, project_pk, item) in &expired {
+            // Expiries are rare; the project is read for the event's filter fields.
+            let project = store.get_project(&item.project_id).await?;
+            let message = proto::investment::justification(item, ctx.today);
+            drafts.push((
+                (*project_pk, *row),
+                justifications::EXPIRED_KIND,
+                encode::justification_expired(&project, item, message),
+            ));
+        }
+        emitted += raise(store, ctx, drafts).await?;
+    }
+    Ok(emitted)
+}
+
+/// Emits `drafts` ((project row, ledger period), ledger kind, event), each only when its
+/// ledger row is new, in transactions whose events stay within a stream message.
+async fn raise(
+    store: &Store,
+    ctx: &WriteContext,
+    drafts: Vec<((i64, i64), &'static str, EventDraft)>,
+) -> Result<usize, ServiceError> {
+    let mut emitted = 0;
+    let mut drafts = drafts.into_iter().peekable();
+    while drafts.peek().is_some() {
+        let mut unit = match Unit::begin(store, ctx, None, async |_| Ok(())).await? {
+            super::unit::Begun::Fresh(unit, ()) => unit,
+            super::unit::Begun::Replayed(_) => {
+                return Err(ServiceError::internal("a replay without a request id"));
+            }
+        };
+        let mut bytes = 0;
+        let mut in_unit = 0;
+        while let Some(((project_pk, period), _, draft)) = drafts.peek() {
+            let len = draft.batch_len(&ctx.actor);
+            if in_unit > 0 && bytes + len > crate::proto::budget::MAX_RESOURCE_BYTES {
+                break;
+            }
+            let (project_pk, period) = (*project_pk, *period);
+            let Some((_, kind, draft)) = drafts.next() else {
+                break;
+            };
+            if justifications::claim_alert(store, unit.tx(), project_pk, kind, period, ctx.now_us)
+                .await?
+            {
+                bytes += len;
+                in_unit += 1;
+                unit.emit(draft);
+            }
+        }
+        unit.commit((), |_| Vec::new()).await?;
+        emitted += in_unit;
+    }
+    Ok(emitted)
 }

@@ -502,3 +502,54 @@ pub mod light_rule_set_activation {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod justification {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "justifications")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub justification_id: String,
+        pub uid: String,
+        pub scope: String,
+        pub milestone_id: String,
+        pub reason: String,
+        pub evidence_note: String,
+        pub valid_from: i32,
+        pub valid_to: i32,
+        pub approver: String,
+        pub revoke_reason: String,
+        pub revoked_at_us: Option<i64>,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod investment_alert {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "investment_alerts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub kind: String,
+        pub period: i64,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -283,8 +283,10 @@ pub async fn count_for_project(
     Ok((plans, reports))
 }
 
-/// Deletes the plans and reports (with their corrections) of the project row `pk`.
+/// Deletes the plans and reports (with their corrections), the justifications and the alert
+/// ledger rows of the project row `pk`.
 pub async fn delete_for_project(tx: &DatabaseTransaction, pk: i64) -> Result<(), StoreError> {
+    super::justifications::delete_for_project(tx, pk).await?;
     let report_pks: Vec<i64> = investment_report::Entity::find()
         .select_only()
         .column(investment_report::Column::Id)
@@ -463,10 +465,12 @@ pub async fn activate(
 /// One project's inputs to its pace light for one plan year.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaceSubject {
+    pub project_pk: i64,
     pub project_id: String,
     pub display_name: String,
     pub township: String,
     pub department: String,
+    pub leader: String,
     pub plan: InvestmentPlan,
     /// Month m's report at index m−1: its amount in yuan and submission date.
     pub reports: [Option<(i64, NaiveDate)>; 12],
@@ -594,7 +598,7 @@ impl Store {
         let mut sql = Sql::new(
             self.backend(),
             "SELECT p.id, p.project_id, p.display_name, p.township, p.department, \
-             pl.year, pl.total_yuan, pl.monthly_yuan \
+             pl.year, pl.total_yuan, pl.monthly_yuan, p.leader \
              FROM investment_plans pl JOIN projects p ON p.id = pl.project_pk WHERE pl.year = ",
         );
         sql.bind(year);
@@ -626,6 +630,8 @@ impl Store {
             .plan;
             by_pk.insert(pk, subjects.len());
             subjects.push(PaceSubject {
+                project_pk: pk,
+                leader: row.try_get_by_index(8)?,
                 display_name: row.try_get_by_index(2)?,
                 township: row.try_get_by_index(3)?,
                 department: row.try_get_by_index(4)?,

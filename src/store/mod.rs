@@ -9,6 +9,7 @@ pub mod funding;
 pub mod idempotency;
 mod inline;
 pub mod investment;
+pub mod justifications;
 pub mod log;
 pub mod milestones;
 mod nodelay;

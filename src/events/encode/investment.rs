@@ -1,10 +1,18 @@
 //! The events of the monthly investment cycle: plans set, reports submitted and corrected,
-//! light rule set revisions published and activated.
+//! light rule set revisions published and activated, justifications, and the scanner's alerts
+//! (a missing report, a changed pace light, an expired justification).
+
+use chrono::NaiveDate;
 
 use crate::domain::investment::{InvestmentReport, PlanRecord, RuleSetRevision};
+use crate::domain::justification::Justification;
+use crate::domain::milestone::Light;
+use crate::domain::names;
+use crate::domain::pace::YearMonth;
 use crate::domain::project::Project;
 use crate::events::outbox::EventDraft;
-use crate::proto::v1;
+use crate::proto::{self, v1};
+use crate::store::investment::PaceSubject;
 
 /// INVESTMENT_PLAN_SET, carrying the plan after the change.
 pub fn plan_set(project: &Project, plan: &PlanRecord, after: v1::InvestmentPlan) -> EventDraft {
@@ -67,6 +75,117 @@ pub fn rule_set_activated(revision: &RuleSetRevision) -> EventDraft {
         Some(v1::event::Detail::LightRuleSetAfter(
             v1::LightRuleSet::from(revision),
         )),
+        Vec::new(),
+    )
+}
+
+/// An event about the project of a pace subject (the scanner's alerts).
+fn about_subject(
+    kind: v1::EventKind,
+    subject: &PaceSubject,
+    alert: v1::InvestmentAlert,
+) -> EventDraft {
+    let project = names::project_name(&subject.project_id);
+    EventDraft {
+        event: v1::Event {
+            kind: kind as i32,
+            project: project.clone(),
+            resource: project,
+            detail: Some(v1::event::Detail::InvestmentAlert(alert)),
+            ..Default::default()
+        },
+        project_id: subject.project_id.clone(),
+        township: subject.township.clone(),
+        department: subject.department.clone(),
+        leader: subject.leader.clone(),
+        light: None,
+        slip_days: None,
+    }
+}
+
+/// INVESTMENT_REPORT_MISSING: no report for `month` by its due date.
+pub fn report_missing(subject: &PaceSubject, month: YearMonth, due_date: NaiveDate) -> EventDraft {
+    about_subject(
+        v1::EventKind::InvestmentReportMissing,
+        subject,
+        v1::InvestmentAlert {
+            month: month.to_string(),
+            due_date: Some(proto::date(due_date)),
+            ..Default::default()
+        },
+    )
+}
+
+/// INVESTMENT_PACE_CHANGED: the month's light differs from the month before. The event's
+/// light (a stream filter) is the new one.
+pub fn pace_changed(
+    subject: &PaceSubject,
+    month: YearMonth,
+    due_date: NaiveDate,
+    light: Light,
+    previous: Light,
+    pace: v1::InvestmentPace,
+) -> EventDraft {
+    let mut draft = about_subject(
+        v1::EventKind::InvestmentPaceChanged,
+        subject,
+        v1::InvestmentAlert {
+            month: month.to_string(),
+            due_date: Some(proto::date(due_date)),
+            light: v1::AlertLight::from(light) as i32,
+            previous_light: v1::AlertLight::from(previous) as i32,
+            pace: Some(pace),
+            justification: None,
+        },
+    );
+    draft.light = Some(light.as_str().to_string());
+    draft
+}
+
+/// JUSTIFICATION_CREATED, carrying the justification.
+pub fn justification_created(
+    project: &Project,
+    item: &Justification,
+    after: v1::Justification,
+) -> EventDraft {
+    EventDraft::about(
+        v1::EventKind::JustificationCreated,
+        project,
+        item.name(),
+        Some(v1::event::Detail::JustificationAfter(after)),
+        Vec::new(),
+    )
+}
+
+/// JUSTIFICATION_REVOKED, carrying the justification with its revocation.
+pub fn justification_revoked(
+    project: &Project,
+    item: &Justification,
+    after: v1::Justification,
+) -> EventDraft {
+    EventDraft::about(
+        v1::EventKind::JustificationRevoked,
+        project,
+        item.name(),
+        Some(v1::event::Detail::JustificationAfter(after)),
+        Vec::new(),
+    )
+}
+
+/// JUSTIFICATION_EXPIRED: its last day has passed.
+pub fn justification_expired(
+    project: &Project,
+    item: &Justification,
+    message: v1::Justification,
+) -> EventDraft {
+    EventDraft::about(
+        v1::EventKind::JustificationExpired,
+        project,
+        item.name(),
+        Some(v1::event::Detail::InvestmentAlert(v1::InvestmentAlert {
+            justification: Some(message),
+            ..Default::default()
+        })),
         Vec::new(),
     )
 }
