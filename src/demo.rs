@@ -18,8 +18,9 @@
 //! only while open. Steps dated after the `today` given to [`load`] are left for a later run:
 //! nothing is ever recorded in the future of the user's today.
 //!
-//! Re-running is safe: creations use fixed ids (an existing one counts as present) and every
-//! other change carries a request id, so a second run replays instead of acting twice. The
+//! Re-running is safe: creations use fixed ids (an existing one counts as present), a plan
+//! already set as the scenario sets it counts as present, and every other change (investment
+//! reports included) carries a request id, so a second run replays instead of acting twice. The
 //! request's fingerprint is the `Debug` text of the step's [`Action`] (see `request_key`): that
 //! text, including the `Debug` output of the domain types an action holds, must stay byte for
 //! byte what it is, or a database loaded by an earlier run refuses the re-run as a different
@@ -33,15 +34,18 @@ use chrono::NaiveDate;
 use crate::config::DemoConfig;
 use crate::domain::access::Principal;
 use crate::domain::clock::Clock;
+use crate::domain::error::{Invalid, describe};
 use crate::domain::funding::{
     ApplicationAction, ApplicationTransition, CreateApplication, CreateWindow, RecordDisbursement,
     TransitionApplication, WindowFields,
 };
+use crate::domain::investment::{Correction, NewReport, plan_name, report_name};
 use crate::domain::milestone::Policy;
+use crate::domain::pace::{InvestmentPlan, YearMonth};
 use crate::domain::prerequisite::PrerequisiteFields;
 use crate::domain::project::{ProjectFields, Stage, StageChangeRequest};
-use crate::domain::values::{Description, DisbursementNote, Id, Note, Yuan};
-use crate::service::{ServiceError, funding};
+use crate::domain::values::{Description, DisbursementNote, Id, Note, Reason, Title, Yuan};
+use crate::service::{ServiceError, funding, investment};
 use crate::store::idempotency::RequestKey;
 use crate::store::milestones::{DateChange, NewMilestone};
 use crate::store::{Outcome, Store, WriteContext};
@@ -95,24 +99,54 @@ pub struct Tally {
     /// Submissions, approvals, rejections and withdrawals.
     pub application_transitions: usize,
     pub disbursements: usize,
+    /// Annual investment plans (one per project and year).
+    pub investment_plans: usize,
+    /// Monthly investment reports.
+    pub investment_reports: usize,
+    /// Corrections of monthly investment reports.
+    pub report_corrections: usize,
 }
 
 impl Tally {
     pub fn total(&self) -> usize {
-        self.parts().iter().map(|(n, _)| n).sum()
+        self.parts().iter().map(|(n, _, _)| n).sum()
     }
 
-    fn parts(&self) -> [(usize, &'static str); 9] {
+    /// Each count with what it counts (singular, plural).
+    fn parts(&self) -> [(usize, &'static str, &'static str); 12] {
         [
-            (self.projects, "projects"),
-            (self.prerequisites, "prerequisites"),
-            (self.milestones, "milestones"),
-            (self.milestone_date_changes, "milestone date changes"),
-            (self.stage_changes, "stage changes"),
-            (self.funding_windows, "funding windows"),
-            (self.funding_applications, "funding applications"),
-            (self.application_transitions, "application transitions"),
-            (self.disbursements, "disbursements"),
+            (self.projects, "project", "projects"),
+            (self.prerequisites, "prerequisite", "prerequisites"),
+            (self.milestones, "milestone", "milestones"),
+            (
+                self.milestone_date_changes,
+                "milestone date change",
+                "milestone date changes",
+            ),
+            (self.stage_changes, "stage change", "stage changes"),
+            (self.funding_windows, "funding window", "funding windows"),
+            (
+                self.funding_applications,
+                "funding application",
+                "funding applications",
+            ),
+            (
+                self.application_transitions,
+                "application transition",
+                "application transitions",
+            ),
+            (self.disbursements, "disbursement", "disbursements"),
+            (self.investment_plans, "investment plan", "investment plans"),
+            (
+                self.investment_reports,
+                "investment report",
+                "investment reports",
+            ),
+            (
+                self.report_corrections,
+                "report correction",
+                "report corrections",
+            ),
         ]
     }
 
@@ -127,6 +161,9 @@ impl Tally {
             StepKind::FundingApplication => &mut self.funding_applications,
             StepKind::ApplicationTransition => &mut self.application_transitions,
             StepKind::Disbursement => &mut self.disbursements,
+            StepKind::InvestmentPlan => &mut self.investment_plans,
+            StepKind::InvestmentReport => &mut self.investment_reports,
+            StepKind::ReportCorrection => &mut self.report_corrections,
         };
         *slot += 1;
     }
@@ -137,8 +174,8 @@ impl fmt::Display for Tally {
         let parts: Vec<String> = self
             .parts()
             .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
             .collect();
         if parts.is_empty() {
             f.write_str("nothing")
@@ -187,8 +224,9 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     println!(
         "The scenario reads best as of {status}: `pipeline serve --today {status}` (same --data-dir or \
          --database-url), then ask ReportService.GetPipelineSummary, \
-         MilestoneService.ListMilestones with `light = RED`, or \
-         FundingService.GetFundingCoverage for fundingWindows/{FUND_BATCH_5}.",
+         MilestoneService.ListMilestones with `light = RED`, \
+         FundingService.GetFundingCoverage for fundingWindows/{FUND_BATCH_5}, or \
+         InvestmentService.ListInvestmentPace for month 2026-09.",
         status = status_date()
     );
     if today > status_date() {
@@ -248,6 +286,9 @@ enum StepKind {
     FundingApplication,
     ApplicationTransition,
     Disbursement,
+    InvestmentPlan,
+    InvestmentReport,
+    ReportCorrection,
 }
 
 enum Applied {
@@ -301,6 +342,24 @@ enum Action {
         amount_yuan: i64,
         note: String,
     },
+    /// An empty `monthly_yuan` is the default pace (twelfths).
+    SetInvestmentPlan {
+        year: i32,
+        total_yuan: i64,
+        monthly_yuan: Vec<i64>,
+    },
+    CreateInvestmentReport {
+        month: YearMonth,
+        amount_yuan: i64,
+        physical_progress: String,
+    },
+    /// A `physical_progress` of None keeps the report's text.
+    CorrectInvestmentReport {
+        month: YearMonth,
+        amount_yuan: i64,
+        physical_progress: Option<String>,
+        reason: String,
+    },
 }
 
 /// A change made on a date; `project` is empty for funding windows.
@@ -323,6 +382,9 @@ impl Step {
             Action::CreateApplication { .. } => StepKind::FundingApplication,
             Action::TransitionApplication { .. } => StepKind::ApplicationTransition,
             Action::Disburse { .. } => StepKind::Disbursement,
+            Action::SetInvestmentPlan { .. } => StepKind::InvestmentPlan,
+            Action::CreateInvestmentReport { .. } => StepKind::InvestmentReport,
+            Action::CorrectInvestmentReport { .. } => StepKind::ReportCorrection,
         }
     }
 
@@ -347,6 +409,9 @@ impl Step {
                 ApplicationAction::Withdraw => "WithdrawFundingApplication",
             },
             Action::Disburse { .. } => "RecordFundingDisbursement",
+            Action::SetInvestmentPlan { .. } => "SetInvestmentPlan",
+            Action::CreateInvestmentReport { .. } => "CreateInvestmentReport",
+            Action::CorrectInvestmentReport { .. } => "CorrectInvestmentReport",
         }
     }
 
@@ -364,6 +429,9 @@ impl Step {
             Action::CreateApplication { id, .. }
             | Action::TransitionApplication { id, .. }
             | Action::Disburse { id, .. } => format!("projects/{p}/fundingApplications/{id}"),
+            Action::SetInvestmentPlan { year, .. } => plan_name(p, *year),
+            Action::CreateInvestmentReport { month, .. }
+            | Action::CorrectInvestmentReport { month, .. } => report_name(p, *month),
         }
     }
 
@@ -510,6 +578,80 @@ impl Step {
                 let key = self.request_key();
                 replayed(funding::record_disbursement(store, ctx, Some(&key), command).await)
             }
+            Action::SetInvestmentPlan {
+                year,
+                total_yuan,
+                monthly_yuan,
+            } => {
+                let plan =
+                    InvestmentPlan::new(*year, *total_yuan, monthly_yuan).map_err(demo_fields)?;
+                // Setting a plan is idempotent by nature: the same plan again is the earlier
+                // run's, and a plan changed since is left as it is (a conflict, like a
+                // milestone achieved by hand).
+                match store.get_investment_plan(project, *year).await {
+                    Ok(set) if set.plan == plan => return Ok(Applied::Present),
+                    Ok(set) => {
+                        return Err(ServiceError::FailedPrecondition {
+                            reason: "PLAN_CHANGED",
+                            message: format!(
+                                "{} was changed since the demo set it; left as it is",
+                                set.name()
+                            ),
+                            violations: Vec::new(),
+                        });
+                    }
+                    Err(err) => match ServiceError::from(err) {
+                        ServiceError::NotFound { .. } => {}
+                        err => return Err(err),
+                    },
+                }
+                let cmd = investment::SetPlan {
+                    project_id: project.to_string(),
+                    plan,
+                    etag: None,
+                };
+                investment::set_plan(store, ctx, cmd).await?;
+                Ok(Applied::Created)
+            }
+            Action::CreateInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+            } => {
+                let cmd = investment::CreateReport {
+                    project_id: project.to_string(),
+                    report: NewReport {
+                        month: *month,
+                        amount: Yuan::parse(*amount_yuan).map_err(demo_value)?,
+                        physical_progress: Title::parse(physical_progress).map_err(demo_value)?,
+                    },
+                };
+                let key = self.request_key();
+                replayed(investment::create_report(store, ctx, cmd, Some(&key)).await)
+            }
+            Action::CorrectInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+                reason,
+            } => {
+                let physical_progress = match physical_progress {
+                    Some(text) => Some(Title::parse(text).map_err(demo_value)?),
+                    None => None,
+                };
+                let cmd = investment::CorrectReport {
+                    project_id: project.to_string(),
+                    month: *month,
+                    correction: Correction {
+                        amount: Yuan::parse(*amount_yuan).map_err(demo_value)?,
+                        physical_progress,
+                        reason: Reason::required(reason).map_err(demo_value)?,
+                    },
+                    etag: None,
+                };
+                let key = self.request_key();
+                replayed(investment::correct_report(store, ctx, cmd, Some(&key)).await)
+            }
         }
     }
 }
@@ -522,6 +664,11 @@ fn demo_id(id: &str) -> Result<Id, ServiceError> {
 /// A value of the scenario that the API would have refused: a mistake in the scenario.
 fn demo_value(problem: String) -> ServiceError {
     ServiceError::internal(format!("the demo scenario holds a bad value: {problem}"))
+}
+
+/// Values of the scenario that the API would have refused, field by field.
+fn demo_fields(Invalid(violations): Invalid) -> ServiceError {
+    demo_value(describe(&violations))
 }
 
 /// A creation with a fixed id whose only unique key is that id: the id already taken means an
@@ -648,7 +795,9 @@ mod tests {
             if let Action::CreateApplication { window, .. } = &step.action {
                 needs.push(format!("fundingWindows/{window}"));
             }
-            let creates = step.method().starts_with("Create");
+            // A plan is set whether or not one was there.
+            let creates = step.method().starts_with("Create")
+                || matches!(step.action, Action::SetInvestmentPlan { .. });
             if !creates {
                 needs.push(step.target());
             }
@@ -684,6 +833,7 @@ mod tests {
             funding_applications: 21,
             application_transitions: 23,
             disbursements: 2,
+            ..Tally::default()
         };
         assert_eq!(tally, expected);
         assert_eq!(tally.total(), 195);
