@@ -10,9 +10,10 @@
 //! key, an unknown name or a step out of date order), then bring the step counts of this
 //! module's tests up to date.
 //!
-//! The project library is set up on 3 August 2026 (with the construction starts achieved earlier
-//! that year), forecasts slip through September, the funding windows open and close, and the last
-//! step is dated 14 October, so that `serve --today 2026-10-15` shows the picture of the week
+//! The project library is set up on 3 August 2026 (with the construction starts achieved
+//! earlier that year, and the 2026 investment plans of the projects under construction, whose
+//! monthly reports run to September), forecasts slip through September, the funding windows
+//! open and close, and the last step is dated 14 October, so that `serve --today 2026-10-15` shows the picture of the week
 //! before the fifth fund batch closes. Each step writes with a context whose `today` is the
 //! step's own date, so revisions carry the day they were recorded and windows take applications
 //! only while open. Steps dated after the `today` given to [`load`] are left for a later run:
@@ -815,9 +816,11 @@ mod tests {
         assert!(created.contains(&format!("fundingWindows/{FUND_BATCH_5}")));
     }
 
-    /// The counts of the scenario as it was written in Rust before it became data.
+    /// The counts of the scenario as it was written in Rust before it became data, and the
+    /// monthly investment of the projects under construction (3 plans, 26 reports, 1
+    /// correction).
     #[test]
-    fn the_scenario_has_its_195_steps() {
+    fn the_scenario_has_its_225_steps() {
         let steps = steps();
         let mut tally = Tally::default();
         for step in &steps {
@@ -833,10 +836,12 @@ mod tests {
             funding_applications: 21,
             application_transitions: 23,
             disbursements: 2,
-            ..Tally::default()
+            investment_plans: 3,
+            investment_reports: 26,
+            report_corrections: 1,
         };
         assert_eq!(tally, expected);
-        assert_eq!(tally.total(), 195);
+        assert_eq!(tally.total(), 225);
         let count = |method: &str| steps.iter().filter(|s| s.method() == method).count();
         let by_method = [
             ("ForecastMilestone", 7),
@@ -867,10 +872,72 @@ mod tests {
         assert_eq!(declared.count(), 13);
     }
 
+    /// Every project under construction has a 2026 plan equal to its annual planned investment
+    /// and its reports for January to August; no report is for a month after its day; and the
+    /// September reports are one on time, one late and one missing (README, "Monthly
+    /// investment and pace lights").
+    #[test]
+    fn the_projects_under_construction_report_their_monthly_investment() {
+        let steps = steps();
+        let constructing = [
+            "citangwan-reservoir",
+            "xinminghao-battery",
+            "zhenqin-battery",
+        ];
+        for project in constructing {
+            let annual = steps.iter().find_map(|s| match &s.action {
+                Action::CreateProject { fields, .. } if s.project == project => {
+                    Some(fields.annual_planned_investment_yuan)
+                }
+                _ => None,
+            });
+            let plan = steps.iter().find_map(|s| match &s.action {
+                Action::SetInvestmentPlan {
+                    year: 2026,
+                    total_yuan,
+                    ..
+                } if s.project == project => Some(*total_yuan),
+                _ => None,
+            });
+            assert_eq!(plan, annual, "{project}");
+            let months: Vec<u32> = steps
+                .iter()
+                .filter(|s| s.project == project)
+                .filter_map(|s| match &s.action {
+                    Action::CreateInvestmentReport { month, .. } => Some(month.month()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(months[..8], [1, 2, 3, 4, 5, 6, 7, 8], "{project}");
+        }
+        let mut september = Vec::new();
+        for step in &steps {
+            if let Action::CreateInvestmentReport { month, .. }
+            | Action::CorrectInvestmentReport { month, .. } = &step.action
+            {
+                assert!(*month <= YearMonth::of(step.on), "{}", step.describe());
+                if month.month() == 9 {
+                    let late = step.on > month.due_date(5);
+                    september.push((step.project.as_str(), late));
+                }
+            }
+        }
+        assert_eq!(
+            september,
+            [("xinminghao-battery", false), ("citangwan-reservoir", true)]
+        );
+        let planned = steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::SetInvestmentPlan { .. }));
+        assert_eq!(planned.count(), constructing.len());
+    }
+
     /// A database loaded by an earlier run replays only while every step's request id and
     /// fingerprint (the `Debug` text of its action) are what they were: this digest of all of
-    /// them is the one of the scenario as first published. A deliberate change of the scenario
-    /// changes it; a change of the `Debug` output of the step types must not.
+    /// them is the one of the scenario as published with its monthly investment reports (which
+    /// changed the carried-over completed investment of the three projects under construction).
+    /// A deliberate change of the scenario changes it; a change of the `Debug` output of the
+    /// step types must not.
     #[test]
     fn request_keys_are_those_of_earlier_runs() {
         let mut all = String::new();
@@ -882,6 +949,6 @@ mod tests {
             ));
         }
         let digest = RequestKey::new("", String::new(), all.as_bytes()).fingerprint;
-        assert_eq!(digest, "9c35246a0da50cbc");
+        assert_eq!(digest, "f6faf3e8a0b1e7b6");
     }
 }
