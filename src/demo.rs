@@ -10,16 +10,18 @@
 //! key, an unknown name or a step out of date order), then bring the step counts of this
 //! module's tests up to date.
 //!
-//! The project library is set up on 3 August 2026 (with the construction starts achieved earlier
-//! that year), forecasts slip through September, the funding windows open and close, and the last
-//! step is dated 14 October, so that `serve --today 2026-10-15` shows the picture of the week
+//! The project library is set up on 3 August 2026 (with the construction starts achieved
+//! earlier that year, and the 2026 investment plans of the projects under construction, whose
+//! monthly reports run to September), forecasts slip through September, the funding windows
+//! open and close, and the last step is dated 14 October, so that `serve --today 2026-10-15` shows the picture of the week
 //! before the fifth fund batch closes. Each step writes with a context whose `today` is the
 //! step's own date, so revisions carry the day they were recorded and windows take applications
 //! only while open. Steps dated after the `today` given to [`load`] are left for a later run:
 //! nothing is ever recorded in the future of the user's today.
 //!
-//! Re-running is safe: creations use fixed ids (an existing one counts as present) and every
-//! other change carries a request id, so a second run replays instead of acting twice. The
+//! Re-running is safe: creations use fixed ids (an existing one counts as present), a plan
+//! already set as the scenario sets it counts as present, and every other change (investment
+//! reports included) carries a request id, so a second run replays instead of acting twice. The
 //! request's fingerprint is the `Debug` text of the step's [`Action`] (see `request_key`): that
 //! text, including the `Debug` output of the domain types an action holds, must stay byte for
 //! byte what it is, or a database loaded by an earlier run refuses the re-run as a different
@@ -33,15 +35,18 @@ use chrono::NaiveDate;
 use crate::config::DemoConfig;
 use crate::domain::access::Principal;
 use crate::domain::clock::Clock;
+use crate::domain::error::{Invalid, describe};
 use crate::domain::funding::{
     ApplicationAction, ApplicationTransition, CreateApplication, CreateWindow, RecordDisbursement,
     TransitionApplication, WindowFields,
 };
+use crate::domain::investment::{Correction, NewReport, plan_name, report_name};
 use crate::domain::milestone::Policy;
+use crate::domain::pace::{InvestmentPlan, YearMonth};
 use crate::domain::prerequisite::PrerequisiteFields;
 use crate::domain::project::{ProjectFields, Stage, StageChangeRequest};
-use crate::domain::values::{Description, DisbursementNote, Id, Note, Yuan};
-use crate::service::{ServiceError, funding};
+use crate::domain::values::{Description, DisbursementNote, Id, Note, Reason, Title, Yuan};
+use crate::service::{ServiceError, funding, investment};
 use crate::store::idempotency::RequestKey;
 use crate::store::milestones::{DateChange, NewMilestone};
 use crate::store::{Outcome, Store, WriteContext};
@@ -95,24 +100,54 @@ pub struct Tally {
     /// Submissions, approvals, rejections and withdrawals.
     pub application_transitions: usize,
     pub disbursements: usize,
+    /// Annual investment plans (one per project and year).
+    pub investment_plans: usize,
+    /// Monthly investment reports.
+    pub investment_reports: usize,
+    /// Corrections of monthly investment reports.
+    pub report_corrections: usize,
 }
 
 impl Tally {
     pub fn total(&self) -> usize {
-        self.parts().iter().map(|(n, _)| n).sum()
+        self.parts().iter().map(|(n, _, _)| n).sum()
     }
 
-    fn parts(&self) -> [(usize, &'static str); 9] {
+    /// Each count with what it counts (singular, plural).
+    fn parts(&self) -> [(usize, &'static str, &'static str); 12] {
         [
-            (self.projects, "projects"),
-            (self.prerequisites, "prerequisites"),
-            (self.milestones, "milestones"),
-            (self.milestone_date_changes, "milestone date changes"),
-            (self.stage_changes, "stage changes"),
-            (self.funding_windows, "funding windows"),
-            (self.funding_applications, "funding applications"),
-            (self.application_transitions, "application transitions"),
-            (self.disbursements, "disbursements"),
+            (self.projects, "project", "projects"),
+            (self.prerequisites, "prerequisite", "prerequisites"),
+            (self.milestones, "milestone", "milestones"),
+            (
+                self.milestone_date_changes,
+                "milestone date change",
+                "milestone date changes",
+            ),
+            (self.stage_changes, "stage change", "stage changes"),
+            (self.funding_windows, "funding window", "funding windows"),
+            (
+                self.funding_applications,
+                "funding application",
+                "funding applications",
+            ),
+            (
+                self.application_transitions,
+                "application transition",
+                "application transitions",
+            ),
+            (self.disbursements, "disbursement", "disbursements"),
+            (self.investment_plans, "investment plan", "investment plans"),
+            (
+                self.investment_reports,
+                "investment report",
+                "investment reports",
+            ),
+            (
+                self.report_corrections,
+                "report correction",
+                "report corrections",
+            ),
         ]
     }
 
@@ -127,6 +162,9 @@ impl Tally {
             StepKind::FundingApplication => &mut self.funding_applications,
             StepKind::ApplicationTransition => &mut self.application_transitions,
             StepKind::Disbursement => &mut self.disbursements,
+            StepKind::InvestmentPlan => &mut self.investment_plans,
+            StepKind::InvestmentReport => &mut self.investment_reports,
+            StepKind::ReportCorrection => &mut self.report_corrections,
         };
         *slot += 1;
     }
@@ -137,8 +175,8 @@ impl fmt::Display for Tally {
         let parts: Vec<String> = self
             .parts()
             .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
             .collect();
         if parts.is_empty() {
             f.write_str("nothing")
@@ -187,8 +225,9 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     println!(
         "The scenario reads best as of {status}: `pipeline serve --today {status}` (same --data-dir or \
          --database-url), then ask ReportService.GetPipelineSummary, \
-         MilestoneService.ListMilestones with `light = RED`, or \
-         FundingService.GetFundingCoverage for fundingWindows/{FUND_BATCH_5}.",
+         MilestoneService.ListMilestones with `light = RED`, \
+         FundingService.GetFundingCoverage for fundingWindows/{FUND_BATCH_5}, or \
+         InvestmentService.ListInvestmentPace for month 2026-09.",
         status = status_date()
     );
     if today > status_date() {
@@ -248,6 +287,9 @@ enum StepKind {
     FundingApplication,
     ApplicationTransition,
     Disbursement,
+    InvestmentPlan,
+    InvestmentReport,
+    ReportCorrection,
 }
 
 enum Applied {
@@ -301,6 +343,24 @@ enum Action {
         amount_yuan: i64,
         note: String,
     },
+    /// An empty `monthly_yuan` is the default pace (twelfths).
+    SetInvestmentPlan {
+        year: i32,
+        total_yuan: i64,
+        monthly_yuan: Vec<i64>,
+    },
+    CreateInvestmentReport {
+        month: YearMonth,
+        amount_yuan: i64,
+        physical_progress: String,
+    },
+    /// A `physical_progress` of None keeps the report's text.
+    CorrectInvestmentReport {
+        month: YearMonth,
+        amount_yuan: i64,
+        physical_progress: Option<String>,
+        reason: String,
+    },
 }
 
 /// A change made on a date; `project` is empty for funding windows.
@@ -323,6 +383,9 @@ impl Step {
             Action::CreateApplication { .. } => StepKind::FundingApplication,
             Action::TransitionApplication { .. } => StepKind::ApplicationTransition,
             Action::Disburse { .. } => StepKind::Disbursement,
+            Action::SetInvestmentPlan { .. } => StepKind::InvestmentPlan,
+            Action::CreateInvestmentReport { .. } => StepKind::InvestmentReport,
+            Action::CorrectInvestmentReport { .. } => StepKind::ReportCorrection,
         }
     }
 
@@ -347,6 +410,9 @@ impl Step {
                 ApplicationAction::Withdraw => "WithdrawFundingApplication",
             },
             Action::Disburse { .. } => "RecordFundingDisbursement",
+            Action::SetInvestmentPlan { .. } => "SetInvestmentPlan",
+            Action::CreateInvestmentReport { .. } => "CreateInvestmentReport",
+            Action::CorrectInvestmentReport { .. } => "CorrectInvestmentReport",
         }
     }
 
@@ -364,6 +430,9 @@ impl Step {
             Action::CreateApplication { id, .. }
             | Action::TransitionApplication { id, .. }
             | Action::Disburse { id, .. } => format!("projects/{p}/fundingApplications/{id}"),
+            Action::SetInvestmentPlan { year, .. } => plan_name(p, *year),
+            Action::CreateInvestmentReport { month, .. }
+            | Action::CorrectInvestmentReport { month, .. } => report_name(p, *month),
         }
     }
 
@@ -510,6 +579,80 @@ impl Step {
                 let key = self.request_key();
                 replayed(funding::record_disbursement(store, ctx, Some(&key), command).await)
             }
+            Action::SetInvestmentPlan {
+                year,
+                total_yuan,
+                monthly_yuan,
+            } => {
+                let plan =
+                    InvestmentPlan::new(*year, *total_yuan, monthly_yuan).map_err(demo_fields)?;
+                // Setting a plan is idempotent by nature: the same plan again is the earlier
+                // run's, and a plan changed since is left as it is (a conflict, like a
+                // milestone achieved by hand).
+                match store.get_investment_plan(project, *year).await {
+                    Ok(set) if set.plan == plan => return Ok(Applied::Present),
+                    Ok(set) => {
+                        return Err(ServiceError::FailedPrecondition {
+                            reason: "PLAN_CHANGED",
+                            message: format!(
+                                "{} was changed since the demo set it; left as it is",
+                                set.name()
+                            ),
+                            violations: Vec::new(),
+                        });
+                    }
+                    Err(err) => match ServiceError::from(err) {
+                        ServiceError::NotFound { .. } => {}
+                        err => return Err(err),
+                    },
+                }
+                let cmd = investment::SetPlan {
+                    project_id: project.to_string(),
+                    plan,
+                    etag: None,
+                };
+                investment::set_plan(store, ctx, cmd).await?;
+                Ok(Applied::Created)
+            }
+            Action::CreateInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+            } => {
+                let cmd = investment::CreateReport {
+                    project_id: project.to_string(),
+                    report: NewReport {
+                        month: *month,
+                        amount: Yuan::parse(*amount_yuan).map_err(demo_value)?,
+                        physical_progress: Title::parse(physical_progress).map_err(demo_value)?,
+                    },
+                };
+                let key = self.request_key();
+                replayed(investment::create_report(store, ctx, cmd, Some(&key)).await)
+            }
+            Action::CorrectInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+                reason,
+            } => {
+                let physical_progress = match physical_progress {
+                    Some(text) => Some(Title::parse(text).map_err(demo_value)?),
+                    None => None,
+                };
+                let cmd = investment::CorrectReport {
+                    project_id: project.to_string(),
+                    month: *month,
+                    correction: Correction {
+                        amount: Yuan::parse(*amount_yuan).map_err(demo_value)?,
+                        physical_progress,
+                        reason: Reason::required(reason).map_err(demo_value)?,
+                    },
+                    etag: None,
+                };
+                let key = self.request_key();
+                replayed(investment::correct_report(store, ctx, cmd, Some(&key)).await)
+            }
         }
     }
 }
@@ -522,6 +665,11 @@ fn demo_id(id: &str) -> Result<Id, ServiceError> {
 /// A value of the scenario that the API would have refused: a mistake in the scenario.
 fn demo_value(problem: String) -> ServiceError {
     ServiceError::internal(format!("the demo scenario holds a bad value: {problem}"))
+}
+
+/// Values of the scenario that the API would have refused, field by field.
+fn demo_fields(Invalid(violations): Invalid) -> ServiceError {
+    demo_value(describe(&violations))
 }
 
 /// A creation with a fixed id whose only unique key is that id: the id already taken means an
@@ -648,7 +796,9 @@ mod tests {
             if let Action::CreateApplication { window, .. } = &step.action {
                 needs.push(format!("fundingWindows/{window}"));
             }
-            let creates = step.method().starts_with("Create");
+            // A plan is set whether or not one was there.
+            let creates = step.method().starts_with("Create")
+                || matches!(step.action, Action::SetInvestmentPlan { .. });
             if !creates {
                 needs.push(step.target());
             }
@@ -666,9 +816,11 @@ mod tests {
         assert!(created.contains(&format!("fundingWindows/{FUND_BATCH_5}")));
     }
 
-    /// The counts of the scenario as it was written in Rust before it became data.
+    /// The counts of the scenario as it was written in Rust before it became data, and the
+    /// monthly investment of the projects under construction (3 plans, 26 reports, 1
+    /// correction).
     #[test]
-    fn the_scenario_has_its_195_steps() {
+    fn the_scenario_has_its_225_steps() {
         let steps = steps();
         let mut tally = Tally::default();
         for step in &steps {
@@ -684,9 +836,12 @@ mod tests {
             funding_applications: 21,
             application_transitions: 23,
             disbursements: 2,
+            investment_plans: 3,
+            investment_reports: 26,
+            report_corrections: 1,
         };
         assert_eq!(tally, expected);
-        assert_eq!(tally.total(), 195);
+        assert_eq!(tally.total(), 225);
         let count = |method: &str| steps.iter().filter(|s| s.method() == method).count();
         let by_method = [
             ("ForecastMilestone", 7),
@@ -717,10 +872,72 @@ mod tests {
         assert_eq!(declared.count(), 13);
     }
 
+    /// Every project under construction has a 2026 plan equal to its annual planned investment
+    /// and its reports for January to August; no report is for a month after its day; and the
+    /// September reports are one on time, one late and one missing (README, "Monthly
+    /// investment and pace lights").
+    #[test]
+    fn the_projects_under_construction_report_their_monthly_investment() {
+        let steps = steps();
+        let constructing = [
+            "citangwan-reservoir",
+            "xinminghao-battery",
+            "zhenqin-battery",
+        ];
+        for project in constructing {
+            let annual = steps.iter().find_map(|s| match &s.action {
+                Action::CreateProject { fields, .. } if s.project == project => {
+                    Some(fields.annual_planned_investment_yuan)
+                }
+                _ => None,
+            });
+            let plan = steps.iter().find_map(|s| match &s.action {
+                Action::SetInvestmentPlan {
+                    year: 2026,
+                    total_yuan,
+                    ..
+                } if s.project == project => Some(*total_yuan),
+                _ => None,
+            });
+            assert_eq!(plan, annual, "{project}");
+            let months: Vec<u32> = steps
+                .iter()
+                .filter(|s| s.project == project)
+                .filter_map(|s| match &s.action {
+                    Action::CreateInvestmentReport { month, .. } => Some(month.month()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(months[..8], [1, 2, 3, 4, 5, 6, 7, 8], "{project}");
+        }
+        let mut september = Vec::new();
+        for step in &steps {
+            if let Action::CreateInvestmentReport { month, .. }
+            | Action::CorrectInvestmentReport { month, .. } = &step.action
+            {
+                assert!(*month <= YearMonth::of(step.on), "{}", step.describe());
+                if month.month() == 9 {
+                    let late = step.on > month.due_date(5);
+                    september.push((step.project.as_str(), late));
+                }
+            }
+        }
+        assert_eq!(
+            september,
+            [("xinminghao-battery", false), ("citangwan-reservoir", true)]
+        );
+        let planned = steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::SetInvestmentPlan { .. }));
+        assert_eq!(planned.count(), constructing.len());
+    }
+
     /// A database loaded by an earlier run replays only while every step's request id and
     /// fingerprint (the `Debug` text of its action) are what they were: this digest of all of
-    /// them is the one of the scenario as first published. A deliberate change of the scenario
-    /// changes it; a change of the `Debug` output of the step types must not.
+    /// them is the one of the scenario as published with its monthly investment reports (which
+    /// changed the carried-over completed investment of the three projects under construction).
+    /// A deliberate change of the scenario changes it; a change of the `Debug` output of the
+    /// step types must not.
     #[test]
     fn request_keys_are_those_of_earlier_runs() {
         let mut all = String::new();
@@ -732,6 +949,6 @@ mod tests {
             ));
         }
         let digest = RequestKey::new("", String::new(), all.as_bytes()).fingerprint;
-        assert_eq!(digest, "9c35246a0da50cbc");
+        assert_eq!(digest, "f6faf3e8a0b1e7b6");
     }
 }

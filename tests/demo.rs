@@ -134,6 +134,9 @@ async fn a_second_run_creates_nothing(mut server: TestServer) {
     assert_eq!(first.created.funding_windows, 4);
     assert_eq!(first.created.funding_applications, 21);
     assert_eq!(first.created.disbursements, 2);
+    assert_eq!(first.created.investment_plans, 3);
+    assert_eq!(first.created.investment_reports, 26);
+    assert_eq!(first.created.report_corrections, 1);
     let before = snapshot(&server).await;
     assert_eq!(before.projects.len(), 24);
     assert_eq!(before.milestones.len(), 30);
@@ -157,6 +160,9 @@ async fn a_run_with_an_earlier_date_leaves_the_rest_for_later(mut server: TestSe
     assert!(early.deferred.total() > 0);
     assert_eq!(early.created.projects, 24);
     assert_eq!(early.created.funding_windows, 2);
+    // January to August reported, September not yet.
+    assert_eq!(early.created.investment_reports, 24);
+    assert_eq!(early.deferred.investment_reports, 2);
     let mut funding = server.funding().await;
     let missing = funding
         .get_funding_window(v1::GetFundingWindowRequest {
@@ -189,6 +195,18 @@ async fn a_run_with_an_earlier_date_leaves_the_rest_for_later(mut server: TestSe
         .into_inner();
     assert_eq!(trial.forecast_date, date(day(11, 10)));
     assert_eq!(trial.slip_count, 1);
+    // 鑫鸣灏's completed investment: carried over, plus January to August as corrected.
+    let battery = server
+        .projects()
+        .await
+        .get_project(v1::GetProjectRequest {
+            name: "projects/xinminghao-battery".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(battery.reported_investment_yuan, 365_000_000);
+    assert_eq!(battery.completed_investment_yuan, 175_000_000 + 365_000_000);
 
     let rest = demo::load(&server.store, demo::status_date())
         .await

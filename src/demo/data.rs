@@ -7,6 +7,7 @@ use serde::de::{self, Deserialize, Deserializer};
 use super::{Action, Step};
 use crate::domain::funding::{ApplicationAction, Eligibility, FundingChannel, WindowFields};
 use crate::domain::milestone::MilestoneKind;
+use crate::domain::pace::YearMonth;
 use crate::domain::prerequisite::{PrerequisiteFields, PrerequisiteKind, PrerequisiteState};
 use crate::domain::project::{Category, InvestmentType, ProjectFields, Stage};
 use crate::store::milestones::{DateChange, NewMilestone};
@@ -107,6 +108,28 @@ enum What {
         amount_yuan: i64,
         #[serde(default)]
         note: String,
+    },
+    /// No `monthly_yuan`: the default pace (the year's total × months / 12).
+    SetInvestmentPlan {
+        year: i32,
+        total_yuan: i64,
+        #[serde(default)]
+        monthly_yuan: Vec<i64>,
+    },
+    CreateInvestmentReport {
+        #[serde(deserialize_with = "month")]
+        month: YearMonth,
+        amount_yuan: i64,
+        #[serde(default)]
+        physical_progress: String,
+    },
+    /// No `physical_progress`: the report keeps its text.
+    CorrectInvestmentReport {
+        #[serde(deserialize_with = "month")]
+        month: YearMonth,
+        amount_yuan: i64,
+        physical_progress: Option<String>,
+        reason: String,
     },
 }
 
@@ -298,6 +321,35 @@ impl Record {
                 amount_yuan,
                 note,
             },
+            What::SetInvestmentPlan {
+                year,
+                total_yuan,
+                monthly_yuan,
+            } => Action::SetInvestmentPlan {
+                year,
+                total_yuan,
+                monthly_yuan,
+            },
+            What::CreateInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+            } => Action::CreateInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+            },
+            What::CorrectInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+                reason,
+            } => Action::CorrectInvestmentReport {
+                month,
+                amount_yuan,
+                physical_progress,
+                reason,
+            },
         };
         Step {
             on: self.on,
@@ -388,6 +440,12 @@ fn day<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error
         .map_err(|_| de::Error::custom(format!("{text:?} is not a date such as 2026-10-15")))
 }
 
+/// A calendar month, written `"2026-09"`.
+fn month<'de, D: Deserializer<'de>>(deserializer: D) -> Result<YearMonth, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    YearMonth::parse(&text).map_err(de::Error::custom)
+}
+
 fn some_day<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<NaiveDate>, D::Error> {
     day(deserializer).map(Some)
 }
@@ -442,6 +500,70 @@ close_date = 2026-09-10
         assert!(error(&undated).contains("not a date"));
         let method = WINDOW.replace("CreateFundingWindow", "OpenWindow");
         assert!(error(&method).contains("OpenWindow"));
+    }
+
+    #[test]
+    fn investment_steps_read_their_months_and_optional_keys() {
+        let text = r#"
+[[step]]
+on = 2026-08-03
+do = "SetInvestmentPlan"
+project = "p"
+year = 2026
+total_yuan = 120
+
+[[step]]
+on = 2026-08-04
+do = "CreateInvestmentReport"
+project = "p"
+month = "2026-07"
+amount_yuan = 10
+
+[[step]]
+on = 2026-08-05
+do = "CorrectInvestmentReport"
+project = "p"
+month = "2026-07"
+amount_yuan = 12
+reason = "复核"
+"#;
+        let steps = parse(text).unwrap();
+        let Action::SetInvestmentPlan { monthly_yuan, .. } = &steps[0].action else {
+            panic!("{:?}", steps[0].action)
+        };
+        assert!(monthly_yuan.is_empty());
+        let Action::CreateInvestmentReport {
+            month,
+            physical_progress,
+            ..
+        } = &steps[1].action
+        else {
+            panic!("{:?}", steps[1].action)
+        };
+        assert_eq!((month.year(), month.month()), (2026, 7));
+        assert_eq!(physical_progress, "");
+        let Action::CorrectInvestmentReport {
+            physical_progress, ..
+        } = &steps[2].action
+        else {
+            panic!("{:?}", steps[2].action)
+        };
+        assert_eq!(physical_progress, &None);
+        let bad_month = text.replace(
+            "month = \"2026-07\"\namount_yuan = 10",
+            "month = \"2026-7\"\namount_yuan = 10",
+        );
+        assert!(
+            error(&bad_month).contains("YYYY-MM"),
+            "{}",
+            error(&bad_month)
+        );
+        let no_reason = text.replace("reason = \"复核\"\n", "");
+        assert!(
+            error(&no_reason).contains("`reason`"),
+            "{}",
+            error(&no_reason)
+        );
     }
 
     #[test]
