@@ -233,6 +233,10 @@ mod milestones {
                 create_time: Some(timestamp(m.created_at_us)),
                 update_time: Some(timestamp(m.updated_at_us)),
                 etag: m.etag(),
+                // Set by the reads that look justifications up
+                // (`service::investment::mark_exempt_milestones`).
+                exempt: false,
+                justification: String::new(),
             }
         }
     }

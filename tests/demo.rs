@@ -897,6 +897,7 @@ async fn the_readme_examples_answer_as_shown(empty: TestServer) {
         "overdue_count" => "overdue",
         "average_days_slipped" => "slip",
         "investment_completion_rate" => "investment",
+        "report_on_time_rate" => "reports on time",
         "funding_coverage_rate" => "funding coverage",
         other => panic!("an indicator the README does not name: {other}"),
     };

@@ -289,6 +289,18 @@ async fn the_worked_example_under_three_rule_sets(mut server: TestServer) {
     assert!(now.paces.iter().all(|p| light(p) == v1::AlertLight::Red));
     let before = pace(&mut client, "2026-08", "lightRuleSets/default@1").await;
     assert_eq!(before.paces[1].reason, yx.reason);
+    // A bulletin records the revision that was active.
+    let bulletin = v1::report_service_client::ReportServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .publish_bulletin(v1::PublishBulletinRequest {
+        title: "第9期 项目建设进度通报".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(bulletin.light_rule_set, "lightRuleSets/city@2");
 
     let listed = client
         .list_light_rule_sets(v1::ListLightRuleSetsRequest::default())

@@ -389,11 +389,11 @@ async fn rankings_and_bulletins(server: TestServer) {
     load(&server).await;
     let mut r = reports(&server).await;
     // 县住建局: starts 1/2 on time → 50 (×25); trials 0/1 → 0 (×20); 1 overdue of 4 → 90 (×15);
-    // lateness 0+0+10+14 = 24 over 4 → 6 days → 94 (×10); 60/150 invested → 40 (×20); no
-    // eligible project → funding not measured. (1250+0+1350+940+800)/90 = 48.22.
+    // lateness 0+0+10+14 = 24 over 4 → 6 days → 94 (×10); 60/150 invested → 40 (×15); no
+    // monthly reports, no eligible project → neither measured. (1250+0+1350+940+600)/85 = 48.71.
     // 县交通运输局: starts 0/1 → 0 (×25); no trial due; 1 overdue of 2 → 90 (×15); lateness
-    // 45+21 over 2 → 33 → 67 (×10); 100/100 invested → 100 (×20); c declared → 100 (×10).
-    // (0+1350+670+2000+1000)/80 = 62.75.
+    // 45+21 over 2 → 33 → 67 (×10); 100/100 invested → 100 (×15); c declared → 100 (×10).
+    // (0+1350+670+1500+1000)/75 = 60.27.
     // 县商务局 has no project: nothing measured, 0.
     let ranking = r
         .list_rankings(v1::ListRankingsRequest {
@@ -407,8 +407,8 @@ async fn rankings_and_bulletins(server: TestServer) {
     assert_eq!(
         ranking.rows.iter().map(row).collect::<Vec<_>>(),
         vec![
-            ("县交通运输局", 2, 62.75, 1),
-            ("县住建局", 2, 48.22, 2),
+            ("县交通运输局", 2, 60.27, 1),
+            ("县住建局", 2, 48.71, 2),
             ("县商务局", 0, 0.0, 3)
         ]
     );
@@ -427,6 +427,7 @@ async fn rankings_and_bulletins(server: TestServer) {
             (90.0, true),
             (94.0, true),
             (40.0, true),
+            (0.0, false),
             (0.0, false)
         ]
     );
@@ -435,8 +436,8 @@ async fn rankings_and_bulletins(server: TestServer) {
 
     // Townships, with two townships without projects: they tie and are listed by name.
     // 城关镇 (a, d): 1/1 on time → 100; 0 overdue of 2 → 100; lateness 0 → 100; 140/150 → 93.33;
-    // (2500+1500+1000+1866.6)/70 = 98.09. 太和镇 (b, c): 0/2 → 0; 0/1 → 0; 2 overdue of 4 → 80;
-    // 90/4 = 22.5 days → 77.5; 20/100 → 20; c declared → 100. (0+0+1200+775+400+1000)/100 = 33.75.
+    // (2500+1500+1000+1400)/65 = 98.46. 太和镇 (b, c): 0/2 → 0; 0/1 → 0; 2 overdue of 4 → 80;
+    // 90/4 = 22.5 days → 77.5; 20/100 → 20; c declared → 100. (0+0+1200+775+300+1000)/95 = 34.47.
     let ranking = r
         .list_rankings(v1::ListRankingsRequest {
             dimension: v1::RankingDimension::Township as i32,
@@ -450,8 +451,8 @@ async fn rankings_and_bulletins(server: TestServer) {
     assert_eq!(
         ranking.rows.iter().map(row).collect::<Vec<_>>(),
         vec![
-            ("城关镇", 2, 98.09, 1),
-            ("太和镇", 2, 33.75, 2),
+            ("城关镇", 2, 98.46, 1),
+            ("太和镇", 2, 34.47, 2),
             ("东山镇", 0, 0.0, 3)
         ]
     );
@@ -499,8 +500,9 @@ async fn rankings_and_bulletins(server: TestServer) {
 
     // The data changes: a's completed investment reaches its plan and b's trial production is
     // achieved (late). 县住建局: 50 (×25), 0 (×20), no overdue → 100 (×15), lateness still 24/4
-    // → 94 (×10), 190/150 → 100 (×20): (1250+1500+940+2000)/90 = 63.22, now ahead of
-    // 县交通运输局 (62.69 on 16 Sep, c's start one more day late).
+    // → 94 (×10), 190/150 → 100 (×15): (1250+1500+940+1500)/85 = 61.06, now ahead of
+    // 县交通运输局 ((0+1350+665.2+1500+1000)/75 = 60.20 on 16 Sep, c's start one more day
+    // late: lateness 66.52).
     server
         .projects()
         .await
@@ -556,8 +558,8 @@ async fn rankings_and_bulletins(server: TestServer) {
     assert_eq!(
         moves,
         vec![
-            ("县住建局", 63.22, 1, 1, true),
-            ("县交通运输局", 62.69, 2, -1, true)
+            ("县住建局", 61.06, 1, 1, true),
+            ("县交通运输局", 60.2, 2, -1, true)
         ]
     );
 

@@ -352,8 +352,17 @@ impl MilestoneService for MilestoneApi {
         })?;
         let services = &self.services;
         let today = services.clock.today();
+        let status_date = query.status_date;
         let assessed = service::get(&services.store, &services.policy, query, today).await?;
-        Ok(Response::new(v1::Milestone::from(&assessed)))
+        let mut message = [v1::Milestone::from(&assessed)];
+        crate::service::investment::mark_exempt_milestones(
+            &services.store,
+            &mut message,
+            status_date,
+        )
+        .await?;
+        let [message] = message;
+        Ok(Response::new(message))
     }
 
     async fn list_milestones(
@@ -479,10 +488,16 @@ impl MilestoneService for MilestoneApi {
             .store
             .list_milestones(&self.services.policy, &query)
             .await?;
-        let (milestones, next_page_token) =
+        let (mut milestones, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 v1::Milestone::from(item)
             });
+        crate::service::investment::mark_exempt_milestones(
+            &self.services.store,
+            &mut milestones,
+            query.status_date,
+        )
+        .await?;
         Ok(Response::new(v1::ListMilestonesResponse {
             milestones,
             next_page_token,

@@ -638,6 +638,7 @@ mod tests {
             create_time: worst::time(),
             update_time: worst::time(),
             etag: worst::etag(),
+            light_rule_set: format!("lightRuleSets/{}@{}", worst::id(), i32::MAX),
         }
     }
 

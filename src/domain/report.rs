@@ -364,7 +364,7 @@ pub struct IndicatorDef {
 }
 
 /// The indicators, in the order rows list them.
-pub const INDICATORS: [IndicatorDef; 6] = [
+pub const INDICATORS: [IndicatorDef; 7] = [
     IndicatorDef {
         name: "on_time_start_rate",
         weight: 25,
@@ -387,8 +387,13 @@ pub const INDICATORS: [IndicatorDef; 6] = [
     },
     IndicatorDef {
         name: "investment_completion_rate",
-        weight: 20,
-        description: "completed investment over annual planned investment; score = share × 100, at most 100",
+        weight: 15,
+        description: "for a unit with projects that have an investment plan for the year of the month judged (the latest month whose reports were due before the status date, under the active light rule set), the investment those projects reported for that year through that month over their 序时进度 (pace), projects exempted by a justification left out; otherwise completed investment over annual planned investment; score = share × 100, at most 100",
+    },
+    IndicatorDef {
+        name: "report_on_time_rate",
+        weight: 5,
+        description: "monthly investment reports of the unit's projects with a plan, January to the month judged, that came in by their due day, as a share of those due; score = share × 100",
     },
     IndicatorDef {
         name: "funding_coverage_rate",
@@ -412,6 +417,15 @@ pub struct UnitCounts {
     /// Sums of the units' amounts, in 128 bits so that they cannot overflow.
     pub planned_investment_yuan: i128,
     pub completed_investment_yuan: i128,
+    /// Projects with a plan for the judged year, not exempt at the judged month's end, and
+    /// their 序时进度 and reported investment through that month.
+    pub paced_projects: i64,
+    pub pace_yuan: i128,
+    pub paced_completed_yuan: i128,
+    /// Monthly reports due (projects with a plan × months through the judged month) and those
+    /// that came in by their due day.
+    pub reports_due: i64,
+    pub reports_on_time: i64,
     pub eligible_pairs: i64,
     pub declared_pairs: i64,
 }
@@ -453,17 +467,20 @@ type Scorer = fn(f64) -> f64;
 /// The indicators of one unit.
 pub fn indicators(c: &UnitCounts) -> Vec<IndicatorValue> {
     let avg_slip = share(c.days_slipped_total, c.milestones);
-    let values: [(Option<f64>, Scorer); 6] = [
+    let investment = if c.paced_projects > 0 {
+        share(c.paced_completed_yuan, c.pace_yuan)
+    } else {
+        share(c.completed_investment_yuan, c.planned_investment_yuan)
+    };
+    let values: [(Option<f64>, Scorer); 7] = [
         (share(c.starts_on_time, c.starts_due), |v| v * 100.0),
         (share(c.trials_on_time, c.trials_due), |v| v * 100.0),
         ((c.milestones > 0).then_some(c.overdue as f64), |v| {
             (100.0 - 10.0 * v).max(0.0)
         }),
         (avg_slip, |v| (100.0 - v).max(0.0)),
-        (
-            share(c.completed_investment_yuan, c.planned_investment_yuan),
-            |v| (v * 100.0).min(100.0),
-        ),
+        (investment, |v| (v * 100.0).min(100.0)),
+        (share(c.reports_on_time, c.reports_due), |v| v * 100.0),
         (share(c.declared_pairs, c.eligible_pairs), |v| v * 100.0),
     ];
     INDICATORS
@@ -590,6 +607,8 @@ pub struct Bulletin {
     pub rankings: Vec<Ranking>,
     pub publisher: String,
     pub created_at_us: i64,
+    /// The active light rule set revision at publication, `lightRuleSets/{id}@{revision}`.
+    pub light_rule_set: String,
 }
 
 impl Bulletin {
@@ -789,10 +808,27 @@ mod tests {
         assert_eq!(ind[3].value, 4.0);
         assert_eq!(ind[3].score, 96.0);
         assert_eq!(ind[4].score, 100.0, "capped");
-        assert!(!ind[5].measured);
-        // (75×25 + 90×15 + 96×10 + 100×20) / 70 = 6185 / 70
-        let ranked = rank(vec![c]);
-        assert_eq!(ranked[0].total, 88.36);
+        assert!(!ind[5].measured, "no project reports monthly");
+        assert!(!ind[6].measured);
+        // (75×25 + 90×15 + 96×10 + 100×15) / 65 = 5685 / 65
+        let ranked = rank(vec![c.clone()]);
+        assert_eq!(ranked[0].total, 87.46);
+
+        // With monthly reports, investment is measured against 序时进度 instead: 150 reported
+        // of 200 due is 75; 6 of 9 reports on time is 66.67.
+        let paced = UnitCounts {
+            paced_projects: 1,
+            pace_yuan: 200,
+            paced_completed_yuan: 150,
+            reports_due: 9,
+            reports_on_time: 6,
+            ..c
+        };
+        let ind = indicators(&paced);
+        assert_eq!((ind[4].value, ind[4].score), (0.75, 75.0));
+        assert_eq!((ind[5].value, ind[5].score), (0.67, 66.67));
+        // (75×25 + 90×15 + 96×10 + 75×15 + 66.67×5) / 70 = 5643.35 / 70
+        assert_eq!(rank(vec![paced])[0].total, 80.62);
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub(crate) mod worst {
             create_time: time(),
             update_time: time(),
             etag: etag(),
+            exempt: true,
+            justification: format!("{}/justifications/{}", project_name(), id()),
         }
     }
 

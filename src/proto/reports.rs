@@ -250,6 +250,7 @@ impl From<&Bulletin> for v1::Bulletin {
             create_time: Some(created),
             update_time: Some(created),
             etag: names::etag(1),
+            light_rule_set: b.light_rule_set.clone(),
         }
     }
 }

@@ -401,6 +401,41 @@ pub async fn revoke_justification(
     unit.commit(item, |_| Vec::new()).await
 }
 
+/// Marks the milestones a justification exempts on `status_date` (scope MILESTONE naming it,
+/// or PROJECT): `exempt` and the justification's name. One query for the whole page.
+pub async fn mark_exempt_milestones(
+    store: &Store,
+    milestones: &mut [v1::Milestone],
+    status_date: chrono::NaiveDate,
+) -> Result<(), ServiceError> {
+    let mut project_ids: Vec<&str> = milestones
+        .iter()
+        .filter_map(|m| names::parse_milestone_name(&m.name).ok().map(|(p, _)| p))
+        .collect();
+    project_ids.sort_unstable();
+    project_ids.dedup();
+    if project_ids.is_empty() {
+        return Ok(());
+    }
+    let granted = justifications::unrevoked_by_project_id(store.connection(), &project_ids).await?;
+    if granted.is_empty() {
+        return Ok(());
+    }
+    for m in milestones.iter_mut() {
+        let Ok((project_id, milestone_id)) = names::parse_milestone_name(&m.name) else {
+            continue;
+        };
+        if let Some(j) = granted.get(project_id).and_then(|list| {
+            list.iter()
+                .find(|j| j.covers_milestone(milestone_id, status_date))
+        }) {
+            m.exempt = true;
+            m.justification = j.name();
+        }
+    }
+    Ok(())
+}
+
 /// Subjects a scanner pass reads per page.
 const SCAN_PAGE: u64 = 200;
 

@@ -37,7 +37,15 @@ pub async fn ranking(
     status_date: NaiveDate,
     extra_units: &[String],
 ) -> Result<Ranking, ServiceError> {
-    let units = reports::unit_counts(conn, dimension, status_date, policy, extra_units).await?;
+    let units = reports::unit_counts(
+        conn,
+        dimension,
+        status_date,
+        policy,
+        pace_basis(conn, status_date).await?,
+        extra_units,
+    )
+    .await?;
     let (previous, before) = match reports::previous_bulletin(conn, status_date).await? {
         Some(stored) => {
             let bulletin =
@@ -54,6 +62,22 @@ pub async fn ranking(
         previous,
         &before,
     ))
+}
+
+/// The month the investment indicators judge on `status_date`, under the active light rule
+/// set's due day (`service::investment::judged_month`).
+pub async fn pace_basis(
+    conn: &impl ConnectionTrait,
+    status_date: NaiveDate,
+) -> Result<reports::PaceBasis, ServiceError> {
+    let due_day = crate::store::investment::active_rule_set(conn)
+        .await?
+        .rules
+        .report_due_day;
+    Ok(reports::PaceBasis {
+        month: super::investment::judged_month(status_date, due_day),
+        due_day: due_day.clamp(1, 28) as u32,
+    })
 }
 
 /// Computes and stores a bulletin in one unit of work, so its figures are one consistent
@@ -92,6 +116,7 @@ pub async fn publish_bulletin(
         rankings,
         publisher: ctx.actor.clone(),
         created_at_us: ctx.now_us,
+        light_rule_set: crate::store::investment::active_rule_set(tx).await?.name(),
     };
     let payload = v1::Bulletin::from(&bulletin).encode_to_vec();
     reports::insert_bulletin(tx, &bulletin, payload).await?;

@@ -33,23 +33,31 @@ fn monthly_text(plan: &InvestmentPlan) -> String {
         .unwrap_or_default()
 }
 
-fn plan_to_domain(project_id: &str, row: investment_plan::Model) -> Result<PlanRecord, StoreError> {
-    let monthly = if row.monthly_yuan.is_empty() {
+/// A stored plan: its year, total and monthly column ('' or 12 comma-separated amounts).
+pub(crate) fn parse_plan(
+    year: i32,
+    total_yuan: i64,
+    monthly_yuan: &str,
+) -> Result<InvestmentPlan, StoreError> {
+    let monthly = if monthly_yuan.is_empty() {
         Vec::new()
     } else {
-        row.monthly_yuan
+        monthly_yuan
             .split(',')
             .map(|a| a.parse::<i64>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| {
                 StoreError::corrupt(format!(
-                    "stored monthly plan {:?} is not a list of amounts",
-                    row.monthly_yuan
+                    "stored monthly plan {monthly_yuan:?} is not a list of amounts"
                 ))
             })?
     };
-    let plan = InvestmentPlan::new(row.year, row.total_yuan, &monthly)
-        .map_err(|err| StoreError::corrupt(format!("stored plan is invalid: {err}")))?;
+    InvestmentPlan::new(year, total_yuan, &monthly)
+        .map_err(|err| StoreError::corrupt(format!("stored plan is invalid: {err}")))
+}
+
+fn plan_to_domain(project_id: &str, row: investment_plan::Model) -> Result<PlanRecord, StoreError> {
+    let plan = parse_plan(row.year, row.total_yuan, &row.monthly_yuan)?;
     Ok(PlanRecord {
         project_id: project_id.to_string(),
         uid: row.uid,

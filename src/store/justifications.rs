@@ -144,6 +144,30 @@ pub async fn unrevoked_for<C: ConnectionTrait>(
     Ok(by_project)
 }
 
+/// The justifications not revoked of the projects `project_ids`, by project id.
+pub async fn unrevoked_by_project_id<C: ConnectionTrait>(
+    c: &C,
+    project_ids: &[&str],
+) -> Result<HashMap<String, Vec<Justification>>, StoreError> {
+    let mut ids = HashMap::new();
+    for chunk in project_ids.chunks(500) {
+        let rows: Vec<(i64, String)> = project::Entity::find()
+            .select_only()
+            .column(project::Column::Id)
+            .column(project::Column::ProjectId)
+            .filter(project::Column::ProjectId.is_in(chunk.iter().map(|s| s.to_string())))
+            .into_tuple()
+            .all(c)
+            .await?;
+        ids.extend(rows);
+    }
+    let by_pk = unrevoked_for(c, &ids).await?;
+    Ok(by_pk
+        .into_iter()
+        .filter_map(|(pk, list)| ids.get(&pk).map(|id| (id.clone(), list)))
+        .collect())
+}
+
 /// How many justifications hang off the project row `pk`.
 pub async fn count_for_project(tx: &DatabaseTransaction, pk: i64) -> Result<u64, StoreError> {
     Ok(justification::Entity::find()

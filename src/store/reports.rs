@@ -17,6 +17,7 @@ use super::sql::{Sql, exact_sum, read_exact_sum};
 use super::{Cursor, Page, SortKey, Store};
 use crate::domain::funding::{ApplicationState, FundingWindow};
 use crate::domain::milestone::{MilestoneKind, Policy};
+use crate::domain::pace::YearMonth;
 use crate::domain::project::Stage;
 use crate::domain::report::{
     self, Bulletin, DECLARED_STATES, Dimension, DueMilestones, FundingFigures, FundingSummary,
@@ -319,12 +320,113 @@ fn unit(units: &mut BTreeMap<String, UnitCounts>, name: String) -> &mut UnitCoun
     })
 }
 
+/// The month whose investment the rankings judge (the latest one whose reports were due before
+/// the status date) and the day its reports, and each earlier month's, were due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaceBasis {
+    pub month: YearMonth,
+    /// 1..=28.
+    pub due_day: u32,
+}
+
+/// Adds the monthly cycle's counts to `units`: for each project with a plan for the judged
+/// year (not CANCELLED), its reports January to the judged month, on time or not, and, unless
+/// a justification exempts its pace at the month's end, its 序时进度 and reported investment.
+async fn pace_counts(
+    conn: &impl ConnectionTrait,
+    u: &str,
+    basis: PaceBasis,
+    units: &mut BTreeMap<String, UnitCounts>,
+) -> Result<(), StoreError> {
+    let backend = conn.get_database_backend();
+    let year = basis.month.year();
+    let first = YearMonth::new(year, 1).map_err(StoreError::corrupt)?;
+    let (first_index, last_index) = (first.index(), basis.month.index());
+    let mut plans = Sql::new(
+        backend,
+        format!(
+            "SELECT {u}, p.id, pl.total_yuan, pl.monthly_yuan FROM investment_plans pl \
+             JOIN projects p ON p.id = pl.project_pk \
+             WHERE p.stage <> 'CANCELLED' AND {u} <> '' AND pl.year = "
+        ),
+    );
+    plans.bind(year);
+    let mut projects: BTreeMap<i64, (String, i64, i64, i64)> = BTreeMap::new();
+    for row in conn.query_all_raw(plans.build()).await? {
+        let unit: String = row.try_get_by_index(0)?;
+        let pk: i64 = row.try_get_by_index(1)?;
+        let total: i64 = row.try_get_by_index(2)?;
+        let monthly: String = row.try_get_by_index(3)?;
+        let plan = super::investment::parse_plan(year, total, &monthly)?;
+        // (unit, pace, reported, reports on time)
+        projects.insert(pk, (unit, plan.pace_yuan(basis.month.month()), 0, 0));
+    }
+    if projects.is_empty() {
+        return Ok(());
+    }
+    // A report is on time when its submission date is on or before its month's due date.
+    let due_case: String = (first_index..=last_index)
+        .map(|i| {
+            let due = YearMonth::from_index(i).due_date(basis.due_day);
+            format!(" WHEN {i} THEN {}", day_number(due))
+        })
+        .collect();
+    let mut reports = Sql::new(
+        backend,
+        format!(
+            "SELECT r.project_pk, {}, SUM(CASE WHEN r.report_date <= (CASE r.month_index{due_case} END) \
+             THEN 1 ELSE 0 END) FROM investment_reports r \
+             JOIN investment_plans pl ON pl.project_pk = r.project_pk AND pl.year = ",
+            exact_sum("r.amount_yuan")
+        ),
+    );
+    reports
+        .bind(year)
+        .push(" WHERE r.month_index >= ")
+        .bind(first_index)
+        .push(" AND r.month_index <= ")
+        .bind(last_index)
+        .push(" GROUP BY r.project_pk");
+    let mut reported: BTreeMap<i64, (i128, i64)> = BTreeMap::new();
+    for row in conn.query_all_raw(reports.build()).await? {
+        let pk: i64 = row.try_get_by_index(0)?;
+        let amount = read_exact_sum(&row, 1)?;
+        let on_time: i64 = row.try_get_by_index(3)?;
+        reported.insert(pk, (amount, on_time));
+    }
+    let mut exempt_sql = Sql::new(
+        backend,
+        "SELECT DISTINCT project_pk FROM justifications WHERE revoked_at_us IS NULL \
+         AND scope IN ('INVESTMENT_PACE', 'PROJECT') AND valid_from <= ",
+    );
+    let end = day_number(basis.month.last_day());
+    exempt_sql.bind(end).push(" AND valid_to >= ").bind(end);
+    let mut exempt = std::collections::BTreeSet::new();
+    for row in conn.query_all_raw(exempt_sql.build()).await? {
+        exempt.insert(row.try_get_by_index::<i64>(0)?);
+    }
+    let months = i64::from(basis.month.month());
+    for (pk, (unit_name, pace, _, _)) in projects {
+        let (amount, on_time) = reported.get(&pk).copied().unwrap_or_default();
+        let c = unit(units, unit_name);
+        c.reports_due += months;
+        c.reports_on_time += on_time;
+        if !exempt.contains(&pk) {
+            c.paced_projects += 1;
+            c.pace_yuan += i128::from(pace);
+            c.paced_completed_yuan += amount;
+        }
+    }
+    Ok(())
+}
+
 /// What the rankings of one dimension are computed from: one entry per unit.
 pub async fn unit_counts(
     conn: &impl ConnectionTrait,
     dimension: Dimension,
     status_date: NaiveDate,
     policy: &Policy,
+    pace: PaceBasis,
     extra_units: &[String],
 ) -> Result<Vec<UnitCounts>, StoreError> {
     let backend = conn.get_database_backend();
@@ -358,6 +460,7 @@ pub async fn unit_counts(
         c.planned_investment_yuan = read_exact_sum(&row, 2)?;
         c.completed_investment_yuan = read_exact_sum(&row, 4)?;
     }
+    pace_counts(conn, u, pace, &mut units).await?;
     // Milestones.
     let [starts_due, _, starts_on_time] =
         on_time_sums(MilestoneKind::ConstructionStart, status_date);
