@@ -209,6 +209,29 @@ async fn the_worked_example_under_three_rule_sets(mut server: TestServer) {
     assert_eq!(yx.completed_investment_yuan, 50_400_000);
     assert_eq!(yx.reported_investment_yuan, 50_400_000);
 
+    // The summary, as of 15 September, judges August (due on the 5th): 72 + 80 million due,
+    // 50.4 + 46.4 reported; 16 reports due, July's two on time.
+    let summary = v1::report_service_client::ReportServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .get_pipeline_summary(v1::GetPipelineSummaryRequest::default())
+    .await
+    .unwrap()
+    .into_inner()
+    .investment_pace
+    .unwrap();
+    assert_eq!(
+        (
+            summary.month.as_str(),
+            summary.project_count,
+            summary.pace_yuan,
+            summary.completed_yuan,
+            summary.reports_due,
+            summary.reports_on_time
+        ),
+        ("2026-08", 2, 152 * MILLION, 96_800_000, 16, 2)
+    );
+
     let page = pace(&mut client, "2026-08", "").await;
     assert_eq!(page.light_rule_set, "lightRuleSets/default@1");
     let [dx, yx] = page.paces.as_slice() else {

@@ -436,11 +436,14 @@ impl ReportService for ReportApi {
         let query = self
             .summary_query(req.status_date.as_ref(), &req.filter)
             .await?;
+        let conn = self.services.store.connection();
+        let pace = crate::service::reports::pace_basis(conn, query.status_date).await?;
         let summary = reports::pipeline_summary(
-            self.services.store.connection(),
+            conn,
             &query.filter,
             query.status_date,
             &self.services.policy,
+            &pace,
         )
         .await?;
         Ok(Response::new(encoded::pipeline_summary(

@@ -204,6 +204,25 @@ pub struct PipelineSummary {
     pub year_end: NaiveDate,
     /// In the order of `MilestoneKind::ALL`, kinds with none left out.
     pub due_by_year_end: Vec<KindCount>,
+    /// The monthly cycle against 序时进度 for the month judged.
+    pub investment_pace: PaceFigures,
+}
+
+/// The monthly cycle of a set of projects for the month judged (the latest one whose reports
+/// were due before the status date): its projects with a plan for that year, their 序时进度 and
+/// reported investment (projects a justification exempts at the month's end left out), and
+/// their reports January to that month, due and on time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaceFigures {
+    pub month: crate::domain::pace::YearMonth,
+    /// `lightRuleSets/{id}@{revision}`, whose due day chose the month.
+    pub light_rule_set: String,
+    pub projects: i64,
+    pub exempt: i64,
+    pub pace_yuan: i128,
+    pub completed_yuan: i128,
+    pub reports_due: i64,
+    pub reports_on_time: i64,
 }
 
 impl PipelineSummary {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{budget, date, timestamp, v1};
 use crate::domain::names;
 use crate::domain::report::{
-    Bulletin, Dimension, DueMilestones, FundingFigures, FundingSummary, INDICATORS,
+    Bulletin, Dimension, DueMilestones, FundingFigures, FundingSummary, INDICATORS, PaceFigures,
     PipelineSummary, Ranking, RankingRow, Tally,
 };
 use crate::domain::values::{reported_count, reported_yuan};
@@ -78,6 +78,28 @@ impl From<&DueMilestones> for v1::DueMilestones {
 }
 
 /// The pipeline summary as sent, with the filter it answers.
+fn pace_figures(f: &PaceFigures) -> v1::InvestmentPaceFigures {
+    let rate = |part: i128, whole: i128| {
+        if whole > 0 {
+            part as f64 / whole as f64
+        } else {
+            0.0
+        }
+    };
+    v1::InvestmentPaceFigures {
+        month: f.month.to_string(),
+        light_rule_set: f.light_rule_set.clone(),
+        project_count: reported_count(f.projects),
+        exempt_count: reported_count(f.exempt),
+        pace_yuan: reported_yuan(f.pace_yuan),
+        completed_yuan: reported_yuan(f.completed_yuan),
+        completion_rate: rate(f.completed_yuan, f.pace_yuan),
+        reports_due: reported_count(f.reports_due),
+        reports_on_time: reported_count(f.reports_on_time),
+        report_on_time_rate: rate(i128::from(f.reports_on_time), i128::from(f.reports_due)),
+    }
+}
+
 pub fn pipeline_summary(s: &PipelineSummary, filter: &str) -> v1::PipelineSummary {
     v1::PipelineSummary {
         status_date: Some(date(s.status_date)),
@@ -110,6 +132,7 @@ pub fn pipeline_summary(s: &PipelineSummary, filter: &str) -> v1::PipelineSummar
                 milestone_count: reported_count(l.milestones),
             })
             .collect(),
+        investment_pace: Some(pace_figures(&s.investment_pace)),
         year_end_date: Some(date(s.year_end)),
         days_to_year_end: s.days_to_year_end() as i32,
         due_by_year_end: s
@@ -310,6 +333,18 @@ pub(crate) fn worst_summary() -> v1::PipelineSummary {
         })
     };
     v1::PipelineSummary {
+        investment_pace: Some(v1::InvestmentPaceFigures {
+            month: "2200-12".into(),
+            light_rule_set: format!("lightRuleSets/{}@{}", worst::id(), i32::MAX),
+            project_count: i32::MAX,
+            exempt_count: i32::MAX,
+            pace_yuan: i64::MAX,
+            completed_yuan: i64::MAX,
+            completion_rate: f64::MAX,
+            reports_due: i32::MAX,
+            reports_on_time: i32::MAX,
+            report_on_time_rate: f64::MAX,
+        }),
         status_date: worst::date(),
         filter: "x".repeat(crate::api::filter::MAX_FILTER_BYTES),
         project_count: i32::MAX,

@@ -42,7 +42,7 @@ pub async fn ranking(
         dimension,
         status_date,
         policy,
-        pace_basis(conn, status_date).await?,
+        &pace_basis(conn, status_date).await?,
         extra_units,
     )
     .await?;
@@ -70,13 +70,12 @@ pub async fn pace_basis(
     conn: &impl ConnectionTrait,
     status_date: NaiveDate,
 ) -> Result<reports::PaceBasis, ServiceError> {
-    let due_day = crate::store::investment::active_rule_set(conn)
-        .await?
-        .rules
-        .report_due_day;
+    let rule_set = crate::store::investment::active_rule_set(conn).await?;
+    let due_day = rule_set.rules.report_due_day;
     Ok(reports::PaceBasis {
         month: super::investment::judged_month(status_date, due_day),
         due_day: due_day.clamp(1, 28) as u32,
+        light_rule_set: rule_set.name(),
     })
 }
 
@@ -101,8 +100,14 @@ pub async fn publish_bulletin(
         .map(Id::into_string)
         .unwrap_or_else(names::generate_id);
     let tx = unit.tx();
-    let summary =
-        reports::pipeline_summary(tx, &ReportFilter::default(), cmd.status_date, policy).await?;
+    let summary = reports::pipeline_summary(
+        tx,
+        &ReportFilter::default(),
+        cmd.status_date,
+        policy,
+        &pace_basis(tx, cmd.status_date).await?,
+    )
+    .await?;
     let mut rankings = Vec::new();
     for dimension in Dimension::ALL {
         rankings.push(ranking(tx, policy, dimension, cmd.status_date, &[]).await?);

@@ -21,8 +21,8 @@ use crate::domain::pace::YearMonth;
 use crate::domain::project::Stage;
 use crate::domain::report::{
     self, Bulletin, DECLARED_STATES, Dimension, DueMilestones, FundingFigures, FundingSummary,
-    KindCount, LightCount, ON_TIME_KINDS, OnTime, PipelineSummary, ReportFilter, SUMMARY_LIGHTS,
-    StateTotals, Tally, UnitCounts, WindowFunding,
+    KindCount, LightCount, ON_TIME_KINDS, OnTime, PaceFigures, PipelineSummary, ReportFilter,
+    SUMMARY_LIGHTS, StateTotals, Tally, UnitCounts, WindowFunding,
 };
 use crate::domain::values::{day_number, from_day_number};
 
@@ -215,6 +215,7 @@ pub async fn pipeline_summary(
     filter: &ReportFilter,
     status_date: NaiveDate,
     policy: &Policy,
+    pace: &PaceBasis,
 ) -> Result<PipelineSummary, StoreError> {
     let backend = conn.get_database_backend();
     let rules = RuleSql::new(status_date, policy);
@@ -309,6 +310,7 @@ pub async fn pipeline_summary(
         by_light,
         year_end,
         due_by_year_end: due_by_year_end.into_iter().map(|(_, k)| k).collect(),
+        investment_pace: pace_figures(conn, filter, pace).await?,
     })
 }
 
@@ -320,24 +322,36 @@ fn unit(units: &mut BTreeMap<String, UnitCounts>, name: String) -> &mut UnitCoun
     })
 }
 
-/// The month whose investment the rankings judge (the latest one whose reports were due before
-/// the status date) and the day its reports, and each earlier month's, were due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The month whose investment the reports judge (the latest one whose reports were due before
+/// the status date), the day its reports, and each earlier month's, were due, and the rule set
+/// revision that set that day.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaceBasis {
     pub month: YearMonth,
     /// 1..=28.
     pub due_day: u32,
+    /// `lightRuleSets/{id}@{revision}`.
+    pub light_rule_set: String,
 }
 
-/// Adds the monthly cycle's counts to `units`: for each project with a plan for the judged
-/// year (not CANCELLED), its reports January to the judged month, on time or not, and, unless
-/// a justification exempts its pace at the month's end, its 序时进度 and reported investment.
-async fn pace_counts(
+/// One project with a plan for the judged year (not CANCELLED) in the reports' terms.
+struct PacedProject {
+    unit: String,
+    pace_yuan: i64,
+    reported_yuan: i128,
+    reports_on_time: i64,
+    exempt: bool,
+}
+
+/// The projects of `filter` with a plan for the judged year, each with `u` (its unit), its
+/// 序时进度 and reported investment through the judged month, its reports on time, and whether
+/// a justification exempts its pace at the month's end.
+async fn paced_projects(
     conn: &impl ConnectionTrait,
     u: &str,
-    basis: PaceBasis,
-    units: &mut BTreeMap<String, UnitCounts>,
-) -> Result<(), StoreError> {
+    filter: &ReportFilter,
+    basis: &PaceBasis,
+) -> Result<Vec<PacedProject>, StoreError> {
     let backend = conn.get_database_backend();
     let year = basis.month.year();
     let first = YearMonth::new(year, 1).map_err(StoreError::corrupt)?;
@@ -351,18 +365,27 @@ async fn pace_counts(
         ),
     );
     plans.bind(year);
-    let mut projects: BTreeMap<i64, (String, i64, i64, i64)> = BTreeMap::new();
+    push_filter(filter, &mut plans);
+    let mut projects: BTreeMap<i64, PacedProject> = BTreeMap::new();
     for row in conn.query_all_raw(plans.build()).await? {
         let unit: String = row.try_get_by_index(0)?;
         let pk: i64 = row.try_get_by_index(1)?;
         let total: i64 = row.try_get_by_index(2)?;
         let monthly: String = row.try_get_by_index(3)?;
         let plan = super::investment::parse_plan(year, total, &monthly)?;
-        // (unit, pace, reported, reports on time)
-        projects.insert(pk, (unit, plan.pace_yuan(basis.month.month()), 0, 0));
+        projects.insert(
+            pk,
+            PacedProject {
+                unit,
+                pace_yuan: plan.pace_yuan(basis.month.month()),
+                reported_yuan: 0,
+                reports_on_time: 0,
+                exempt: false,
+            },
+        );
     }
     if projects.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // A report is on time when its submission date is on or before its month's due date.
     let due_case: String = (first_index..=last_index)
@@ -387,37 +410,78 @@ async fn pace_counts(
         .push(" AND r.month_index <= ")
         .bind(last_index)
         .push(" GROUP BY r.project_pk");
-    let mut reported: BTreeMap<i64, (i128, i64)> = BTreeMap::new();
     for row in conn.query_all_raw(reports.build()).await? {
         let pk: i64 = row.try_get_by_index(0)?;
-        let amount = read_exact_sum(&row, 1)?;
-        let on_time: i64 = row.try_get_by_index(3)?;
-        reported.insert(pk, (amount, on_time));
+        if let Some(p) = projects.get_mut(&pk) {
+            p.reported_yuan = read_exact_sum(&row, 1)?;
+            p.reports_on_time = row.try_get_by_index(3)?;
+        }
     }
-    let mut exempt_sql = Sql::new(
+    let mut exempt = Sql::new(
         backend,
         "SELECT DISTINCT project_pk FROM justifications WHERE revoked_at_us IS NULL \
          AND scope IN ('INVESTMENT_PACE', 'PROJECT') AND valid_from <= ",
     );
     let end = day_number(basis.month.last_day());
-    exempt_sql.bind(end).push(" AND valid_to >= ").bind(end);
-    let mut exempt = std::collections::BTreeSet::new();
-    for row in conn.query_all_raw(exempt_sql.build()).await? {
-        exempt.insert(row.try_get_by_index::<i64>(0)?);
+    exempt.bind(end).push(" AND valid_to >= ").bind(end);
+    for row in conn.query_all_raw(exempt.build()).await? {
+        if let Some(p) = projects.get_mut(&row.try_get_by_index::<i64>(0)?) {
+            p.exempt = true;
+        }
     }
+    Ok(projects.into_values().collect())
+}
+
+/// Adds the monthly cycle's counts to `units` (see `paced_projects`).
+async fn pace_counts(
+    conn: &impl ConnectionTrait,
+    u: &str,
+    basis: &PaceBasis,
+    units: &mut BTreeMap<String, UnitCounts>,
+) -> Result<(), StoreError> {
     let months = i64::from(basis.month.month());
-    for (pk, (unit_name, pace, _, _)) in projects {
-        let (amount, on_time) = reported.get(&pk).copied().unwrap_or_default();
-        let c = unit(units, unit_name);
+    for p in paced_projects(conn, u, &ReportFilter::default(), basis).await? {
+        let c = unit(units, p.unit);
         c.reports_due += months;
-        c.reports_on_time += on_time;
-        if !exempt.contains(&pk) {
+        c.reports_on_time += p.reports_on_time;
+        if !p.exempt {
             c.paced_projects += 1;
-            c.pace_yuan += i128::from(pace);
-            c.paced_completed_yuan += amount;
+            c.pace_yuan += i128::from(p.pace_yuan);
+            c.paced_completed_yuan += p.reported_yuan;
         }
     }
     Ok(())
+}
+
+/// The summary's monthly cycle figures for the projects of `filter`.
+async fn pace_figures(
+    conn: &impl ConnectionTrait,
+    filter: &ReportFilter,
+    basis: &PaceBasis,
+) -> Result<PaceFigures, StoreError> {
+    let months = i64::from(basis.month.month());
+    let mut figures = PaceFigures {
+        month: basis.month,
+        light_rule_set: basis.light_rule_set.clone(),
+        projects: 0,
+        exempt: 0,
+        pace_yuan: 0,
+        completed_yuan: 0,
+        reports_due: 0,
+        reports_on_time: 0,
+    };
+    for p in paced_projects(conn, "p.project_id", filter, basis).await? {
+        figures.projects += 1;
+        figures.reports_due += months;
+        figures.reports_on_time += p.reports_on_time;
+        if p.exempt {
+            figures.exempt += 1;
+        } else {
+            figures.pace_yuan += i128::from(p.pace_yuan);
+            figures.completed_yuan += p.reported_yuan;
+        }
+    }
+    Ok(figures)
 }
 
 /// What the rankings of one dimension are computed from: one entry per unit.
@@ -426,7 +490,7 @@ pub async fn unit_counts(
     dimension: Dimension,
     status_date: NaiveDate,
     policy: &Policy,
-    pace: PaceBasis,
+    pace: &PaceBasis,
     extra_units: &[String],
 ) -> Result<Vec<UnitCounts>, StoreError> {
     let backend = conn.get_database_backend();
