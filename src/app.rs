@@ -50,10 +50,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let services = Services {
         store,
         clock: Clock::new(config.time_zone, config.today),
+        // Milestone thresholds come from the active light rule set (`Services::light_policy`).
         policy: Policy {
-            warning_horizon_days: config.warning_horizon_days,
-            tolerance_days: config.tolerance_days,
             funding_horizon_days: config.funding_horizon_days,
+            ..Policy::default()
         },
         max_message_bytes: config.max_message_bytes as usize,
     };
@@ -66,6 +66,16 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     info!(address = %listener.local_addr()?, database = %backend, today = %services.clock.today(), "pipeline is listening");
     crate::admin::bootstrap_admin(&services.store, &config.database.data_dir).await?;
+    if let Some(name) = crate::service::investment::apply_milestone_flags(
+        &services.store,
+        &services.clock,
+        config.tolerance_days,
+        config.warning_horizon_days,
+    )
+    .await?
+    {
+        info!(light_rule_set = %name, "milestone thresholds from the flags published and activated");
+    }
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(TlsIdentity {
             cert_pem: std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,

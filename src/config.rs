@@ -176,11 +176,14 @@ pub struct ServeConfig {
     #[arg(long, env = "PIPELINE_TODAY")]
     pub today: Option<NaiveDate>,
     /// A CONSTRUCTION_START this many days ahead (inclusive) with open prerequisites is AT_RISK.
-    #[arg(long, env = "PIPELINE_WARNING_HORIZON_DAYS", default_value_t = 14, value_parser = clap::value_parser!(i32).range(0..=366))]
-    pub warning_horizon_days: i32,
-    /// A milestone whose variance exceeds this many days is RED.
-    #[arg(long, env = "PIPELINE_TOLERANCE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i32).range(0..=3660))]
-    pub tolerance_days: i32,
+    /// Milestone thresholds live in the active light rule set (14 in `default@1`); given, this
+    /// is applied at start as a new revision of the active set when it differs.
+    #[arg(long, env = "PIPELINE_WARNING_HORIZON_DAYS", value_parser = clap::value_parser!(i32).range(0..=366))]
+    pub warning_horizon_days: Option<i32>,
+    /// A milestone whose variance exceeds this many days is RED. Like the horizon: kept in the
+    /// active light rule set (30 in `default@1`), applied at start when given and different.
+    #[arg(long, env = "PIPELINE_TOLERANCE_DAYS", value_parser = clap::value_parser!(i32).range(0..=3660))]
+    pub tolerance_days: Option<i32>,
     /// A funding window closing within this many days (inclusive) raises a daily
     /// FUNDING_WINDOW_CLOSING alert while drafts are unsubmitted or eligible projects undeclared.
     #[arg(long, env = "PIPELINE_FUNDING_HORIZON_DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(0..=366))]

@@ -237,6 +237,9 @@ mod milestones {
                 // (`service::investment::mark_exempt_milestones`).
                 exempt: false,
                 justification: String::new(),
+                // Set by the API, which knows the rule set (`api::milestones::annotate`).
+                light_rule_set: String::new(),
+                light_reason: String::new(),
             }
         }
     }

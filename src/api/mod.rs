@@ -27,7 +27,8 @@ use crate::store::{Outcome, Store, WriteContext};
 /// The server's message limit unless configured otherwise (`serve --max-message-bytes`).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// What every service needs: the store, the clock, the slippage policy and the message limit.
+/// What every service needs: the store, the clock, the funding horizon (`policy`; milestone
+/// thresholds come from the active light rule set, `light_policy`) and the message limit.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub store: Store,
@@ -52,6 +53,20 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
 }
 
 impl Services {
+    /// The thresholds milestone lights are judged by now: the active light rule set's tolerance
+    /// and warning horizon (with this server's funding horizon), and the revision's name.
+    pub async fn light_policy(&self) -> Result<(Policy, String), ServiceError> {
+        let rule_set = crate::store::investment::active_rule_set(self.store.connection()).await?;
+        Ok((
+            Policy {
+                warning_horizon_days: rule_set.rules.warning_horizon_days,
+                tolerance_days: rule_set.rules.milestone_tolerance_days,
+                funding_horizon_days: self.policy.funding_horizon_days,
+            },
+            rule_set.name(),
+        ))
+    }
+
     /// Who is writing, and when. The actor is the token's name; clients cannot set it.
     pub fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, Status> {
         let principal = principal(request)?;

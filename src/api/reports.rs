@@ -438,11 +438,12 @@ impl ReportService for ReportApi {
             .await?;
         let conn = self.services.store.connection();
         let pace = crate::service::reports::pace_basis(conn, query.status_date).await?;
+        let (policy, _) = self.services.light_policy().await?;
         let summary = reports::pipeline_summary(
             conn,
             &query.filter,
             query.status_date,
-            &self.services.policy,
+            &policy,
             &pace,
         )
         .await?;
@@ -475,7 +476,7 @@ impl ReportService for ReportApi {
             RankingSource::Live { status_date, units } => v1::ListRankingsResponse::from(
                 &service::ranking(
                     self.services.store.connection(),
-                    &self.services.policy,
+                    &self.services.light_policy().await?.0,
                     query.dimension,
                     status_date,
                     &units,
@@ -523,9 +524,10 @@ impl ReportService for ReportApi {
             r.request_id.clear()
         });
         let sent = |b: &Bulletin| presented(v1::Bulletin::from(b));
+        let (policy, _) = self.services.light_policy().await?;
         let outcome = service::publish_bulletin(
             &self.services.store,
-            &self.services.policy,
+            &policy,
             &ctx,
             key.as_ref(),
             cmd,

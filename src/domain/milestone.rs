@@ -151,6 +151,70 @@ pub fn assess(
     }
 }
 
+/// Why a milestone has its light, in the county's terms and English, naming the rule and the
+/// light rule set revision that decided it (`label`, e.g. `default@1`). `days_to_baseline` is
+/// the baseline minus the status date (negative once it has passed).
+pub fn light_reason(
+    status: MilestoneStatus,
+    light: Light,
+    variance_days: i32,
+    days_to_baseline: i32,
+    policy: &Policy,
+    label: &str,
+) -> String {
+    let tolerance = policy.tolerance_days;
+    let late = |v: i32| format!("{v} days late (滞后{v}天)");
+    let (why, rule) = match (status, light) {
+        (MilestoneStatus::Overdue, _) => (
+            format!(
+                "not achieved {} days after the baseline (逾期)",
+                -days_to_baseline
+            ),
+            "milestone-overdue",
+        ),
+        (MilestoneStatus::AtRisk, _) => (
+            format!(
+                "construction start in {days_to_baseline} days with approvals still open (要件未办结), within the {}-day warning horizon",
+                policy.warning_horizon_days
+            ),
+            "milestone-at-risk",
+        ),
+        (MilestoneStatus::Achieved, _) if variance_days <= 0 => {
+            ("achieved on time (按期完成)".to_string(), "milestone-tolerance")
+        }
+        (MilestoneStatus::Achieved, Light::Red) => (
+            format!(
+                "achieved {}, above the {tolerance}-day tolerance",
+                late(variance_days)
+            ),
+            "milestone-tolerance",
+        ),
+        (MilestoneStatus::Achieved, _) => (
+            format!(
+                "achieved {}, within the {tolerance}-day tolerance",
+                late(variance_days)
+            ),
+            "milestone-tolerance",
+        ),
+        (_, Light::Red) => (
+            format!(
+                "projected {}, above the {tolerance}-day tolerance",
+                late(variance_days)
+            ),
+            "milestone-tolerance",
+        ),
+        (_, Light::Yellow) => (
+            format!(
+                "projected {}, within the {tolerance}-day tolerance",
+                late(variance_days)
+            ),
+            "milestone-tolerance",
+        ),
+        (_, Light::Green) => ("on schedule (按期)".to_string(), "milestone-tolerance"),
+    };
+    format!("{why}: {} by rule {rule} {label}", light.as_str())
+}
+
 /// One change of one date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
@@ -775,6 +839,37 @@ mod tests {
                 d(11, 20)
             ),
             (Overdue, Red, 20)
+        );
+    }
+
+    #[test]
+    fn every_light_says_why_and_by_which_rule() {
+        let p = Policy::default();
+        use Light::*;
+        use MilestoneStatus::*;
+        assert_eq!(
+            light_reason(Slipped, Yellow, 12, 20, &p, "default@1"),
+            "projected 12 days late (滞后12天), within the 30-day tolerance: YELLOW by rule milestone-tolerance default@1"
+        );
+        assert_eq!(
+            light_reason(Slipped, Red, 31, 20, &p, "city@2"),
+            "projected 31 days late (滞后31天), above the 30-day tolerance: RED by rule milestone-tolerance city@2"
+        );
+        assert_eq!(
+            light_reason(Overdue, Red, 5, -5, &p, "default@1"),
+            "not achieved 5 days after the baseline (逾期): RED by rule milestone-overdue default@1"
+        );
+        assert!(
+            light_reason(AtRisk, Yellow, 0, 10, &p, "default@1")
+                .starts_with("construction start in 10 days with approvals still open")
+        );
+        assert_eq!(
+            light_reason(OnTrack, Green, 0, 40, &p, "default@1"),
+            "on schedule (按期): GREEN by rule milestone-tolerance default@1"
+        );
+        assert_eq!(
+            light_reason(Achieved, Green, -3, -10, &p, "default@1"),
+            "achieved on time (按期完成): GREEN by rule milestone-tolerance default@1"
         );
     }
 

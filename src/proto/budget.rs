@@ -166,6 +166,9 @@ pub(crate) mod worst {
             etag: etag(),
             exempt: true,
             justification: format!("{}/justifications/{}", project_name(), id()),
+            light_rule_set: format!("lightRuleSets/{}@{}", id(), i32::MAX),
+            // The longest reason: the at-risk text with the widest numbers and label.
+            light_reason: text(300),
         }
     }
 

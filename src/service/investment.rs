@@ -573,3 +573,57 @@ async fn raise(
     }
     Ok(emitted)
 }
+
+/// Applies `--tolerance-days` / `--warning-horizon-days` when given: when they differ from the
+/// active light rule set's milestone thresholds, the next revision of that set, with them, is
+/// published and activated (events included, actor `startup`). Returns its name when it did.
+/// Replicas started with the same flags publish once; with different ones, the last to start
+/// wins, and the events say so.
+pub async fn apply_milestone_flags(
+    store: &Store,
+    clock: &crate::domain::clock::Clock,
+    tolerance_days: Option<i32>,
+    warning_horizon_days: Option<i32>,
+) -> Result<Option<String>, ServiceError> {
+    if tolerance_days.is_none() && warning_horizon_days.is_none() {
+        return Ok(None);
+    }
+    let active = repository::active_rule_set(store.connection()).await?;
+    let mut rules = active.rules;
+    rules.milestone_tolerance_days = tolerance_days.unwrap_or(rules.milestone_tolerance_days);
+    rules.warning_horizon_days = warning_horizon_days.unwrap_or(rules.warning_horizon_days);
+    if rules == active.rules {
+        return Ok(None);
+    }
+    let rules = rules.check()?;
+    const ACTOR: &str = "startup";
+    let ctx = WriteContext {
+        actor: ACTOR.to_string(),
+        principal: crate::domain::access::Principal::system(ACTOR),
+        now_us: clock.now_micros(),
+        today: clock.today(),
+    };
+    let published = publish_rule_set(
+        store,
+        &ctx,
+        PublishRuleSet {
+            id: Id::parse(&active.id).map_err(|e| ServiceError::internal(e))?,
+            display_name: Title::parse(&active.display_name)
+                .map_err(|e| ServiceError::internal(e))?,
+            description: Note::parse(&format!(
+                "{} revision {} with the milestone thresholds of the server's flags: tolerance {} days, warning horizon {} days",
+                active.id, active.revision, rules.milestone_tolerance_days, rules.warning_horizon_days
+            ))
+            .map_err(|e| ServiceError::internal(e))?,
+            rules,
+        },
+        None,
+    )
+    .await?;
+    let Outcome::Done(published) = published else {
+        return Err(ServiceError::internal("a replay without a request id"));
+    };
+    let reference = RuleSetRef::Revision(published.id.clone(), published.revision);
+    activate_rule_set(store, &ctx, reference).await?;
+    Ok(Some(published.name()))
+}
