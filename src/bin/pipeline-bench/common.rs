@@ -12,6 +12,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
 /// Where a benchmark server keeps its data.
+#[derive(Clone)]
 pub enum Database {
     /// A fresh SQLite directory, deleted afterwards.
     Scratch,

@@ -36,6 +36,9 @@ enum Bench {
         projects: u64,
         #[arg(long, default_value_t = 5)]
         milestones_per_project: u64,
+        /// Also give the projects in CONSTRUCTION a 2026 plan and 12 monthly reports (issue 17).
+        #[arg(long)]
+        monthly_reports: bool,
     },
     /// Run the scanner twice over a seeded database (see `seed`) and print how long each
     /// pass took: a first pass raises the backlog, the second finds nothing new. For
@@ -188,12 +191,20 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             projects,
             milestones_per_project,
+            monthly_reports,
         } => {
             let url = database(database_url, data_dir, true)?;
             let seconds = seed::seed(&url, projects, milestones_per_project).await?;
             println!(
                 "seeded {projects} projects × {milestones_per_project} milestones in {seconds:.1} s"
             );
+            if monthly_reports {
+                let seeded = seed::seed_investment(&url).await?;
+                println!(
+                    "seeded {} plans ({} monthly) and {} reports in {:.1} s",
+                    seeded.plans, seeded.monthly_plans, seeded.reports, seeded.seconds
+                );
+            }
         }
         Bench::Scan {
             data_dir,

@@ -2,19 +2,24 @@
 //! by default, on SQLite and (with a URL) PostgreSQL. Measures the scanner's first pass over
 //! it (the start-up cost), the server's memory at rest, the supervisor's morning query
 //! (ListMilestones: the RED milestones of one township, a page of 50) and the leaders' reports.
+//! Then it adds the monthly investment cycle (issue 17: plans and 12 months of reports for the
+//! projects in CONSTRUCTION, see `seed::seed_investment`), runs the scanner and the same reads
+//! again, and measures ListInvestmentPace against a bare SQL query of the same rows.
 
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use pipeline::api::Services;
 use pipeline::domain::clock::Clock;
 use pipeline::domain::milestone::Policy;
 use pipeline::proto::v1;
 use pipeline::store::Store;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, Statement};
+use v1::investment_service_client::InvestmentServiceClient;
 use v1::milestone_service_client::MilestoneServiceClient;
 use v1::report_service_client::ReportServiceClient;
 
-use crate::common::{Database, histogram, ms, peak_rss_kib, rss_kib, start_server};
+use crate::common::{Authed, Database, histogram, ms, peak_rss_kib, rss_kib, start_server};
 use crate::seed::{self, TOWNSHIPS};
 
 pub struct Options {
@@ -99,7 +104,98 @@ async fn one_backend(
         format!("{second:.2} s"),
         "—",
     );
+    println!(
+        "{{\"bench\":\"scanner\",\"backend\":\"{backend}\",\"data\":\"no monthly reports\",\"first_pass_s\":{first:.3},\"alerts\":{emitted}}}"
+    );
 
+    let without = reads(
+        o,
+        backend,
+        "no monthly reports",
+        database.clone(),
+        url,
+        false,
+    )
+    .await?;
+
+    let seeded = seed::seed_investment(url).await?;
+    row(
+        backend,
+        "seeding the monthly cycle (SQL)",
+        format!(
+            "{:.1} s: {} plans for {} ({} with a monthly plan), {} reports (2026-01 to 2026-12)",
+            seeded.seconds,
+            seeded.plans,
+            seed::PLAN_YEAR,
+            seeded.monthly_plans,
+            seeded.reports
+        ),
+        "—",
+    );
+    let (first, emitted, second) = scan_twice(url).await?;
+    row(
+        backend,
+        "scanner first pass with the monthly cycle (alerts raised)",
+        format!("{first:.2} s ({emitted} alerts)"),
+        "—",
+    );
+    row(
+        backend,
+        "scanner pass with nothing new, with the monthly cycle",
+        format!("{second:.2} s"),
+        "—",
+    );
+    println!(
+        "{{\"bench\":\"scanner\",\"backend\":\"{backend}\",\"data\":\"12 months of reports\",\"first_pass_s\":{first:.3},\"alerts\":{emitted}}}"
+    );
+    let with = reads(o, backend, "12 months of reports", database, url, true).await?;
+    for (name, before, after) in [
+        (
+            "ListMilestones morning query",
+            &without.morning,
+            &with.morning,
+        ),
+        ("GetPipelineSummary", &without.summary, &with.summary),
+    ] {
+        row(
+            backend,
+            &format!("{name}, with reports / without: p50 / p99"),
+            format!(
+                "{:.2}× / {:.2}×",
+                ms(after, 0.5) / ms(before, 0.5),
+                ms(after, 0.99) / ms(before, 0.99)
+            ),
+            "—",
+        );
+    }
+    println!(
+        "{{\"bench\":\"monthly_reads\",\"backend\":\"{backend}\",\"plans\":{},\"reports\":{},\"morning_p99_ms_without\":{:.3},\"morning_p99_ms_with\":{:.3},\"summary_p99_ms_without\":{:.3},\"summary_p99_ms_with\":{:.3}}}",
+        seeded.plans,
+        seeded.reports,
+        ms(&without.morning, 0.99),
+        ms(&with.morning, 0.99),
+        ms(&without.summary, 0.99),
+        ms(&with.summary, 0.99)
+    );
+    Ok(())
+}
+
+/// The latencies of one round of reads, in microseconds.
+struct Reads {
+    morning: Histogram<u64>,
+    summary: Histogram<u64>,
+}
+
+/// Starts the server on the seeded database and measures the morning query and the reports
+/// (rows labelled with `data`); with `pace`, ListInvestmentPace too, and the memory at rest.
+async fn reads(
+    o: &Options,
+    backend: &str,
+    data: &str,
+    database: Database,
+    url: &str,
+    pace: bool,
+) -> anyhow::Result<Reads> {
     let started = Instant::now();
     let server = start_server(
         database,
@@ -109,13 +205,13 @@ async fn one_backend(
     .await?;
     row(
         backend,
-        "server start to serving",
+        &format!("server start to serving ({data})"),
         format!("{:.2} s", started.elapsed().as_secs_f64()),
         "—",
     );
     let channel = server.authed().await?;
     let mut milestones = MilestoneServiceClient::new(channel.clone());
-    let mut reports = ReportServiceClient::new(channel);
+    let mut reports = ReportServiceClient::new(channel.clone());
 
     // The supervisor's morning query.
     let mut h = histogram();
@@ -136,7 +232,7 @@ async fn one_backend(
     }
     row(
         backend,
-        "ListMilestones, RED of one township, page of 50: p50 / p99 ms",
+        &format!("ListMilestones, RED of one township, page of 50 ({data}): p50 / p99 ms"),
         format!(
             "{:.2} / {:.2} (mean page {:.0})",
             ms(&h, 0.5),
@@ -146,7 +242,7 @@ async fn one_backend(
         "p99 < 20 ms",
     );
     println!(
-        "{{\"bench\":\"list_milestones\",\"backend\":\"{backend}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"scan_first_pass_s\":{first:.3}}}",
+        "{{\"bench\":\"list_milestones\",\"backend\":\"{backend}\",\"data\":\"{data}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3}}}",
         ms(&h, 0.5),
         ms(&h, 0.99)
     );
@@ -183,16 +279,28 @@ async fn one_backend(
     ] {
         row(
             backend,
-            &format!("{name}: p50 / p99 ms"),
+            &format!("{name} ({data}, {report_calls} calls): p50 / p99 ms"),
             format!("{:.1} / {:.1}", ms(h, 0.5), ms(h, 0.99)),
             "—",
         );
     }
+    println!(
+        "{{\"bench\":\"reports\",\"backend\":\"{backend}\",\"data\":\"{data}\",\"summary_p50_ms\":{:.3},\"summary_p99_ms\":{:.3},\"rankings_p50_ms\":{:.3},\"funding_p50_ms\":{:.3}}}",
+        ms(&summary, 0.5),
+        ms(&summary, 0.99),
+        ms(&rankings, 0.5),
+        ms(&funding, 0.5),
+    );
+
+    if pace {
+        investment_pace(o, backend, InvestmentServiceClient::new(channel), url).await?;
+    }
+
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = server.pid();
     row(
         backend,
-        "server memory at rest (RSS / peak)",
+        &format!("server memory at rest ({data}; RSS / peak)"),
         format!(
             "{:.1} / {:.1} MiB",
             rss_kib(pid) as f64 / 1024.0,
@@ -201,13 +309,160 @@ async fn one_backend(
         "—",
     );
     println!(
-        "{{\"bench\":\"reports\",\"backend\":\"{backend}\",\"summary_p50_ms\":{:.3},\"rankings_p50_ms\":{:.3},\"funding_p50_ms\":{:.3},\"rss_kib\":{}}}",
-        ms(&summary, 0.5),
-        ms(&rankings, 0.5),
-        ms(&funding, 0.5),
+        "{{\"bench\":\"memory\",\"backend\":\"{backend}\",\"data\":\"{data}\",\"rss_kib\":{}}}",
         rss_kib(pid)
     );
     server.stop();
+    Ok(Reads {
+        morning: h,
+        summary,
+    })
+}
+
+/// The month ListInvestmentPace is measured for: the status date's month.
+const PACE_MONTH: &str = "2026-10";
+
+/// ListInvestmentPace for `PACE_MONTH`, pages of 50 and 1000, the first page and one from the
+/// middle of the list (by page_token), each call followed by its reference: the bare SQL query
+/// that reads the same page's plans and reports through the same driver (no lights, no
+/// justifications, no gRPC), so the ratio is what the service adds on top of the rows.
+async fn investment_pace(
+    o: &Options,
+    backend: &str,
+    mut client: InvestmentServiceClient<Authed>,
+    url: &str,
+) -> anyhow::Result<()> {
+    // Walk every page of 50 once: the lights of the month, and the token of the page that
+    // starts nearest the middle of the list (with the project it follows, for the reference).
+    let mut lights = [0u64; 4];
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    let mut token = String::new();
+    let mut after = String::new();
+    let mut listed = 0u64;
+    let walk = Instant::now();
+    loop {
+        let page = client
+            .list_investment_pace(v1::ListInvestmentPaceRequest {
+                month: PACE_MONTH.into(),
+                page_size: 50,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        for pace in &page.paces {
+            lights[pace.light.clamp(0, 3) as usize] += 1;
+        }
+        listed += page.paces.len() as u64;
+        if let Some(last) = page.paces.last() {
+            after = last.project.trim_start_matches("projects/").to_string();
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        tokens.push((token.clone(), after.clone()));
+    }
+    let walk = walk.elapsed().as_secs_f64();
+    row(
+        backend,
+        &format!("ListInvestmentPace {PACE_MONTH}, every page of 50 once"),
+        format!(
+            "{listed} projects in {} calls, {walk:.2} s: GREEN {}, YELLOW {}, RED {}",
+            tokens.len() + 1,
+            lights[1],
+            lights[2],
+            lights[3]
+        ),
+        "—",
+    );
+    let middle = tokens
+        .get(tokens.len().saturating_sub(1) / 2)
+        .cloned()
+        .unwrap_or_default();
+
+    let store = Store::connect(url).await?;
+    let db = store.connection();
+    let first_month = seed::PLAN_YEAR * 12;
+    let last_month = first_month + 9;
+    for page_size in [50u32, 1000] {
+        for (where_, (page_token, after)) in [
+            ("first page", (String::new(), String::new())),
+            ("middle page", middle.clone()),
+        ] {
+            // Pages of 1000 take 20 times the work: a quarter of the calls.
+            let calls = if page_size > 50 {
+                (o.requests / 4).max(5)
+            } else {
+                o.requests
+            };
+            let reference_sql = format!(
+                "SELECT page.project_id, page.total_yuan, page.monthly_yuan, r.month_index, \
+                 r.amount_yuan, r.report_date FROM (SELECT p.id, p.project_id, pl.total_yuan, \
+                 pl.monthly_yuan FROM investment_plans pl JOIN projects p ON p.id = pl.project_pk \
+                 WHERE pl.year = {} AND p.project_id > '{after}' ORDER BY p.project_id \
+                 LIMIT {page_size}) page LEFT JOIN investment_reports r ON r.project_pk = page.id \
+                 AND r.month_index BETWEEN {first_month} AND {last_month}",
+                seed::PLAN_YEAR
+            );
+            let mut ours = histogram();
+            let mut reference = histogram();
+            let mut entries = 0usize;
+            let mut rows = 0usize;
+            for i in 0..calls + 3 {
+                let call = Instant::now();
+                let page = client
+                    .list_investment_pace(v1::ListInvestmentPaceRequest {
+                        month: PACE_MONTH.into(),
+                        page_size: page_size as i32,
+                        page_token: page_token.clone(),
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                let took = call.elapsed();
+                let call = Instant::now();
+                let bare = db
+                    .query_all_raw(Statement::from_string(
+                        db.get_database_backend(),
+                        reference_sql.clone(),
+                    ))
+                    .await?;
+                let bare_took = call.elapsed();
+                if i >= 3 {
+                    ours.record((took.as_micros() as u64).max(1))?;
+                    reference.record((bare_took.as_micros() as u64).max(1))?;
+                    entries = page.paces.len();
+                    rows = bare.len();
+                }
+            }
+            row(
+                backend,
+                &format!(
+                    "ListInvestmentPace {PACE_MONTH}, {where_} of {page_size} ({entries} projects, {calls} calls): p50 / p99 ms"
+                ),
+                format!(
+                    "{:.2} / {:.2}; bare SQL of the same rows ({rows} rows) {:.2} / {:.2}: {:.1}× / {:.1}×",
+                    ms(&ours, 0.5),
+                    ms(&ours, 0.99),
+                    ms(&reference, 0.5),
+                    ms(&reference, 0.99),
+                    ms(&ours, 0.5) / ms(&reference, 0.5),
+                    ms(&ours, 0.99) / ms(&reference, 0.99)
+                ),
+                "—",
+            );
+            println!(
+                "{{\"bench\":\"list_investment_pace\",\"backend\":\"{backend}\",\"page\":\"{}\",\"page_size\":{page_size},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"reference_p50_ms\":{:.3},\"reference_p99_ms\":{:.3}}}",
+                where_.replace(' ', "_"),
+                ms(&ours, 0.5),
+                ms(&ours, 0.99),
+                ms(&reference, 0.5),
+                ms(&reference, 0.99)
+            );
+        }
+    }
+    store.close().await?;
     Ok(())
 }
 

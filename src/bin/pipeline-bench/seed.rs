@@ -4,6 +4,9 @@
 //! 20 days early to 40 days late, about two thirds of the past ones achieved, and one land
 //! prerequisite per project, open for a third of them. Inserted with recursive CTEs, which
 //! SQLite and PostgreSQL both run, so the same statements seed both backends in seconds.
+//!
+//! `seed_investment` then adds the monthly cycle (issue 17) to the projects in CONSTRUCTION
+//! (one in six): a 2026 plan and a report for each month of 2026.
 
 use std::time::Instant;
 
@@ -16,6 +19,13 @@ use sea_orm::ConnectionTrait;
 pub fn status_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 10, 15).expect("date")
 }
+
+/// The year of the seeded plans and reports.
+pub const PLAN_YEAR: i32 = 2026;
+
+/// A construction season (per cent of the annual plan, January first; sums to 100), for the
+/// projects seeded with a monthly plan.
+const SEASON_PERCENT: [i64; 12] = [2, 3, 6, 8, 10, 10, 10, 10, 9, 12, 12, 8];
 
 /// How many distinct townships the data set uses (镇0 … 镇29).
 pub const TOWNSHIPS: u64 = 30;
@@ -108,4 +118,105 @@ pub async fn seed(url: &str, projects: u64, milestones_per_project: u64) -> anyh
     db.execute_unprepared("ANALYZE").await?;
     store.close().await?;
     Ok(started.elapsed().as_secs_f64())
+}
+
+/// What `seed_investment` made.
+pub struct InvestmentSeed {
+    pub seconds: f64,
+    /// Projects with a 2026 plan (every seeded project in CONSTRUCTION).
+    pub plans: u64,
+    /// Of which with a monthly plan (the construction season); the rest use the default pace.
+    pub monthly_plans: u64,
+    /// Monthly reports, 12 per plan.
+    pub reports: u64,
+}
+
+/// Gives every seeded project in CONSTRUCTION (one in six) a 2026 plan of its
+/// `annual_planned_investment_yuan` (5,000万), every other one with the construction season
+/// `SEASON_PERCENT` as its monthly plan and the rest with the default pace, and a report for
+/// each month from 2026-01 to 2026-12. Each project puts in place a steady share of its monthly
+/// plan, 41 % to 119 % by project, ±10 points by month, so that by 2026-10 about three in ten
+/// are RED, three in ten YELLOW and four in ten GREEN under the default rule set (points
+/// 10 / 30). Reports are submitted on days 1 to 8 of the next month (due on the 5th: three in
+/// eight late). `reported_investment_yuan` becomes the sum of the reports and
+/// `completed_investment_yuan` a carry-over below 3,000万 plus that sum, so it stays within
+/// the total investment. Bulk `INSERT … SELECT` like `seed`, on either backend.
+pub async fn seed_investment(url: &str) -> anyhow::Result<InvestmentSeed> {
+    let started = Instant::now();
+    let store = Store::connect(url).await?;
+    let db = store.connection();
+    let constructing = "p.stage = 'CONSTRUCTION' AND p.project_id LIKE 'bench-%'";
+    let seasonal = "(p.id / 6) % 2 = 0";
+    let season_text = SEASON_PERCENT
+        .iter()
+        .map(|w| format!("CAST(p.annual_planned_investment_yuan * {w} / 100 AS TEXT)"))
+        .collect::<Vec<_>>()
+        .join(" || ',' || ");
+    db.execute_unprepared(&format!(
+        "INSERT INTO investment_plans (project_pk, year, uid, total_yuan, monthly_yuan, \
+         created_at_us, updated_at_us, version) \
+         SELECT p.id, {PLAN_YEAR}, 'bench-plan-' || p.id, p.annual_planned_investment_yuan, \
+         CASE WHEN {seasonal} THEN {season_text} ELSE '' END, 0, 0, 1 \
+         FROM projects p WHERE {constructing}"
+    ))
+    .await?;
+    let season_arms: String = SEASON_PERCENT
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!(" WHEN {} THEN {w}", i + 1))
+        .collect();
+    let month_plan = format!(
+        "CASE WHEN {seasonal} THEN p.annual_planned_investment_yuan * (CASE m{season_arms} END) / 100 \
+         ELSE p.annual_planned_investment_yuan / 12 END"
+    );
+    let share = "(41 + (p.id * 13) % 80 + (p.id + m * 7) % 21 - 10)";
+    // The first day of the month after each month of the year, as a civil day number.
+    let next_month_arms: String = (1..=12u32)
+        .map(|m| {
+            let first =
+                NaiveDate::from_ymd_opt(PLAN_YEAR + (m / 12) as i32, m % 12 + 1, 1).expect("date");
+            format!(" WHEN {m} THEN {}", day_number(first))
+        })
+        .collect();
+    db.execute_unprepared(&format!(
+        "WITH RECURSIVE k(m) AS (SELECT 1 UNION ALL SELECT m + 1 FROM k WHERE m < 12) \
+         INSERT INTO investment_reports (project_pk, month_index, uid, amount_yuan, \
+         physical_progress, reporter, report_date, created_at_us, updated_at_us, version, \
+         revision_count) \
+         SELECT p.id, {} + m - 1, 'bench-report-' || p.id || '-' || m, \
+         {month_plan} * {share} / 100, '', 'bench', (CASE m{next_month_arms} END) + (p.id + m) % 8, \
+         0, 0, 1, 0 FROM projects p CROSS JOIN k WHERE {constructing}",
+        PLAN_YEAR * 12
+    ))
+    .await?;
+    let reported = "(SELECT COALESCE(SUM(r.amount_yuan), 0) FROM investment_reports r \
+                    WHERE r.project_pk = projects.id)";
+    db.execute_unprepared(&format!(
+        "UPDATE projects SET reported_investment_yuan = {reported}, \
+         completed_investment_yuan = completed_investment_yuan % 30000000 + {reported} \
+         WHERE stage = 'CONSTRUCTION' AND project_id LIKE 'bench-%'"
+    ))
+    .await?;
+    db.execute_unprepared("ANALYZE").await?;
+    let count = async |sql: &str| -> anyhow::Result<u64> {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql.to_string(),
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no count from {sql}"))?;
+        Ok(row.try_get_by_index::<i64>(0)? as u64)
+    };
+    let plans = count("SELECT COUNT(*) FROM investment_plans").await?;
+    let monthly_plans =
+        count("SELECT COUNT(*) FROM investment_plans WHERE monthly_yuan <> ''").await?;
+    let reports = count("SELECT COUNT(*) FROM investment_reports").await?;
+    store.close().await?;
+    Ok(InvestmentSeed {
+        seconds: started.elapsed().as_secs_f64(),
+        plans,
+        monthly_plans,
+        reports,
+    })
 }
