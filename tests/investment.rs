@@ -1103,6 +1103,121 @@ async fn a_missing_report_is_alerted_once_across_restarts_and_replicas(mut serve
     assert_eq!(emitted, 2);
 }
 
+async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
+    project(&server, "p", "县水利局", 0).await;
+    let mut milestones = server.milestones().await;
+    let date = |m: i32, d: i32| {
+        Some(v1::Date {
+            year: 2026,
+            month: m,
+            day: d,
+        })
+    };
+    // Due on 1 October, forecast ten days later: 10 days late as of 15 September.
+    milestones
+        .create_milestone(v1::CreateMilestoneRequest {
+            parent: "projects/p".into(),
+            milestone_id: "start".into(),
+            milestone: Some(v1::Milestone {
+                kind: v1::MilestoneKind::ConstructionStart as i32,
+                baseline_date: date(10, 1),
+                forecast_date: date(10, 11),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let get = |mut c: v1::milestone_service_client::MilestoneServiceClient<Authed>| async move {
+        c.get_milestone(v1::GetMilestoneRequest {
+            name: "projects/p/milestones/start".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+    };
+    let m = get(milestones.clone()).await;
+    assert_eq!(m.light, v1::AlertLight::Yellow as i32);
+    assert_eq!(m.light_rule_set, "lightRuleSets/default@1");
+    assert_eq!(
+        m.light_reason,
+        "projected 10 days late (滞后10天), within the 30-day tolerance: YELLOW by rule milestone-tolerance default@1"
+    );
+
+    // A stricter county: RED above 5 days. Published, nothing changes; activated, the light,
+    // the filter and the reason follow it.
+    let mut client = investment(&server).await;
+    let mut set = rules(v1::PaceMeasure::Points, 10, 30);
+    set.milestone_tolerance_days = 5;
+    publish(&mut client, "strict", set).await.unwrap();
+    assert_eq!(
+        get(milestones.clone()).await.light,
+        v1::AlertLight::Yellow as i32
+    );
+    client
+        .activate_light_rule_set(v1::ActivateLightRuleSetRequest {
+            name: "lightRuleSets/strict".into(),
+        })
+        .await
+        .unwrap();
+    let m = get(milestones.clone()).await;
+    assert_eq!(m.light, v1::AlertLight::Red as i32);
+    assert_eq!(
+        m.light_reason,
+        "projected 10 days late (滞后10天), above the 5-day tolerance: RED by rule milestone-tolerance strict@1"
+    );
+    let red = milestones
+        .list_milestones(v1::ListMilestonesRequest {
+            parent: "projects/-".into(),
+            filter: "light = RED".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(red.milestones.len(), 1);
+    assert_eq!(red.milestones[0].light_rule_set, "lightRuleSets/strict@1");
+
+    // A justification covering the milestone: still RED, but exempt.
+    justification(
+        &mut client,
+        "p",
+        "court",
+        v1::JustificationScope::Project,
+        day(2026, 9, 1),
+        day(2026, 12, 31),
+    )
+    .await
+    .unwrap();
+    let m = get(milestones.clone()).await;
+    assert!(m.exempt);
+    assert_eq!(m.justification, "projects/p/justifications/court");
+    assert_eq!(m.light, v1::AlertLight::Red as i32);
+
+    // The threshold flags at start: the same value changes nothing; another is published as
+    // the active set's next revision and activated.
+    let clock =
+        pipeline::domain::clock::Clock::new(chrono_tz::Asia::Shanghai, Some(common::today()));
+    let same =
+        pipeline::service::investment::apply_milestone_flags(&server.store, &clock, Some(5), None)
+            .await
+            .unwrap();
+    assert_eq!(same, None);
+    let applied = pipeline::service::investment::apply_milestone_flags(
+        &server.store,
+        &clock,
+        Some(15),
+        Some(20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied.as_deref(), Some("lightRuleSets/strict@2"));
+    let m = get(milestones.clone()).await;
+    assert_eq!(m.light, v1::AlertLight::Yellow as i32);
+    assert_eq!(m.light_rule_set, "lightRuleSets/strict@2");
+}
+
 both_backends!(
     the_worked_example_under_three_rule_sets,
     escalation_and_recovery_follow_the_published_shapes,
@@ -1111,4 +1226,5 @@ both_backends!(
     a_new_plan_year_starts_afresh_in_january,
     a_justification_exempts_the_pace_while_valid,
     a_missing_report_is_alerted_once_across_restarts_and_replicas,
+    milestone_lights_follow_the_active_rule_set,
 );

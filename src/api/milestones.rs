@@ -55,9 +55,8 @@ impl MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let cmd = date_change(request.get_ref(), ctx.today)?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let outcome =
-            service::change_date(&self.services.store, &policy, &ctx, cmd).await?;
-        respond(outcome, |m| annotated(m, &policy, &rule_set)).map(Response::new)
+        let outcome = service::change_date(&self.services.store, &policy, &ctx, cmd).await?;
+        respond(outcome, |m| m).map(|m| Response::new(annotated(m, &policy, &rule_set)))
     }
 }
 
@@ -326,15 +325,21 @@ fn annotated(mut m: v1::Milestone, policy: &Policy, rule_set: &str) -> v1::Miles
         Ok(v1::AlertLight::Yellow) => Light::Yellow,
         _ => Light::Green,
     };
-    let day = |d: Option<&v1::Date>| {
-        d.and_then(|d| values::civil_date(d.year, d.month, d.day).ok())
-    };
+    let day =
+        |d: Option<&v1::Date>| d.and_then(|d| values::civil_date(d.year, d.month, d.day).ok());
     let days_to_baseline = match (day(m.baseline_date.as_ref()), day(m.status_date.as_ref())) {
         (Some(baseline), Some(status_date)) => (baseline - status_date).num_days() as i32,
         _ => 0,
     };
     let label = rule_set.strip_prefix("lightRuleSets/").unwrap_or(rule_set);
-    m.light_reason = light_reason(status, light, m.variance_days, days_to_baseline, policy, label);
+    m.light_reason = light_reason(
+        status,
+        light,
+        m.variance_days,
+        days_to_baseline,
+        policy,
+        label,
+    );
     m.light_rule_set = rule_set.to_string();
     m
 }
@@ -361,9 +366,8 @@ impl MilestoneService for MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let cmd = CreateMilestone::try_from(request.get_ref())?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let outcome =
-            service::create(&self.services.store, &policy, &ctx, cmd).await?;
-        respond(outcome, |m| annotated(m, &policy, &rule_set)).map(Response::new)
+        let outcome = service::create(&self.services.store, &policy, &ctx, cmd).await?;
+        respond(outcome, |m| m).map(|m| Response::new(annotated(m, &policy, &rule_set)))
     }
 
     async fn get_milestone(
@@ -521,11 +525,7 @@ impl MilestoneService for MilestoneApi {
             })
         })?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let page = self
-            .services
-            .store
-            .list_milestones(&policy, &query)
-            .await?;
+        let page = self.services.store.list_milestones(&policy, &query).await?;
         let (mut milestones, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
                 annotated(v1::Milestone::from(item), &policy, &rule_set)
@@ -549,9 +549,8 @@ impl MilestoneService for MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let cmd = UpdateMilestone::try_from(request.into_inner())?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let outcome =
-            service::update(&self.services.store, &policy, &ctx, cmd).await?;
-        respond(outcome, |m| annotated(m, &policy, &rule_set)).map(Response::new)
+        let outcome = service::update(&self.services.store, &policy, &ctx, cmd).await?;
+        respond(outcome, |m| m).map(|m| Response::new(annotated(m, &policy, &rule_set)))
     }
 
     async fn delete_milestone(

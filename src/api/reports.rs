@@ -439,14 +439,9 @@ impl ReportService for ReportApi {
         let conn = self.services.store.connection();
         let pace = crate::service::reports::pace_basis(conn, query.status_date).await?;
         let (policy, _) = self.services.light_policy().await?;
-        let summary = reports::pipeline_summary(
-            conn,
-            &query.filter,
-            query.status_date,
-            &policy,
-            &pace,
-        )
-        .await?;
+        let summary =
+            reports::pipeline_summary(conn, &query.filter, query.status_date, &policy, &pace)
+                .await?;
         Ok(Response::new(encoded::pipeline_summary(
             &summary,
             &req.filter,

@@ -179,9 +179,10 @@ pub fn light_reason(
             ),
             "milestone-at-risk",
         ),
-        (MilestoneStatus::Achieved, _) if variance_days <= 0 => {
-            ("achieved on time (按期完成)".to_string(), "milestone-tolerance")
-        }
+        (MilestoneStatus::Achieved, _) if variance_days <= 0 => (
+            "achieved on time (按期完成)".to_string(),
+            "milestone-tolerance",
+        ),
         (MilestoneStatus::Achieved, Light::Red) => (
             format!(
                 "achieved {}, above the {tolerance}-day tolerance",

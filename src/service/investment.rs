@@ -474,10 +474,17 @@ pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, Ser
         let more = subjects.len() as u64 > SCAN_PAGE;
         subjects.truncate(SCAN_PAGE as usize);
         after = subjects.last().map(|s| s.project_id.clone());
+        // Alerts raised before (the common case on every pass after the first) are skipped
+        // without a write; the ledger's unique key still decides the rest.
+        let pks: Vec<i64> = subjects.iter().map(|s| s.project_pk).collect();
+        let missing_before =
+            justifications::alerted(store.connection(), &pks, REPORT_MISSING, period).await?;
+        let changed_before =
+            justifications::alerted(store.connection(), &pks, PACE_CHANGED, period).await?;
         let mut drafts = Vec::new();
         for (subject, months, justification) in assess(store, subjects, month, &rule_set).await? {
             let m = month.month() as usize;
-            if subject.reports[m - 1].is_none() {
+            if subject.reports[m - 1].is_none() && !missing_before.contains(&subject.project_pk) {
                 drafts.push((
                     (subject.project_pk, period),
                     REPORT_MISSING,
@@ -490,7 +497,7 @@ pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, Ser
             } else {
                 crate::domain::milestone::Light::Green
             };
-            if light != previous {
+            if light != previous && !changed_before.contains(&subject.project_pk) {
                 let pace = proto::investment::pace(
                     &subject,
                     &months[m - 1],
@@ -607,14 +614,14 @@ pub async fn apply_milestone_flags(
         store,
         &ctx,
         PublishRuleSet {
-            id: Id::parse(&active.id).map_err(|e| ServiceError::internal(e))?,
+            id: Id::parse(&active.id).map_err(ServiceError::internal)?,
             display_name: Title::parse(&active.display_name)
-                .map_err(|e| ServiceError::internal(e))?,
+                .map_err(ServiceError::internal)?,
             description: Note::parse(&format!(
                 "{} revision {} with the milestone thresholds of the server's flags: tolerance {} days, warning horizon {} days",
                 active.id, active.revision, rules.milestone_tolerance_days, rules.warning_horizon_days
             ))
-            .map_err(|e| ServiceError::internal(e))?,
+            .map_err(ServiceError::internal)?,
             rules,
         },
         None,

@@ -603,11 +603,17 @@ impl Store {
         after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<PaceSubject>, StoreError> {
+        // Projects first, in project id order, each with its plan looked up by the plan's
+        // unique key: a page reads its rows and stops. (Planned from the plans instead, SQLite
+        // read and sorted every plan of the year for each page: 18.5 ms against 0.16 ms for a
+        // page of 50 on the benchmark's 100,000-project county; `CROSS JOIN` keeps SQLite's
+        // planner to this order, PostgreSQL plans it as an inner join either way.)
         let mut sql = Sql::new(
             self.backend(),
             "SELECT p.id, p.project_id, p.display_name, p.township, p.department, \
              pl.year, pl.total_yuan, pl.monthly_yuan, p.leader \
-             FROM investment_plans pl JOIN projects p ON p.id = pl.project_pk WHERE pl.year = ",
+             FROM projects p CROSS JOIN investment_plans pl \
+             WHERE pl.project_pk = p.id AND pl.year = ",
         );
         sql.bind(year);
         if let Some(after) = after {

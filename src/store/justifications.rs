@@ -216,6 +216,29 @@ pub async fn claim_alert(
     Ok(tx.execute_raw(sql.build()).await?.rows_affected() == 1)
 }
 
+/// Which of the project rows `pks` have alert `kind` recorded for `period` already.
+pub async fn alerted<C: ConnectionTrait>(
+    c: &C,
+    pks: &[i64],
+    kind: &str,
+    period: i64,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in pks.chunks(500) {
+        let rows: Vec<i64> = investment_alert::Entity::find()
+            .select_only()
+            .column(investment_alert::Column::ProjectPk)
+            .filter(investment_alert::Column::Kind.eq(kind))
+            .filter(investment_alert::Column::Period.eq(period))
+            .filter(investment_alert::Column::ProjectPk.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(c)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// Up to `limit` justifications, not revoked, whose last day is before `today` and whose
 /// expiry was not alerted yet, after the row `after`: (row, project row, justification).
 pub async fn expired_unalerted(
