@@ -554,7 +554,9 @@ impl Store {
             .await?;
         let pks: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut revisions = revisions_of(self.connection(), &pks).await?;
-        let project_ids = self.project_ids(rows.iter().map(|r| r.project_pk)).await?;
+        let project_ids =
+            super::projects::ids_by_pk(self.connection(), rows.iter().map(|r| r.project_pk))
+                .await?;
         super::page(
             rows,
             limit,
@@ -570,28 +572,6 @@ impl Store {
                 id: report.uid.clone(),
             },
         )
-    }
-
-    async fn project_ids(
-        &self,
-        pks: impl Iterator<Item = i64>,
-    ) -> Result<HashMap<i64, String>, StoreError> {
-        let mut pks: Vec<i64> = pks.collect();
-        pks.sort_unstable();
-        pks.dedup();
-        let mut ids = HashMap::new();
-        for chunk in pks.chunks(500) {
-            let rows: Vec<(i64, String)> = project::Entity::find()
-                .select_only()
-                .column(project::Column::Id)
-                .column(project::Column::ProjectId)
-                .filter(project::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(self.connection())
-                .await?;
-            ids.extend(rows);
-        }
-        Ok(ids)
     }
 
     /// Up to `limit` + 1 projects with a plan for `year`, by project id after `after`, each

@@ -267,7 +267,8 @@ pub async fn expired_unalerted(
             .all(store.connection())
             .await?
     };
-    let ids = store_project_ids(store, rows.iter().map(|r| r.project_pk)).await?;
+    let ids =
+        super::projects::ids_by_pk(store.connection(), rows.iter().map(|r| r.project_pk)).await?;
     rows.into_iter()
         .filter(|row| !alerted.contains(&row.id))
         .map(|row| {
@@ -281,28 +282,6 @@ pub async fn expired_unalerted(
 
 /// The ledger kind of a justification's expiry.
 pub const EXPIRED_KIND: &str = "JUSTIFICATION_EXPIRED";
-
-async fn store_project_ids(
-    store: &Store,
-    pks: impl Iterator<Item = i64>,
-) -> Result<HashMap<i64, String>, StoreError> {
-    let mut pks: Vec<i64> = pks.collect();
-    pks.sort_unstable();
-    pks.dedup();
-    let mut ids = HashMap::new();
-    for chunk in pks.chunks(500) {
-        let rows: Vec<(i64, String)> = project::Entity::find()
-            .select_only()
-            .column(project::Column::Id)
-            .column(project::Column::ProjectId)
-            .filter(project::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(store.connection())
-            .await?;
-        ids.extend(rows);
-    }
-    Ok(ids)
-}
 
 impl Store {
     /// One page of justifications of one project or of all, newest first.
@@ -335,7 +314,8 @@ impl Store {
             .limit(limit + 1)
             .all(self.connection())
             .await?;
-        let ids = store_project_ids(self, rows.iter().map(|r| r.project_pk)).await?;
+        let ids = super::projects::ids_by_pk(self.connection(), rows.iter().map(|r| r.project_pk))
+            .await?;
         super::page(
             rows,
             limit,

@@ -436,3 +436,26 @@ pub async fn save_investment(
     .await?;
     Ok(())
 }
+
+/// The project ids of the project rows `pks`, by row (rows that are gone are left out).
+pub(crate) async fn ids_by_pk<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    pks: impl Iterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut pks: Vec<i64> = pks.collect();
+    pks.sort_unstable();
+    pks.dedup();
+    let mut ids = std::collections::HashMap::new();
+    for chunk in pks.chunks(500) {
+        let rows: Vec<(i64, String)> = project::Entity::find()
+            .select_only()
+            .column(project::Column::Id)
+            .column(project::Column::ProjectId)
+            .filter(project::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(c)
+            .await?;
+        ids.extend(rows);
+    }
+    Ok(ids)
+}
