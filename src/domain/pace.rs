@@ -151,6 +151,18 @@ impl fmt::Display for YearMonth {
     }
 }
 
+/// The month judged as of `today` (by the scanner's alerts, the summary and the rankings): the
+/// latest one whose reports were due before today, due on `due_day` (clamped to 1..=28) of the
+/// next month. On 5 October with the 5th as due day that is August; on 6 October, September.
+pub fn judged_month(today: NaiveDate, due_day: i32) -> YearMonth {
+    let last = YearMonth::of(today).prev();
+    if today > last.due_date(due_day.clamp(1, 28) as u32) {
+        last
+    } else {
+        last.prev()
+    }
+}
+
 /// A project's annual investment plan (年度计划投资) for one year, in yuan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvestmentPlan {
@@ -779,6 +791,21 @@ mod tests {
         assert!(YearMonth::new(2026, 13).is_err());
         assert!(YearMonth::new(MIN_YEAR - 1, 1).is_err());
         assert!(YearMonth::new(MAX_YEAR, 12).is_ok());
+    }
+
+    #[test]
+    fn the_month_judged_is_the_latest_whose_reports_are_overdue() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert_eq!(judged_month(d(10, 5), 5), YearMonth::new(2026, 8).unwrap());
+        assert_eq!(judged_month(d(10, 6), 5), YearMonth::new(2026, 9).unwrap());
+        assert_eq!(
+            judged_month(NaiveDate::from_ymd_opt(2027, 1, 6).unwrap(), 5),
+            YearMonth::new(2026, 12).unwrap()
+        );
+        assert_eq!(
+            judged_month(NaiveDate::from_ymd_opt(2027, 1, 5).unwrap(), 5),
+            YearMonth::new(2026, 11).unwrap()
+        );
     }
 
     #[test]

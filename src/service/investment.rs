@@ -14,7 +14,9 @@ use crate::domain::investment::{
 use crate::domain::justification::pace_exemptions;
 use crate::domain::justification::{Justification, JustificationFields};
 use crate::domain::names;
-use crate::domain::pace::{InvestmentPlan, LightRules, MonthPace, YearMonth, assess_year};
+use crate::domain::pace::{
+    InvestmentPlan, LightRules, MonthPace, YearMonth, assess_year, judged_month,
+};
 use crate::domain::values::{Id, Note, Reason, Title};
 use crate::events::encode::investment as encode;
 use crate::events::encode::projects as project_events;
@@ -442,17 +444,6 @@ const SCAN_PAGE: u64 = 200;
 /// The ledger kinds of the scanner's investment alerts.
 const REPORT_MISSING: &str = "REPORT_MISSING";
 const PACE_CHANGED: &str = "PACE_CHANGED";
-
-/// The month the scanner judges as of `today`: the latest one whose reports were due before
-/// today (due on `due_day` of the next month).
-pub fn judged_month(today: chrono::NaiveDate, due_day: i32) -> YearMonth {
-    let last = YearMonth::of(today).prev();
-    if today > last.due_date(due_day.clamp(1, 28) as u32) {
-        last
-    } else {
-        last.prev()
-    }
-}
 
 /// The scanner's pass over the monthly cycle, under the active rule set: for the month judged
 /// today (`judged_month`), INVESTMENT_REPORT_MISSING for each project with a plan for its year

@@ -65,7 +65,7 @@ pub async fn ranking(
 }
 
 /// The month the investment indicators judge on `status_date`, under the active light rule
-/// set's due day (`service::investment::judged_month`).
+/// set's due day (`domain::pace::judged_month`).
 pub async fn pace_basis(
     conn: &impl ConnectionTrait,
     status_date: NaiveDate,
@@ -73,7 +73,7 @@ pub async fn pace_basis(
     let rule_set = crate::store::investment::active_rule_set(conn).await?;
     let due_day = rule_set.rules.report_due_day;
     Ok(reports::PaceBasis {
-        month: super::investment::judged_month(status_date, due_day),
+        month: crate::domain::pace::judged_month(status_date, due_day),
         due_day: due_day.clamp(1, 28) as u32,
         light_rule_set: rule_set.name(),
     })

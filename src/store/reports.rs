@@ -387,7 +387,9 @@ async fn paced_projects(
     if projects.is_empty() {
         return Ok(Vec::new());
     }
-    // A report is on time when its submission date is on or before its month's due date.
+    // A report is on time when its submission date is on or before its month's due date
+    // (`domain::pace::report_status`, applied here in SQL so that a county's reports are
+    // counted, not read).
     let due_case: String = (first_index..=last_index)
         .map(|i| {
             let due = YearMonth::from_index(i).due_date(basis.due_day);
@@ -417,6 +419,7 @@ async fn paced_projects(
             p.reports_on_time = row.try_get_by_index(3)?;
         }
     }
+    // `Justification::covers_pace` at the month's end, in SQL.
     let mut exempt = Sql::new(
         backend,
         "SELECT DISTINCT project_pk FROM justifications WHERE revoked_at_us IS NULL \
