@@ -510,8 +510,9 @@ pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, Ser
     }
     let mut after = 0;
     loop {
-        let expired = justifications::expired_unalerted(store, ctx.today, after, SCAN_PAGE).await?;
-        let Some(&(last, _, _)) = expired.last() else {
+        let (expired, last) =
+            justifications::expired_unalerted(store, ctx.today, after, SCAN_PAGE).await?;
+        let Some(last) = last else {
             break;
         };
         after = last;

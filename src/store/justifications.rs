@@ -239,14 +239,16 @@ pub async fn alerted<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Up to `limit` justifications, not revoked, whose last day is before `today` and whose
-/// expiry was not alerted yet, after the row `after`: (row, project row, justification).
+/// Of the next `limit` justifications after the row `after` that are not revoked and whose
+/// last day is before `today`, those whose expiry was not alerted yet: (row, project row,
+/// justification); and the last row looked at, where the next call continues (None at the
+/// end).
 pub async fn expired_unalerted(
     store: &Store,
     today: chrono::NaiveDate,
     after: i64,
     limit: u64,
-) -> Result<Vec<(i64, i64, Justification)>, StoreError> {
+) -> Result<(Vec<(i64, i64, Justification)>, Option<i64>), StoreError> {
     let rows = justification::Entity::find()
         .filter(justification::Column::Id.gt(after))
         .filter(justification::Column::RevokedAtUs.is_null())
@@ -267,9 +269,11 @@ pub async fn expired_unalerted(
             .all(store.connection())
             .await?
     };
+    let last = rows.last().map(|r| r.id);
     let ids =
         super::projects::ids_by_pk(store.connection(), rows.iter().map(|r| r.project_pk)).await?;
-    rows.into_iter()
+    let fresh = rows
+        .into_iter()
         .filter(|row| !alerted.contains(&row.id))
         .map(|row| {
             let project_id = ids
@@ -277,7 +281,8 @@ pub async fn expired_unalerted(
                 .ok_or_else(|| StoreError::corrupt("a justification's project is missing"))?;
             Ok((row.id, row.project_pk, to_domain(project_id, row)?))
         })
-        .collect()
+        .collect::<Result<_, StoreError>>()?;
+    Ok((fresh, last))
 }
 
 /// The ledger kind of a justification's expiry.
