@@ -242,7 +242,15 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
 /// Loads the scenario's steps dated up to `today`, each through the store method the API uses,
 /// and returns what was created, what was already there and what is left for a later date.
 pub async fn load(store: &Store, today: NaiveDate) -> anyhow::Result<DemoReport> {
-    let policy = Policy::default();
+    // Milestone thresholds from the active light rule set, as the API judges them.
+    let rules = crate::store::investment::active_rule_set(store.connection())
+        .await?
+        .rules;
+    let policy = Policy {
+        warning_horizon_days: rules.warning_horizon_days,
+        tolerance_days: rules.milestone_tolerance_days,
+        ..Policy::default()
+    };
     let mut report = DemoReport {
         today,
         ..DemoReport::default()
