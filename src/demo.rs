@@ -942,8 +942,9 @@ mod tests {
 
     /// A database loaded by an earlier run replays only while every step's request id and
     /// fingerprint (the `Debug` text of its action) are what they were: this digest of all of
-    /// them is the one of the scenario as published with its monthly investment reports (which
-    /// changed the carried-over completed investment of the three projects under construction).
+    /// them is the one of the scenario as published with the statistics enrolment dates of the
+    /// projects under construction (a project field, so every CreateProject step's fingerprint
+    /// changed with it).
     /// A deliberate change of the scenario changes it; a change of the `Debug` output of the
     /// step types must not.
     #[test]
@@ -957,6 +958,6 @@ mod tests {
             ));
         }
         let digest = RequestKey::new("", String::new(), all.as_bytes()).fingerprint;
-        assert_eq!(digest, "f6faf3e8a0b1e7b6");
+        assert_eq!(digest, "0fb97988037e463f");
     }
 }

@@ -126,6 +126,7 @@ impl From<&Project> for v1::Project {
             update_time: Some(timestamp(project.updated_at_us)),
             etag: project.etag(),
             reported_investment_yuan: project.reported_investment_yuan,
+            statistics_enrolment_date: f.statistics_enrolment_date.map(date),
         }
     }
 }

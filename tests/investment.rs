@@ -1179,7 +1179,36 @@ async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
     assert_eq!(red.milestones.len(), 1);
     assert_eq!(red.milestones[0].light_rule_set, "lightRuleSets/strict@1");
 
-    // A justification covering the milestone: still RED, but exempt.
+    // Before any justification the department's milestone counts: 10 days of slip.
+    let slip = |rankings: v1::ListRankingsResponse| {
+        let row = rankings
+            .rows
+            .iter()
+            .find(|r| r.unit == "县水利局")
+            .unwrap_or_else(|| panic!("{rankings:?}"));
+        let slip = row
+            .indicators
+            .iter()
+            .find(|i| i.indicator == "average_days_slipped")
+            .unwrap();
+        (slip.measured, slip.value)
+    };
+    let rankings = || async {
+        v1::report_service_client::ReportServiceClient::new(
+            server.authed(&server.admin_token).await,
+        )
+        .list_rankings(v1::ListRankingsRequest {
+            dimension: v1::RankingDimension::Department as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+    };
+    assert_eq!(slip(rankings().await), (true, 10.0));
+
+    // A justification covering the milestone: still RED, but exempt, and left out of the
+    // rankings.
     justification(
         &mut client,
         "p",
@@ -1194,6 +1223,7 @@ async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
     assert!(m.exempt);
     assert_eq!(m.justification, "projects/p/justifications/court");
     assert_eq!(m.light, v1::AlertLight::Red as i32);
+    assert_eq!(slip(rankings().await), (false, 0.0));
 
     // The threshold flags at start: the same value changes nothing; another is published as
     // the active set's next revision and activated.
@@ -1218,6 +1248,254 @@ async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
     assert_eq!(m.light_rule_set, "lightRuleSets/strict@2");
 }
 
+/// A construction start milestone achieved on `start` (baseline the same day).
+async fn started(server: &TestServer, project: &str, start: NaiveDate) {
+    let mut milestones = server.milestones().await;
+    let date = Some(common_date(start));
+    milestones
+        .create_milestone(v1::CreateMilestoneRequest {
+            parent: format!("projects/{project}"),
+            milestone_id: "start".into(),
+            milestone: Some(v1::Milestone {
+                kind: v1::MilestoneKind::ConstructionStart as i32,
+                baseline_date: date,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("milestone of {project}: {s:?}"));
+    milestones
+        .achieve_milestone(v1::AchieveMilestoneRequest {
+            name: format!("projects/{project}/milestones/start"),
+            actual_date: date,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("start of {project}: {s:?}"));
+}
+
+fn common_date(d: NaiveDate) -> v1::Date {
+    use chrono::Datelike;
+    v1::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+async fn enrol(
+    server: &TestServer,
+    project: &str,
+    date: Option<v1::Date>,
+) -> Result<v1::Project, tonic::Status> {
+    server
+        .projects()
+        .await
+        .update_project(v1::UpdateProjectRequest {
+            project: Some(v1::Project {
+                name: format!("projects/{project}"),
+                statistics_enrolment_date: date,
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["statistics_enrolment_date".into()],
+            }),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn enrolment_of(
+    page: &v1::ListInvestmentPaceResponse,
+    project: &str,
+) -> Option<v1::StatisticsEnrolment> {
+    page.paces
+        .iter()
+        .find(|p| p.project == format!("projects/{project}"))
+        .unwrap_or_else(|| panic!("{project} not in {page:?}"))
+        .enrolment
+        .clone()
+}
+
+async fn enrolment_lights_and_alerts_follow_the_rule_set(mut server: TestServer) {
+    // `late` started 10 July and is not enrolled; `early` started 20 August; `done` started
+    // 1 March and was enrolled 1 April; `none` has not started. Today is 15 September.
+    for p in ["late", "early", "done", "none"] {
+        project(&server, p, "县水利局", 0).await;
+        set_plan(
+            &mut investment(&server).await,
+            p,
+            2026,
+            12 * MILLION,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    }
+    started(&server, "late", day(2026, 7, 10)).await;
+    started(&server, "early", day(2026, 8, 20)).await;
+    started(&server, "done", day(2026, 3, 1)).await;
+    let enrolled = enrol(&server, "done", Some(common_date(day(2026, 4, 1))))
+        .await
+        .unwrap();
+    assert_eq!(
+        enrolled.statistics_enrolment_date,
+        Some(common_date(day(2026, 4, 1)))
+    );
+
+    // Bad dates: after today, and no such day; nothing written.
+    let err = enrol(&server, "late", Some(common_date(day(2026, 9, 16))))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        bad_fields(&err),
+        ["project.statistics_enrolment_date".to_string()].into()
+    );
+    let err = enrol(
+        &server,
+        "late",
+        Some(v1::Date {
+            year: 2026,
+            month: 2,
+            day: 30,
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // August, judged as of 31 August: `late` is one whole month past its start, YELLOW;
+    // `early` is 11 days past, GREEN; `done` is enrolled; `none` has no enrolment entry.
+    let mut client = investment(&server).await;
+    let august = pace(&mut client, "2026-08", "").await;
+    let late = enrolment_of(&august, "late").unwrap();
+    assert_eq!(late.light, v1::AlertLight::Yellow as i32);
+    assert_eq!(late.months, 1);
+    assert_eq!(
+        late.reason,
+        "开工 2026-07-10, not 入库纳统 after 1 month: YELLOW by rule enrolment-lag default@1"
+    );
+    assert_eq!(late.light_rule_set, "lightRuleSets/default@1");
+    let early = enrolment_of(&august, "early").unwrap();
+    assert_eq!(
+        (early.light, early.months),
+        (v1::AlertLight::Green as i32, 0)
+    );
+    let done = enrolment_of(&august, "done").unwrap();
+    assert_eq!((done.light, done.months), (v1::AlertLight::Green as i32, 1));
+    assert_eq!(
+        done.statistics_enrolment_date,
+        Some(common_date(day(2026, 4, 1)))
+    );
+    assert_eq!(enrolment_of(&august, "none"), None);
+    // July, as of 31 July: `early` had not started.
+    let july = pace(&mut client, "2026-07", "").await;
+    assert_eq!(enrolment_of(&july, "early"), None);
+    assert_eq!(
+        enrolment_of(&july, "late").unwrap().light,
+        v1::AlertLight::Green as i32
+    );
+
+    // September, as of today (15 September): `late` is two months past, RED; under a city
+    // rule set with YELLOW from 2 months and RED from 3, YELLOW.
+    let september = pace(&mut client, "2026-09", "").await;
+    let late = enrolment_of(&september, "late").unwrap();
+    assert_eq!((late.light, late.months), (v1::AlertLight::Red as i32, 2));
+    let mut city = rules(v1::PaceMeasure::Points, 10, 30);
+    city.enrolment_yellow_after_months = 2;
+    city.enrolment_red_after_months = 3;
+    publish(&mut client, "city", city).await.unwrap();
+    let under_city = pace(&mut client, "2026-09", "lightRuleSets/city@1").await;
+    let late = enrolment_of(&under_city, "late").unwrap();
+    assert_eq!(late.light, v1::AlertLight::Yellow as i32);
+    assert_eq!(
+        late.reason,
+        "开工 2026-07-10, not 入库纳统 after 2 months: YELLOW by rule enrolment-lag city@1"
+    );
+
+    // The scanner, under the active rule set: `late` is RED when first seen, alerted once
+    // (no YELLOW after the fact), across replicas and restarts.
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let services = pipeline::api::Services {
+                store: pipeline::store::Store::connect(&url).await.unwrap(),
+                clock: pipeline::domain::clock::Clock::new(
+                    chrono_tz::Asia::Shanghai,
+                    Some(common::today()),
+                ),
+                policy: pipeline::domain::milestone::Policy::default(),
+                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
+            };
+            pipeline::scanner::scan_once(&services).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    server.restart(common::today()).await;
+    let lagging = |events: Vec<v1::Event>| {
+        events
+            .into_iter()
+            .map(|e| {
+                let Some(v1::event::Detail::InvestmentAlert(alert)) = e.detail else {
+                    panic!("{e:?}")
+                };
+                let enrolment = alert.enrolment.unwrap();
+                assert_eq!(alert.light, enrolment.light);
+                (e.project, enrolment.light, enrolment.months)
+            })
+            .collect::<Vec<_>>()
+    };
+    let red = v1::AlertLight::Red as i32;
+    let yellow = v1::AlertLight::Yellow as i32;
+    assert_eq!(
+        lagging(events_of(&server, v1::EventKind::StatisticsEnrolmentLagging).await),
+        vec![("projects/late".to_string(), red, 2)]
+    );
+    // 20 September: `early` is one month past its start, YELLOW; 20 October, RED. Each once.
+    server.restart(day(2026, 9, 20)).await;
+    server.restart(day(2026, 9, 20)).await;
+    server.restart(day(2026, 10, 20)).await;
+    assert_eq!(
+        lagging(events_of(&server, v1::EventKind::StatisticsEnrolmentLagging).await),
+        vec![
+            ("projects/late".to_string(), red, 2),
+            ("projects/early".to_string(), yellow, 1),
+            ("projects/early".to_string(), red, 2),
+        ]
+    );
+    // Enrolled (on a day up to today), a project is GREEN and alerted no more; clearing the
+    // date brings the lag back.
+    let enrolled = enrol(&server, "late", Some(common_date(day(2026, 10, 8))))
+        .await
+        .unwrap();
+    assert_eq!(
+        enrolled.statistics_enrolment_date,
+        Some(common_date(day(2026, 10, 8)))
+    );
+    let october = pace(&mut investment(&server).await, "2026-10", "").await;
+    let late = enrolment_of(&october, "late").unwrap();
+    assert_eq!((late.light, late.months), (v1::AlertLight::Green as i32, 2));
+    let cleared = enrol(&server, "late", None).await.unwrap();
+    assert_eq!(cleared.statistics_enrolment_date, None);
+    let october = pace(&mut investment(&server).await, "2026-10", "").await;
+    assert_eq!(
+        enrolment_of(&october, "late").unwrap().light,
+        v1::AlertLight::Red as i32
+    );
+    server.restart(day(2026, 10, 20)).await;
+    assert_eq!(
+        events_of(&server, v1::EventKind::StatisticsEnrolmentLagging)
+            .await
+            .len(),
+        3
+    );
+}
+
 both_backends!(
     the_worked_example_under_three_rule_sets,
     escalation_and_recovery_follow_the_published_shapes,
@@ -1227,4 +1505,5 @@ both_backends!(
     a_justification_exempts_the_pace_while_valid,
     a_missing_report_is_alerted_once_across_restarts_and_replicas,
     milestone_lights_follow_the_active_rule_set,
+    enrolment_lights_and_alerts_follow_the_rule_set,
 );

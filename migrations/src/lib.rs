@@ -14,6 +14,7 @@ mod m20261128_000008_milestone_township;
 mod m20261128_000009_request_ids_per_caller;
 mod m20261129_000010_investment_cycle;
 mod m20261129_000011_justifications;
+mod m20261130_000012_statistics_enrolment;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_request_ids_per_caller::Migration),
             Box::new(m20261129_000010_investment_cycle::Migration),
             Box::new(m20261129_000011_justifications::Migration),
+            Box::new(m20261130_000012_statistics_enrolment::Migration),
         ]
     }
 }

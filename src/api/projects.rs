@@ -117,9 +117,11 @@ fn prerequisite_state_from_proto(raw: i32) -> Option<PrerequisiteState> {
 }
 
 /// Reads the listed paths of `project` into a patch; every bad value is recorded.
+/// A statistics enrolment date records what happened, so it may not be after `today`.
 fn project_patch(
     project: &v1::Project,
     paths: &[&str],
+    today: NaiveDate,
     violations: &mut Violations,
 ) -> ProjectPatch {
     let mut patch = ProjectPatch::default();
@@ -180,6 +182,18 @@ fn project_patch(
                 patch.completed_investment_yuan =
                     violations.check(&f, values::yuan(project.completed_investment_yuan))
             }
+            "statistics_enrolment_date" => {
+                patch.statistics_enrolment_date = match &project.statistics_enrolment_date {
+                    None => Some(None),
+                    Some(date) => match date_value(violations, &f, date) {
+                        Some(day) if day > today => {
+                            violations.add(&f, format!("{day} is after today ({today})"));
+                            None
+                        }
+                        day => day.map(Some),
+                    },
+                }
+            }
             _ => unreachable!("mask paths come from PROJECT_MUTABLE"),
         }
     }
@@ -200,6 +214,7 @@ fn project_populated(project: &v1::Project, path: &str) -> bool {
         "total_investment_yuan" => project.total_investment_yuan != 0,
         "annual_planned_investment_yuan" => project.annual_planned_investment_yuan != 0,
         "completed_investment_yuan" => project.completed_investment_yuan != 0,
+        "statistics_enrolment_date" => project.statistics_enrolment_date.is_some(),
         _ => false,
     }
 }
@@ -262,6 +277,7 @@ fn prerequisite_populated(item: &v1::Prerequisite, path: &str) -> bool {
 /// CreateProjectRequest as a command and its request id; every bad field is named.
 fn parse_create_project(
     req: &v1::CreateProjectRequest,
+    today: NaiveDate,
 ) -> Result<(CreateProject, Option<String>), ServiceError> {
     let mut violations = Violations::new();
     let empty = v1::Project::default();
@@ -269,7 +285,7 @@ fn parse_create_project(
         violations.add("project", "is required");
         &empty
     });
-    let patch = project_patch(project, PROJECT_MUTABLE, &mut violations);
+    let patch = project_patch(project, PROJECT_MUTABLE, today, &mut violations);
     let project_id = violations.check("project_id", Id::optional(&req.project_id));
     let initial_stage = match req.initial_stage {
         0 => Some(Stage::Concept),
@@ -300,7 +316,10 @@ fn parse_create_project(
 }
 
 /// UpdateProjectRequest as a command.
-fn parse_update_project(req: v1::UpdateProjectRequest) -> Result<UpdateProject, ServiceError> {
+fn parse_update_project(
+    req: v1::UpdateProjectRequest,
+    today: NaiveDate,
+) -> Result<UpdateProject, ServiceError> {
     let mut violations = Violations::new();
     let project = req.project.unwrap_or_default();
     let id = violations.check("project.name", names::parse_project_name(&project.name));
@@ -311,7 +330,7 @@ fn parse_update_project(req: v1::UpdateProjectRequest) -> Result<UpdateProject, 
         |p| project_populated(&project, p),
         &mut violations,
     );
-    let patch = project_patch(&project, &paths, &mut violations);
+    let patch = project_patch(&project, &paths, today, &mut violations);
     Ok(violations.build(|| {
         Some(UpdateProject {
             project_id: id?.to_string(),
@@ -562,7 +581,7 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<v1::Project>, Status> {
         let ctx = self.services.write_context(&request)?;
         let req = request.into_inner();
-        let (cmd, request_id) = parse_create_project(&req)?;
+        let (cmd, request_id) = parse_create_project(&req, ctx.today)?;
         let key = request_key("CreateProject", request_id, &req, |r| r.request_id.clear());
         let outcome =
             service::projects::create(&self.services.store, &ctx, cmd, key.as_ref()).await?;
@@ -601,7 +620,7 @@ impl ProjectService for ProjectApi {
         request: Request<v1::UpdateProjectRequest>,
     ) -> Result<Response<v1::Project>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let cmd = parse_update_project(request.into_inner())?;
+        let cmd = parse_update_project(request.into_inner(), ctx.today)?;
         let outcome = service::projects::update(&self.services.store, &ctx, cmd).await?;
         respond(outcome, |p| v1::Project::from(&p)).map(Response::new)
     }

@@ -204,6 +204,8 @@ struct ProjectFieldsDef {
     annual_planned_investment_yuan: i64,
     #[serde(default)]
     completed_investment_yuan: i64,
+    #[serde(default, deserialize_with = "some_day")]
+    statistics_enrolment_date: Option<NaiveDate>,
 }
 
 #[derive(serde::Deserialize)]

@@ -1090,6 +1090,7 @@ mod tests {
                 total_investment_yuan: 1_000,
                 annual_planned_investment_yuan: 0,
                 completed_investment_yuan: 0,
+                statistics_enrolment_date: None,
             },
             stage,
             suspended_from_stage: None,

@@ -352,6 +352,7 @@ mod tests {
                 total_investment_yuan: 0,
                 annual_planned_investment_yuan: 0,
                 completed_investment_yuan: completed,
+                statistics_enrolment_date: None,
             },
             stage: Stage::Construction,
             suspended_from_stage: None,

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod enrolment;
 pub mod error;
 pub mod funding;
 pub mod investment;

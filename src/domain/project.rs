@@ -19,6 +19,7 @@ pub const MUTABLE_FIELDS: &[&str] = &[
     "total_investment_yuan",
     "annual_planned_investment_yuan",
     "completed_investment_yuan",
+    "statistics_enrolment_date",
 ];
 
 /// Declares a C-like enum with its storage names (the API value names without their prefix).
@@ -180,6 +181,8 @@ pub struct ProjectFields {
     pub total_investment_yuan: i64,
     pub annual_planned_investment_yuan: i64,
     pub completed_investment_yuan: i64,
+    /// The day the project was enrolled in the statistics system (入库纳统), if it has been.
+    pub statistics_enrolment_date: Option<NaiveDate>,
 }
 
 /// A project as stored.
@@ -349,6 +352,7 @@ pub struct ProjectPatch {
     pub total_investment_yuan: Option<i64>,
     pub annual_planned_investment_yuan: Option<i64>,
     pub completed_investment_yuan: Option<i64>,
+    pub statistics_enrolment_date: Option<Option<NaiveDate>>,
 }
 
 impl ProjectPatch {
@@ -367,6 +371,7 @@ impl ProjectPatch {
             total_investment_yuan: self.total_investment_yuan?,
             annual_planned_investment_yuan: self.annual_planned_investment_yuan?,
             completed_investment_yuan: self.completed_investment_yuan?,
+            statistics_enrolment_date: self.statistics_enrolment_date?,
         })
     }
 
@@ -446,6 +451,12 @@ impl ProjectPatch {
             &mut fields.completed_investment_yuan,
             self.completed_investment_yuan,
             "completed_investment_yuan",
+            &mut changed,
+        );
+        set(
+            &mut fields.statistics_enrolment_date,
+            self.statistics_enrolment_date,
+            "statistics_enrolment_date",
             &mut changed,
         );
         changed
@@ -532,6 +543,7 @@ mod tests {
                 total_investment_yuan: 0,
                 annual_planned_investment_yuan: 0,
                 completed_investment_yuan: 0,
+                statistics_enrolment_date: None,
             },
             stage,
             suspended_from_stage,

@@ -387,7 +387,7 @@ pub const INDICATORS: [IndicatorDef; 7] = [
     IndicatorDef {
         name: "on_time_start_rate",
         weight: 25,
-        description: "construction starts due this year up to the status date that were achieved on or before their baseline, as a share of those due; score = share × 100",
+        description: "construction starts due this year up to the status date that were achieved on or before their baseline, as a share of those due; score = share × 100. Here and in the next three indicators, milestones a justification exempts on the status date are left out",
     },
     IndicatorDef {
         name: "on_time_trial_production_rate",

@@ -126,6 +126,7 @@ pub(crate) mod worst {
             update_time: time(),
             etag: etag(),
             reported_investment_yuan: MAX_YUAN,
+            statistics_enrolment_date: date(),
         }
     }
 
@@ -438,6 +439,19 @@ pub(crate) mod worst {
             report_timeliness: v1::ReportTimeliness::Missing as i32,
             exempt: true,
             justification: format!("{}/justifications/{}", project_name(), id()),
+            enrolment: Some(enrolment()),
+        }
+    }
+
+    pub fn enrolment() -> v1::StatisticsEnrolment {
+        v1::StatisticsEnrolment {
+            construction_start_date: date(),
+            statistics_enrolment_date: date(),
+            months: i32::MAX,
+            light: v1::AlertLight::Yellow as i32,
+            // The reason is under 200 characters with the widest numbers and a 63-character id.
+            reason: text(200),
+            light_rule_set: format!("lightRuleSets/{}@{}", id(), i32::MAX),
         }
     }
 
@@ -449,6 +463,7 @@ pub(crate) mod worst {
             previous_light: v1::AlertLight::Yellow as i32,
             pace: Some(investment_pace()),
             justification: Some(justification()),
+            enrolment: Some(enrolment()),
         }
     }
 

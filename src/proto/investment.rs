@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use super::{date, timestamp, v1};
+use crate::domain::enrolment::{self, Enrolment};
 use crate::domain::investment::{InvestmentReport, PlanRecord, ReportRevision, RuleSetRevision};
 use crate::domain::justification::{
     Justification, JustificationReason, JustificationScope, JustificationState,
@@ -169,6 +170,34 @@ pub fn pace(
         report_timeliness: v1::ReportTimeliness::from(timeliness) as i32,
         exempt: month.exempt,
         justification: justification.unwrap_or_default().to_string(),
+        enrolment: subject.construction_start.and_then(|start| {
+            let as_of = month.month.last_day().min(today);
+            (start <= as_of).then(|| {
+                let judged = enrolment::assess(
+                    start,
+                    subject.statistics_enrolment_date,
+                    as_of,
+                    &rule_set.rules,
+                    &rule_set.label(),
+                );
+                statistics_enrolment(&judged, rule_set)
+            })
+        }),
+    }
+}
+
+/// The API form of an enrolment judged under `rule_set`.
+pub fn statistics_enrolment(
+    judged: &Enrolment,
+    rule_set: &RuleSetRevision,
+) -> v1::StatisticsEnrolment {
+    v1::StatisticsEnrolment {
+        construction_start_date: Some(date(judged.construction_start)),
+        statistics_enrolment_date: judged.enrolled_on.map(date),
+        months: judged.months,
+        light: v1::AlertLight::from(judged.light) as i32,
+        reason: judged.reason.clone(),
+        light_rule_set: rule_set.name(),
     }
 }
 

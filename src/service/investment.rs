@@ -8,16 +8,18 @@ use prost::Message;
 use super::ServiceError;
 use super::projects::{begin_on_project, begun};
 use super::unit::{Unit, check_etag};
+use crate::domain::enrolment;
 use crate::domain::investment::{
     self as rules, Correction, InvestmentReport, NewReport, PlanRecord, RuleSetRef, RuleSetRevision,
 };
 use crate::domain::justification::pace_exemptions;
 use crate::domain::justification::{Justification, JustificationFields};
+use crate::domain::milestone::Light;
 use crate::domain::names;
 use crate::domain::pace::{
     InvestmentPlan, LightRules, MonthPace, YearMonth, assess_year, judged_month,
 };
-use crate::domain::values::{Id, Note, Reason, Title};
+use crate::domain::values::{self, Id, Note, Reason, Title};
 use crate::events::encode::investment as encode;
 use crate::events::encode::projects as project_events;
 use crate::events::outbox::EventDraft;
@@ -444,13 +446,20 @@ const SCAN_PAGE: u64 = 200;
 /// The ledger kinds of the scanner's investment alerts.
 const REPORT_MISSING: &str = "REPORT_MISSING";
 const PACE_CHANGED: &str = "PACE_CHANGED";
+/// The enrolment alerts' kinds, by light; their period is the construction start's day number,
+/// so that a corrected start date is judged afresh.
+const ENROLMENT_YELLOW: &str = "ENROLMENT_YELLOW";
+const ENROLMENT_RED: &str = "ENROLMENT_RED";
 
 /// The scanner's pass over the monthly cycle, under the active rule set: for the month judged
 /// today (`judged_month`), INVESTMENT_REPORT_MISSING for each project with a plan for its year
 /// and no report, and INVESTMENT_PACE_CHANGED where the month's light differs from the month
-/// before (GREEN before January); then JUSTIFICATION_EXPIRED for each justification whose last
-/// day has passed. Each once per project and month (or justification), by the alert ledger's
-/// unique key, in the transaction of its event. Returns the number of events.
+/// before (GREEN before January); then STATISTICS_ENROLMENT_LAGGING for each started project
+/// not enrolled whose enrolment light is YELLOW or RED today (`domain::enrolment`), once per
+/// project, light and construction start; then JUSTIFICATION_EXPIRED for each justification
+/// whose last day has passed. Each once per project and month (or justification, or light and
+/// start), by the alert ledger's unique key, in the transaction of its event. Returns the
+/// number of events.
 pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, ServiceError> {
     let rule_set = repository::active_rule_set(store.connection()).await?;
     let month = judged_month(ctx.today, rule_set.rules.report_due_day);
@@ -508,6 +517,7 @@ pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, Ser
             break;
         }
     }
+    emitted += scan_enrolment(store, ctx, &rule_set).await?;
     let mut after = 0;
     loop {
         let (expired, last) =
@@ -528,6 +538,70 @@ pub async fn scan_alerts(store: &Store, ctx: &WriteContext) -> Result<usize, Ser
             ));
         }
         emitted += raise(store, ctx, drafts).await?;
+    }
+    Ok(emitted)
+}
+
+/// The enrolment pass of `scan_alerts`.
+async fn scan_enrolment(
+    store: &Store,
+    ctx: &WriteContext,
+    rule_set: &RuleSetRevision,
+) -> Result<usize, ServiceError> {
+    let rules = &rule_set.rules;
+    let label = rule_set.label();
+    // n months after a start are at least 28·n days: every start that can have reached the
+    // YELLOW months by today is on or before this day; `enrolment::assess` decides exactly.
+    let yellow_days = 28 * i64::from(rules.enrolment_yellow_after_months.max(0));
+    let started_by = ctx.today - chrono::Duration::days(yellow_days);
+    let mut emitted = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let mut subjects = store
+            .unenrolled_starts(started_by, ctx.today, after.as_deref(), SCAN_PAGE)
+            .await?;
+        let more = subjects.len() as u64 > SCAN_PAGE;
+        subjects.truncate(SCAN_PAGE as usize);
+        after = subjects.last().map(|s| s.project_id.clone());
+        let pks: Vec<i64> = subjects.iter().map(|s| s.project_pk).collect();
+        let before = justifications::alerted_any(
+            store.connection(),
+            &pks,
+            &[ENROLMENT_YELLOW, ENROLMENT_RED],
+        )
+        .await?;
+        let mut drafts = Vec::new();
+        for subject in &subjects {
+            let judged = enrolment::assess(
+                subject.construction_start,
+                subject.statistics_enrolment_date,
+                ctx.today,
+                rules,
+                &label,
+            );
+            let kind = match judged.light {
+                Light::Green => continue,
+                Light::Yellow => ENROLMENT_YELLOW,
+                Light::Red => ENROLMENT_RED,
+            };
+            let period = i64::from(values::day_number(subject.construction_start));
+            if before.contains(&(subject.project_pk, kind.to_string(), period)) {
+                continue;
+            }
+            drafts.push((
+                (subject.project_pk, period),
+                kind,
+                encode::enrolment_lagging(
+                    subject,
+                    judged.light,
+                    proto::investment::statistics_enrolment(&judged, rule_set),
+                ),
+            ));
+        }
+        emitted += raise(store, ctx, drafts).await?;
+        if !more {
+            break;
+        }
     }
     Ok(emitted)
 }

@@ -30,6 +30,8 @@ pub mod project {
         pub updated_at_us: i64,
         pub version: i64,
         pub reported_investment_yuan: i64,
+        /// Civil day number of the statistics enrolment (入库纳统), see migration 12.
+        pub statistics_enrolment_date: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::entities::{
     investment_plan, investment_report, investment_report_revision, light_rule_set,
-    light_rule_set_activation, project,
+    light_rule_set_activation, milestone, project,
 };
 use super::error::{StoreError, conflict_on};
 use super::sql::Sql;
@@ -21,8 +21,10 @@ use crate::domain::investment::{
     InvestmentReport, PlanRecord, ReportRevision, RuleSetRef, RuleSetRevision, plan_name,
     report_name,
 };
+use crate::domain::milestone::MilestoneKind;
 use crate::domain::names;
 use crate::domain::pace::{InvestmentPlan, LightRules, PaceMeasure, Recovery, YearMonth};
+use crate::domain::project::Stage;
 use crate::domain::values;
 
 // ---- plans ----
@@ -482,6 +484,51 @@ pub struct PaceSubject {
     pub plan: InvestmentPlan,
     /// Month m's report at index m−1: its amount in yuan and submission date.
     pub reports: [Option<(i64, NaiveDate)>; 12],
+    /// The actual date of the project's construction start milestone (the earliest achieved).
+    pub construction_start: Option<NaiveDate>,
+    /// The project's statistics enrolment date (入库纳统).
+    pub statistics_enrolment_date: Option<NaiveDate>,
+}
+
+/// A project whose construction start milestone is achieved and that is not enrolled in the
+/// statistics system as of the scan (`Store::unenrolled_starts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentSubject {
+    pub project_pk: i64,
+    pub project_id: String,
+    pub township: String,
+    pub department: String,
+    pub leader: String,
+    /// The earliest achieved construction start.
+    pub construction_start: NaiveDate,
+    /// An enrolment date after the day scanned, if one was recorded.
+    pub statistics_enrolment_date: Option<NaiveDate>,
+}
+
+/// The construction start (the earliest achieved CONSTRUCTION_START milestone's actual date) of
+/// each of the project rows `pks` that has one.
+pub async fn construction_starts(
+    db: &impl ConnectionTrait,
+    pks: &[i64],
+) -> Result<Vec<(i64, NaiveDate)>, StoreError> {
+    if pks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, Option<i32>)> = milestone::Entity::find()
+        .select_only()
+        .column(milestone::Column::ProjectPk)
+        .column_as(milestone::Column::ActualDate.min(), "start")
+        .filter(milestone::Column::ProjectPk.is_in(pks.iter().copied()))
+        .filter(milestone::Column::Kind.eq(MilestoneKind::ConstructionStart.as_str()))
+        .filter(milestone::Column::ActualDate.is_not_null())
+        .group_by(milestone::Column::ProjectPk)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(pk, start)| Some((pk, values::from_day_number(start?))))
+        .collect())
 }
 
 impl Store {
@@ -591,7 +638,7 @@ impl Store {
         let mut sql = Sql::new(
             self.backend(),
             "SELECT p.id, p.project_id, p.display_name, p.township, p.department, \
-             pl.year, pl.total_yuan, pl.monthly_yuan, p.leader \
+             pl.year, pl.total_yuan, pl.monthly_yuan, p.leader, p.statistics_enrolment_date \
              FROM projects p CROSS JOIN investment_plans pl \
              WHERE pl.project_pk = p.id AND pl.year = ",
         );
@@ -632,6 +679,10 @@ impl Store {
                 project_id,
                 plan,
                 reports: [None; 12],
+                construction_start: None,
+                statistics_enrolment_date: row
+                    .try_get_by_index::<Option<i32>>(9)?
+                    .map(values::from_day_number),
             });
         }
         let first = YearMonth::new(year, 1)
@@ -657,8 +708,67 @@ impl Store {
                     subjects[i].reports[m] = Some((amount, values::from_day_number(date)));
                 }
             }
+            for (pk, start) in construction_starts(self.connection(), chunk).await? {
+                if let Some(&i) = by_pk.get(&pk) {
+                    subjects[i].construction_start = Some(start);
+                }
+            }
         }
         Ok(subjects)
+    }
+
+    /// One page (`limit` + 1 rows, to tell whether more follow), in project id order after
+    /// `after`, of the projects that are not CANCELLED, have a construction start milestone
+    /// achieved on or before `started_by`, and have no statistics enrolment on or before
+    /// `today`.
+    pub async fn unenrolled_starts(
+        &self,
+        started_by: NaiveDate,
+        today: NaiveDate,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<EnrolmentSubject>, StoreError> {
+        let start_kind = MilestoneKind::ConstructionStart.as_str().to_string();
+        let mut sql = Sql::new(
+            self.backend(),
+            "SELECT p.id, p.project_id, p.township, p.department, p.leader, \
+             p.statistics_enrolment_date, \
+             (SELECT MIN(m.actual_date) FROM milestones m WHERE m.project_pk = p.id AND m.kind = ",
+        );
+        sql.bind(start_kind.clone())
+            .push(") FROM projects p WHERE p.stage <> ")
+            .bind(Stage::Cancelled.as_str().to_string())
+            .push(" AND (p.statistics_enrolment_date IS NULL OR p.statistics_enrolment_date > ")
+            .bind(values::day_number(today))
+            .push(
+                ") AND EXISTS (SELECT 1 FROM milestones m WHERE m.project_pk = p.id AND m.kind = ",
+            )
+            .bind(start_kind)
+            .push(" AND m.actual_date <= ")
+            .bind(values::day_number(started_by))
+            .push(")");
+        if let Some(after) = after {
+            sql.push(" AND p.project_id > ").bind(after.to_string());
+        }
+        sql.push(" ORDER BY p.project_id LIMIT ")
+            .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+        let rows = self.connection().query_all_raw(sql.build()).await?;
+        rows.into_iter()
+            .map(|row| {
+                let start: i32 = row.try_get_by_index(6)?;
+                Ok(EnrolmentSubject {
+                    project_pk: row.try_get_by_index(0)?,
+                    project_id: row.try_get_by_index(1)?,
+                    township: row.try_get_by_index(2)?,
+                    department: row.try_get_by_index(3)?,
+                    leader: row.try_get_by_index(4)?,
+                    statistics_enrolment_date: row
+                        .try_get_by_index::<Option<i32>>(5)?
+                        .map(values::from_day_number),
+                    construction_start: values::from_day_number(start),
+                })
+            })
+            .collect()
     }
 
     /// One page of rule set revisions, by id then revision.

@@ -337,3 +337,27 @@ impl Store {
         )
     }
 }
+
+/// The (project row, kind, period) entries of the alert ledger for the project rows `pks` and
+/// the alert `kinds`, whatever their period.
+pub async fn alerted_any<C: ConnectionTrait>(
+    c: &C,
+    pks: &[i64],
+    kinds: &[&str],
+) -> Result<std::collections::HashSet<(i64, String, i64)>, StoreError> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in pks.chunks(500) {
+        let rows: Vec<(i64, String, i64)> = investment_alert::Entity::find()
+            .select_only()
+            .column(investment_alert::Column::ProjectPk)
+            .column(investment_alert::Column::Kind)
+            .column(investment_alert::Column::Period)
+            .filter(investment_alert::Column::Kind.is_in(kinds.iter().copied()))
+            .filter(investment_alert::Column::ProjectPk.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(c)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

@@ -73,7 +73,7 @@ macro_rules! project_columns {
          investment_type, township, department, owner, leader, total_investment_yuan, \
          annual_planned_investment_yuan, completed_investment_yuan, stage, \
          suspended_from_stage, stage_changed_at_us, created_at_us, updated_at_us, version, \
-         reported_investment_yuan"
+         reported_investment_yuan, statistics_enrolment_date"
     };
 }
 pub(crate) use project_columns;
@@ -104,6 +104,7 @@ pub(crate) fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<projec
         updated_at_us: r.get(19)?,
         version: r.get(20)?,
         reported_investment_yuan: r.get(21)?,
+        statistics_enrolment_date: r.get(22)?,
     })
 }
 
@@ -132,6 +133,7 @@ pub(crate) fn to_domain(row: project::Model) -> Result<Project, StoreError> {
             total_investment_yuan: row.total_investment_yuan,
             annual_planned_investment_yuan: row.annual_planned_investment_yuan,
             completed_investment_yuan: row.completed_investment_yuan,
+            statistics_enrolment_date: row.statistics_enrolment_date.map(values::from_day_number),
         },
         id: row.project_id,
         uid: row.uid,
@@ -158,6 +160,7 @@ fn write_fields(model: &mut project::ActiveModel, f: &ProjectFields) {
     model.total_investment_yuan = Set(f.total_investment_yuan);
     model.annual_planned_investment_yuan = Set(f.annual_planned_investment_yuan);
     model.completed_investment_yuan = Set(f.completed_investment_yuan);
+    model.statistics_enrolment_date = Set(f.statistics_enrolment_date.map(values::day_number));
 }
 
 /// Maps a unique violation on the projects table to the field that clashed.

@@ -435,6 +435,17 @@ async fn paced_projects(
     Ok(projects.into_values().collect())
 }
 
+/// `Justification::covers_milestone` of milestone `m` on `date`, in SQL (the date is a day
+/// number, written inline).
+fn milestone_exempt(date: NaiveDate) -> String {
+    let day = day_number(date);
+    format!(
+        "EXISTS (SELECT 1 FROM justifications j WHERE j.project_pk = m.project_pk \
+         AND j.revoked_at_us IS NULL AND j.valid_from <= {day} AND j.valid_to >= {day} \
+         AND (j.scope = 'PROJECT' OR (j.scope = 'MILESTONE' AND j.milestone_id = m.milestone_id)))"
+    )
+}
+
 /// Adds the monthly cycle's counts to `units` (see `paced_projects`).
 async fn pace_counts(
     conn: &impl ConnectionTrait,
@@ -528,15 +539,17 @@ pub async fn unit_counts(
         c.completed_investment_yuan = read_exact_sum(&row, 4)?;
     }
     pace_counts(conn, u, pace, &mut units).await?;
-    // Milestones.
+    // Milestones, but those a justification exempts on the status date: exempt items do not
+    // count against a unit (DESIGN §11).
     let [starts_due, _, starts_on_time] =
         on_time_sums(MilestoneKind::ConstructionStart, status_date);
+    let exempt = milestone_exempt(status_date);
     let [trials_due, _, trials_on_time] = on_time_sums(MilestoneKind::TrialProduction, status_date);
     let variance = rules.variance();
     let sql = Sql::new(
         backend,
         format!(
-            "SELECT {u}, {starts_due}, {starts_on_time}, {trials_due}, {trials_on_time}, COUNT(*), {}, {}{MILESTONES} AND {u} <> '' GROUP BY {u}",
+            "SELECT {u}, {starts_due}, {starts_on_time}, {trials_due}, {trials_on_time}, COUNT(*), {}, {}{MILESTONES} AND {u} <> '' AND NOT {exempt} GROUP BY {u}",
             count_if(&rules.overdue()),
             sum(&format!(
                 "CASE WHEN {variance} > 0 THEN {variance} ELSE 0 END"

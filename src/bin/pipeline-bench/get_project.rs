@@ -91,6 +91,7 @@ pub fn sample_fields(i: usize) -> ProjectFields {
         total_investment_yuan: 1_200_000_000 + i as i64 * 1_000,
         annual_planned_investment_yuan: 300_000_000 + i as i64 * 100,
         completed_investment_yuan: 142_000_000 + i as i64 * 10,
+        statistics_enrolment_date: None,
     }
 }
 

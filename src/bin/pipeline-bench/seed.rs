@@ -2,7 +2,8 @@
 //! milestones each (contract signing, construction start, trial production, completion, then
 //! custom ones) with baselines spread over 2026 and the first half of 2027, forecasts from
 //! 20 days early to 40 days late, about two thirds of the past ones achieved, and one land
-//! prerequisite per project, open for a third of them. Inserted with recursive CTEs, which
+//! prerequisite per project, open for a third of them; nine in ten started projects are enrolled
+//! in the statistics system 20 days after their start. Inserted with recursive CTEs, which
 //! SQLite and PostgreSQL both run, so the same statements seed both backends in seconds.
 //!
 //! `seed_investment` then adds the monthly cycle (issue 17) to the projects in CONSTRUCTION
@@ -112,6 +113,14 @@ pub async fn seed(url: &str, projects: u64, milestones_per_project: u64) -> anyh
          SELECT p.id, 'land', p.uid || '-land', 'LAND', '', \
          CASE WHEN p.id % 3 = 0 THEN 'IN_PROGRESS' ELSE 'DONE' END, NULL, '', 0, 0, 1 \
          FROM projects p WHERE p.project_id LIKE 'bench-%'",
+    )
+    .await?;
+    // Nine in ten projects with an achieved construction start were enrolled in the statistics
+    // system 20 days after it; the rest are left for the scanner's enrolment alerts.
+    db.execute_unprepared(
+        "UPDATE projects SET statistics_enrolment_date = (SELECT MIN(m.actual_date) + 20 \
+         FROM milestones m WHERE m.project_pk = projects.id AND m.kind = 'CONSTRUCTION_START') \
+         WHERE project_id LIKE 'bench-%' AND id % 10 <> 0",
     )
     .await?;
     // Fresh statistics, as a long-running database would have.

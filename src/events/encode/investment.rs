@@ -12,7 +12,7 @@ use crate::domain::pace::YearMonth;
 use crate::domain::project::Project;
 use crate::events::outbox::EventDraft;
 use crate::proto::{self, v1};
-use crate::store::investment::PaceSubject;
+use crate::store::investment::{EnrolmentSubject, PaceSubject};
 
 /// INVESTMENT_PLAN_SET, carrying the plan after the change.
 pub fn plan_set(project: &Project, plan: &PlanRecord, after: v1::InvestmentPlan) -> EventDraft {
@@ -135,11 +135,41 @@ pub fn pace_changed(
             light: v1::AlertLight::from(light) as i32,
             previous_light: v1::AlertLight::from(previous) as i32,
             pace: Some(pace),
-            justification: None,
+            ..Default::default()
         },
     );
     draft.light = Some(light.as_str().to_string());
     draft
+}
+
+/// STATISTICS_ENROLMENT_LAGGING: a started project not enrolled in the statistics system once
+/// the rule set's months for the enrolment's light have passed. The event's light (a stream
+/// filter) is the enrolment's.
+pub fn enrolment_lagging(
+    subject: &EnrolmentSubject,
+    light: Light,
+    enrolment: v1::StatisticsEnrolment,
+) -> EventDraft {
+    let project = names::project_name(&subject.project_id);
+    EventDraft {
+        event: v1::Event {
+            kind: v1::EventKind::StatisticsEnrolmentLagging as i32,
+            project: project.clone(),
+            resource: project,
+            detail: Some(v1::event::Detail::InvestmentAlert(v1::InvestmentAlert {
+                light: v1::AlertLight::from(light) as i32,
+                enrolment: Some(enrolment),
+                ..Default::default()
+            })),
+            ..Default::default()
+        },
+        project_id: subject.project_id.clone(),
+        township: subject.township.clone(),
+        department: subject.department.clone(),
+        leader: subject.leader.clone(),
+        light: Some(light.as_str().to_string()),
+        slip_days: None,
+    }
 }
 
 /// JUSTIFICATION_CREATED, carrying the justification.
