@@ -243,9 +243,9 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
 /// and returns what was created, what was already there and what is left for a later date.
 pub async fn load(store: &Store, today: NaiveDate) -> anyhow::Result<DemoReport> {
     // Milestone thresholds from the active light rule set, as the API judges them.
-    let rules = crate::store::investment::active_rule_set(store.connection())
-        .await?
-        .rules;
+    let rule_set = crate::store::investment::active_rule_set(store.connection()).await?;
+    let rules = rule_set.rules;
+    let rule_set = rule_set.name();
     let policy = Policy {
         warning_horizon_days: rules.warning_horizon_days,
         tolerance_days: rules.milestone_tolerance_days,
@@ -267,7 +267,7 @@ pub async fn load(store: &Store, today: NaiveDate) -> anyhow::Result<DemoReport>
             now_us: Clock::system_now_micros(),
             today: step.on,
         };
-        match step.apply(store, &ctx, &policy).await {
+        match step.apply(store, &ctx, &policy, &rule_set).await {
             Ok(Applied::Created) => report.created.bump(kind),
             Ok(Applied::Present) => report.present.bump(kind),
             Err(
@@ -464,6 +464,7 @@ impl Step {
         store: &Store,
         ctx: &WriteContext,
         policy: &Policy,
+        rule_set: &str,
     ) -> Result<Applied, ServiceError> {
         let project = self.project.as_str();
         match &self.action {
@@ -493,7 +494,10 @@ impl Step {
                     new: new.clone(),
                     key: None,
                 };
-                created(create(store, policy, ctx, cmd).await, "milestone_id")
+                created(
+                    create(store, policy, rule_set, ctx, cmd).await,
+                    "milestone_id",
+                )
             }
             Action::ChangeMilestoneDate {
                 milestone,
@@ -511,7 +515,7 @@ impl Step {
                     etag: None,
                     key: Some(self.request_key()),
                 };
-                replayed(change_date(store, policy, ctx, cmd).await)
+                replayed(change_date(store, policy, rule_set, ctx, cmd).await)
             }
             Action::ChangeStage { to, reason } => {
                 let cmd = crate::service::projects::ChangeStage {

@@ -384,3 +384,43 @@ mod funding {
         }
     }
 }
+
+/// A milestone as the API answers it: with the rule set revision that decided its light and
+/// the reason (`domain::milestone::light_reason`), read back from its own fields so that a
+/// replayed response is annotated the same way.
+pub fn annotated_milestone(
+    mut m: v1::Milestone,
+    policy: &crate::domain::milestone::Policy,
+    rule_set: &str,
+) -> v1::Milestone {
+    let status = match v1::MilestoneStatus::try_from(m.status) {
+        Ok(v1::MilestoneStatus::Achieved) => crate::domain::milestone::MilestoneStatus::Achieved,
+        Ok(v1::MilestoneStatus::Overdue) => crate::domain::milestone::MilestoneStatus::Overdue,
+        Ok(v1::MilestoneStatus::Slipped) => crate::domain::milestone::MilestoneStatus::Slipped,
+        Ok(v1::MilestoneStatus::AtRisk) => crate::domain::milestone::MilestoneStatus::AtRisk,
+        _ => crate::domain::milestone::MilestoneStatus::OnTrack,
+    };
+    let light = match v1::AlertLight::try_from(m.light) {
+        Ok(v1::AlertLight::Red) => crate::domain::milestone::Light::Red,
+        Ok(v1::AlertLight::Yellow) => crate::domain::milestone::Light::Yellow,
+        _ => crate::domain::milestone::Light::Green,
+    };
+    let day = |d: Option<&v1::Date>| {
+        d.and_then(|d| crate::domain::values::civil_date(d.year, d.month, d.day).ok())
+    };
+    let days_to_baseline = match (day(m.baseline_date.as_ref()), day(m.status_date.as_ref())) {
+        (Some(baseline), Some(status_date)) => (baseline - status_date).num_days() as i32,
+        _ => 0,
+    };
+    let label = rule_set.strip_prefix("lightRuleSets/").unwrap_or(rule_set);
+    m.light_reason = crate::domain::milestone::light_reason(
+        status,
+        light,
+        m.variance_days,
+        days_to_baseline,
+        policy,
+        label,
+    );
+    m.light_rule_set = rule_set.to_string();
+    m
+}

@@ -27,9 +27,9 @@ pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
         now_us: services.clock.now_micros(),
         today: services.clock.today(),
     };
-    let (policy, _) = services.light_policy().await?;
+    let (policy, rule_set) = services.light_policy().await?;
     let mut emitted =
-        crate::service::milestones::scan_alerts(&services.store, &policy, &ctx).await?;
+        crate::service::milestones::scan_alerts(&services.store, &policy, &rule_set, &ctx).await?;
     emitted += crate::service::funding::scan_alerts(
         &services.store,
         &ctx,

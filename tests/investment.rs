@@ -1144,6 +1144,16 @@ async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
         m.light_reason,
         "projected 10 days late (滞后10天), within the 30-day tolerance: YELLOW by rule milestone-tolerance default@1"
     );
+    // The event carries the milestone as the answer does, rule set and reason included.
+    let scheduled = events_of(&server, v1::EventKind::MilestoneScheduled).await;
+    let Some(v1::event::Detail::MilestoneChange(change)) = &scheduled[0].detail else {
+        panic!("{scheduled:?}")
+    };
+    let after = change.milestone_after.as_ref().unwrap();
+    assert_eq!(
+        (&after.light_rule_set, &after.light_reason),
+        (&m.light_rule_set, &m.light_reason)
+    );
 
     // A stricter county: RED above 5 days. Published, nothing changes; activated, the light,
     // the filter and the reason follow it.

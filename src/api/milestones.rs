@@ -12,8 +12,7 @@ use super::parse::{date_value, enum_filter, enum_value, mask_paths, optional_eta
 use super::{Services, request_key, respond};
 use crate::domain::error::{Invalid, Violations};
 use crate::domain::milestone::{
-    DateChange, Light, MilestoneKind, MilestonePatch, MilestoneStatus, NewMilestone, Policy,
-    light_reason,
+    DateChange, Light, MilestoneKind, MilestonePatch, MilestoneStatus, NewMilestone,
 };
 use crate::domain::names;
 use crate::domain::values::{self, Id, Note, Reason, Title};
@@ -55,8 +54,10 @@ impl MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let cmd = date_change(request.get_ref(), ctx.today)?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let outcome = service::change_date(&self.services.store, &policy, &ctx, cmd).await?;
-        respond(outcome, |m| m).map(|m| Response::new(annotated(m, &policy, &rule_set)))
+        let outcome =
+            service::change_date(&self.services.store, &policy, &rule_set, &ctx, cmd).await?;
+        respond(outcome, |m| m)
+            .map(|m| Response::new(crate::proto::annotated_milestone(m, &policy, &rule_set)))
     }
 }
 
@@ -309,41 +310,6 @@ impl TryFrom<&v1::DeleteMilestoneRequest> for DeleteMilestone {
     }
 }
 
-/// A milestone as the API answers it: with the rule set revision that decided its light and
-/// the reason (`domain::milestone::light_reason`), read back from its own fields so that a
-/// replayed response is annotated the same way.
-fn annotated(mut m: v1::Milestone, policy: &Policy, rule_set: &str) -> v1::Milestone {
-    let status = match v1::MilestoneStatus::try_from(m.status) {
-        Ok(v1::MilestoneStatus::Achieved) => MilestoneStatus::Achieved,
-        Ok(v1::MilestoneStatus::Overdue) => MilestoneStatus::Overdue,
-        Ok(v1::MilestoneStatus::Slipped) => MilestoneStatus::Slipped,
-        Ok(v1::MilestoneStatus::AtRisk) => MilestoneStatus::AtRisk,
-        _ => MilestoneStatus::OnTrack,
-    };
-    let light = match v1::AlertLight::try_from(m.light) {
-        Ok(v1::AlertLight::Red) => Light::Red,
-        Ok(v1::AlertLight::Yellow) => Light::Yellow,
-        _ => Light::Green,
-    };
-    let day =
-        |d: Option<&v1::Date>| d.and_then(|d| values::civil_date(d.year, d.month, d.day).ok());
-    let days_to_baseline = match (day(m.baseline_date.as_ref()), day(m.status_date.as_ref())) {
-        (Some(baseline), Some(status_date)) => (baseline - status_date).num_days() as i32,
-        _ => 0,
-    };
-    let label = rule_set.strip_prefix("lightRuleSets/").unwrap_or(rule_set);
-    m.light_reason = light_reason(
-        status,
-        light,
-        m.variance_days,
-        days_to_baseline,
-        policy,
-        label,
-    );
-    m.light_rule_set = rule_set.to_string();
-    m
-}
-
 /// `YYYY-MM-DD` in a filter.
 fn filter_date(value: &str) -> Result<NaiveDate, String> {
     let parts: Vec<&str> = value.split('-').collect();
@@ -366,8 +332,9 @@ impl MilestoneService for MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let cmd = CreateMilestone::try_from(request.get_ref())?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let outcome = service::create(&self.services.store, &policy, &ctx, cmd).await?;
-        respond(outcome, |m| m).map(|m| Response::new(annotated(m, &policy, &rule_set)))
+        let outcome = service::create(&self.services.store, &policy, &rule_set, &ctx, cmd).await?;
+        respond(outcome, |m| m)
+            .map(|m| Response::new(crate::proto::annotated_milestone(m, &policy, &rule_set)))
     }
 
     async fn get_milestone(
@@ -391,7 +358,7 @@ impl MilestoneService for MilestoneApi {
         let status_date = query.status_date;
         let (policy, rule_set) = services.light_policy().await?;
         let assessed = service::get(&services.store, &policy, query, today).await?;
-        let mut message = [annotated(
+        let mut message = [crate::proto::annotated_milestone(
             v1::Milestone::from(&assessed),
             &policy,
             &rule_set,
@@ -528,7 +495,7 @@ impl MilestoneService for MilestoneApi {
         let page = self.services.store.list_milestones(&policy, &query).await?;
         let (mut milestones, next_page_token) =
             pagination::fit(page, self.services.max_message_bytes, &print, |item| {
-                annotated(v1::Milestone::from(item), &policy, &rule_set)
+                crate::proto::annotated_milestone(v1::Milestone::from(item), &policy, &rule_set)
             });
         crate::service::investment::mark_exempt_milestones(
             &self.services.store,
@@ -549,8 +516,9 @@ impl MilestoneService for MilestoneApi {
         let ctx = self.services.write_context(&request)?;
         let cmd = UpdateMilestone::try_from(request.into_inner())?;
         let (policy, rule_set) = self.services.light_policy().await?;
-        let outcome = service::update(&self.services.store, &policy, &ctx, cmd).await?;
-        respond(outcome, |m| m).map(|m| Response::new(annotated(m, &policy, &rule_set)))
+        let outcome = service::update(&self.services.store, &policy, &rule_set, &ctx, cmd).await?;
+        respond(outcome, |m| m)
+            .map(|m| Response::new(crate::proto::annotated_milestone(m, &policy, &rule_set)))
     }
 
     async fn delete_milestone(

@@ -168,16 +168,24 @@ async fn unchanged(
     project_pk: i64,
     milestone: Milestone,
     policy: &Policy,
+    rule_set: &str,
 ) -> Result<Outcome<v1::Milestone>, ServiceError> {
     let ctx = unit.ctx();
     drop(unit);
     let assessed = assess_now(store.connection(), project_pk, milestone, ctx, policy).await?;
-    Ok(Outcome::Done(v1::Milestone::from(&assessed)))
+    Ok(Outcome::Done(message(&assessed, policy, rule_set)))
+}
+
+/// The milestone's message as answers and events carry it: with its light's rule set revision
+/// (`rule_set`, `lightRuleSets/{id}@{revision}`, the one `policy` comes from) and reason.
+fn message(assessed: &AssessedMilestone, policy: &Policy, rule_set: &str) -> v1::Milestone {
+    crate::proto::annotated_milestone(v1::Milestone::from(assessed), policy, rule_set)
 }
 
 pub async fn create(
     store: &Store,
     policy: &Policy,
+    rule_set: &str,
     ctx: &WriteContext,
     cmd: CreateMilestone,
 ) -> Result<Outcome<v1::Milestone>, ServiceError> {
@@ -201,7 +209,7 @@ pub async fn create(
         repo::insert_revision(unit.tx(), milestone_pk, revision).await?;
     }
     let assessed = assess_now(unit.tx(), project_pk, scheduled.milestone, ctx, policy).await?;
-    let message = v1::Milestone::from(&assessed);
+    let message = message(&assessed, policy, rule_set);
     unit.emit(encode::scheduled(&project, &assessed, message.clone()));
     unit.commit(message, Message::encode_to_vec).await
 }
@@ -209,6 +217,7 @@ pub async fn create(
 pub async fn update(
     store: &Store,
     policy: &Policy,
+    rule_set: &str,
     ctx: &WriteContext,
     cmd: UpdateMilestone,
 ) -> Result<Outcome<v1::Milestone>, ServiceError> {
@@ -218,11 +227,11 @@ pub async fn update(
         Err(first) => return Ok(Outcome::Replayed(first)),
     };
     let Some(updated) = w.milestone.update(cmd.patch, ctx.now_us)? else {
-        return unchanged(store, w.unit, w.project_pk, w.milestone, policy).await;
+        return unchanged(store, w.unit, w.project_pk, w.milestone, policy, rule_set).await;
     };
     repo::save(w.unit.tx(), w.milestone_pk, &updated.milestone).await?;
     let assessed = assess_now(w.unit.tx(), w.project_pk, updated.milestone, ctx, policy).await?;
-    let message = v1::Milestone::from(&assessed);
+    let message = message(&assessed, policy, rule_set);
     let draft = encode::updated(&w.project, &assessed, message.clone(), &updated.changed);
     w.unit.emit(draft);
     w.unit.commit(message, Message::encode_to_vec).await
@@ -248,6 +257,7 @@ pub async fn delete(
 pub async fn change_date(
     store: &Store,
     policy: &Policy,
+    rule_set: &str,
     ctx: &WriteContext,
     cmd: ChangeDate,
 ) -> Result<Outcome<v1::Milestone>, ServiceError> {
@@ -260,12 +270,12 @@ pub async fn change_date(
         w.milestone
             .change_date(cmd.change, cmd.date, &cmd.reason, &w.project, stamp(ctx))?;
     let Some((milestone, changed)) = changed else {
-        return unchanged(store, w.unit, w.project_pk, w.milestone, policy).await;
+        return unchanged(store, w.unit, w.project_pk, w.milestone, policy, rule_set).await;
     };
     repo::save(w.unit.tx(), w.milestone_pk, &milestone).await?;
     repo::insert_revision(w.unit.tx(), w.milestone_pk, &changed.revision).await?;
     let assessed = assess_now(w.unit.tx(), w.project_pk, milestone, ctx, policy).await?;
-    let message = v1::Milestone::from(&assessed);
+    let message = message(&assessed, policy, rule_set);
     let draft = encode::date_changed(&w.project, &assessed, message.clone(), &changed);
     w.unit.emit(draft);
     if let Some(advance) = changed.stage {
@@ -348,6 +358,7 @@ struct AlertBatch {
 pub async fn scan_alerts(
     store: &Store,
     policy: &Policy,
+    rule_set: &str,
     ctx: &WriteContext,
 ) -> Result<usize, ServiceError> {
     let rules = RuleSql::new(ctx.today, policy);
@@ -358,7 +369,8 @@ pub async fn scan_alerts(
         // once instead of from the start for every batch.
         let mut after = 0;
         loop {
-            let batch = raise_alerts(store, policy, ctx, alert, &condition, after).await?;
+            let batch =
+                raise_alerts(store, policy, rule_set, ctx, alert, &condition, after).await?;
             emitted += batch.raised;
             if batch.done {
                 break;
@@ -378,6 +390,7 @@ pub async fn scan_alerts(
 async fn raise_alerts(
     store: &Store,
     policy: &Policy,
+    rule_set: &str,
     ctx: &WriteContext,
     alert: Alert,
     condition: &str,
@@ -422,7 +435,12 @@ async fn raise_alerts(
             .get(&project_pk)
             .ok_or_else(|| ServiceError::internal("milestone without its project"))?;
         let assessed = milestone.assessed(open.contains(&project_pk), ctx.today, policy);
-        let draft = encode::alert(project, &assessed, alert);
+        let draft = encode::alert(
+            project,
+            &assessed,
+            message(&assessed, policy, rule_set),
+            alert,
+        );
         bytes += draft.batch_len(&ctx.actor);
         if bytes > budget::MAX_RESOURCE_BYTES && !alerted.is_empty() {
             break;

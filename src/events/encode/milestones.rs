@@ -123,7 +123,12 @@ pub fn date_changed(
 }
 
 /// MILESTONE_OVERDUE or MILESTONE_AT_RISK, raised by the scanner.
-pub fn alert(project: &Project, assessed: &AssessedMilestone, alert: Alert) -> EventDraft {
+pub fn alert(
+    project: &Project,
+    assessed: &AssessedMilestone,
+    after: v1::Milestone,
+    alert: Alert,
+) -> EventDraft {
     let kind = match alert {
         Alert::Overdue => v1::EventKind::MilestoneOverdue,
         Alert::AtRisk => v1::EventKind::MilestoneAtRisk,
@@ -133,7 +138,7 @@ pub fn alert(project: &Project, assessed: &AssessedMilestone, alert: Alert) -> E
         kind,
         project,
         assessed,
-        v1::Milestone::from(assessed),
+        after,
         None,
         baseline,
         alert.reason(baseline),
