@@ -16,22 +16,21 @@ import os
 import sys
 import tempfile
 
-from google.protobuf import descriptor_pb2
-from google.protobuf.compiler import plugin_pb2
+try:
+    from google.protobuf import descriptor_pb2
+    from google.protobuf.compiler import plugin_pb2
+    from grpc_tools import protoc
+except ImportError as missing:
+    sys.exit(
+        f"protoc_gen_grpcio.py: {missing} in {sys.executable}: install sdk/python/requirements.txt "
+        "into a virtual environment and put its bin directory first on PATH"
+    )
 
 
 def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
     response = plugin_pb2.CodeGeneratorResponse(
         supported_features=plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
     )
-    try:
-        from grpc_tools import protoc
-    except ImportError:
-        response.error = (
-            "grpcio-tools is not installed for " + sys.executable
-            + ": install sdk/python/requirements.txt into the Python that is first on PATH"
-        )
-        return response
     files = [name for name in request.file_to_generate if not name.startswith("google/")]
     if not files:
         return response
