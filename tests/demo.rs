@@ -2,7 +2,8 @@
 //! loads through the store, a second run changes nothing, a run with an earlier date leaves the
 //! later steps for the next run, and the API (and the scanner) show the autumn push as of
 //! 15 October 2026. The README's examples are run here as written: every `buf curl` command on
-//! the server it names, its outputs and tables compared with what the service answers.
+//! the server it names, its outputs and tables compared with what the service answers (an error
+//! shown as `buf curl` prints it).
 
 mod common;
 
@@ -691,9 +692,59 @@ impl tonic::codec::Decoder for RawCodec {
     }
 }
 
+/// Whether the README shows `value` as the error `buf curl` prints for a failed call: an object
+/// of `code`, `message` and, when there are any, `details`.
+fn shows_an_error(value: &serde_json::Value) -> bool {
+    value.as_object().is_some_and(|object| {
+        object.get("code").is_some_and(serde_json::Value::is_string)
+            && object
+                .keys()
+                .all(|key| ["code", "message", "details"].contains(&key.as_str()))
+    })
+}
+
+/// A failed call as `buf curl` prints it (on stderr): the code in snake case as Connect names it,
+/// the message, and each detail of the `grpc-status-details-bin` trailer as its type name and its
+/// bytes in base64 without padding, undecoded.
+fn as_buf_curl_error(status: &tonic::Status) -> serde_json::Value {
+    use base64::Engine;
+    use prost::Message;
+
+    let code = match status.code() {
+        // Connect spells it the American way.
+        tonic::Code::Cancelled => "canceled".to_string(),
+        code => format!("{code:?}")
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                let separator = (i > 0 && c.is_ascii_uppercase()).then_some('_');
+                separator.into_iter().chain(c.to_lowercase())
+            })
+            .collect(),
+    };
+    let mut error = serde_json::json!({"code": code, "message": status.message()});
+    let details = tonic_types::pb::Status::decode(status.details())
+        .expect("the status details are a google.rpc.Status")
+        .details;
+    if !details.is_empty() {
+        error["details"] = details
+            .iter()
+            .map(|any| {
+                serde_json::json!({
+                    "type": any.type_url.rsplit('/').next().unwrap_or_default(),
+                    "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(&any.value),
+                })
+            })
+            .collect();
+    }
+    error
+}
+
 /// Makes a README call as `buf curl` would: its JSON request to the method's input type, the
 /// answer back to proto3 JSON (camelCase names, 64-bit integers as strings, defaults left out).
-/// A stream only has its request checked (it does not end by itself), and answers None.
+/// A call fails the test unless the README shows the error it answers, which is then returned as
+/// `buf curl` prints it. A stream only has its request checked (it does not end by itself), and
+/// answers None.
 async fn call_as_buf_curl(server: &TestServer, call: &Call) -> Option<serde_json::Value> {
     use prost::Message;
     use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
@@ -719,15 +770,20 @@ async fn call_as_buf_curl(server: &TestServer, call: &Call) -> Option<serde_json
     }
     let mut grpc = tonic::client::Grpc::new(server.authed(&server.admin_token).await);
     grpc.ready().await.unwrap();
-    let answer = grpc
+    let answer = match grpc
         .unary(
             tonic::Request::new(request.encode_to_vec()),
             call.path.parse().unwrap(),
             RawCodec,
         )
         .await
-        .unwrap_or_else(|status| panic!("README: {} failed: {status:?}", call.path))
-        .into_inner();
+    {
+        Ok(answer) => answer.into_inner(),
+        Err(status) if call.expected.as_ref().is_some_and(shows_an_error) => {
+            return Some(as_buf_curl_error(&status));
+        }
+        Err(status) => panic!("README: {} failed: {status:?}", call.path),
+    };
     let answer = DynamicMessage::decode(method.output(), answer.as_slice()).unwrap();
     Some(
         answer
