@@ -57,6 +57,84 @@ pub enum Command {
     /// in a week with projects undeclared). Served with a later date, the October milestones
     /// show as overdue.
     Demo(DemoConfig),
+    /// The county's spreadsheet ledger (台账) in and out, through a running server's API.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+/// `pipeline ledger`.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Import a ledger (XLSX, XLS, ODS, or CSV in UTF-8 or GB18030): projects matched by
+    /// 项目代码, else by an id column (系统编号), created or updated with their prerequisites
+    /// (用地/规划/环评/能评/施工许可 columns) and milestone baselines (计划开工时间, 计划试生产时间).
+    /// The file is checked whole first: every problem is printed as `sheet!cell: message`, and
+    /// a file with bad rows writes none of them unless --skip-bad-rows is given. Importing the
+    /// same file again changes nothing. Exits 1 when any row was skipped or refused.
+    Import(LedgerImport),
+    /// Export the ledger as XLSX: projects (money in 万元), milestones with their lights as fills,
+    /// and the funding coverage of open windows, as of a status date.
+    Export(LedgerExport),
+}
+
+/// Where the service is and who calls it.
+#[derive(Debug, Clone, Args)]
+pub struct LedgerServer {
+    /// The server's address, e.g. http://127.0.0.1:50051.
+    #[arg(
+        long,
+        env = "PIPELINE_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// The API token (an EDITOR's for its scope, or an ADMIN's).
+    #[arg(long, env = "PIPELINE_TOKEN")]
+    pub token: String,
+}
+
+/// `pipeline ledger import`.
+#[derive(Debug, Clone, Args)]
+pub struct LedgerImport {
+    /// The ledger file.
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub server: LedgerServer,
+    /// Check the file and print every problem; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Import the good rows of a file that has bad ones.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+    /// A column the built-in header table does not know: `列名=field`, e.g. `责任人=leader`
+    /// (fields: display_name, project_code, project_id, description, category,
+    /// investment_type, township, department, owner, leader, total_investment_yuan,
+    /// annual_planned_investment_yuan, completed_investment_yuan, stage, construction_start,
+    /// trial_production, statistics_enrolment_date, prerequisite.land, ..., ignore).
+    /// Repeatable.
+    #[arg(long = "map", value_name = "列名=FIELD")]
+    pub maps: Vec<String>,
+    /// The year of dates written without one (`10月底`); the current year by default.
+    #[arg(long)]
+    pub year: Option<i32>,
+}
+
+/// `pipeline ledger export`.
+#[derive(Debug, Clone, Args)]
+pub struct LedgerExport {
+    #[command(flatten)]
+    pub server: LedgerServer,
+    /// The status date (YYYY-MM-DD) lights and windows are judged on; today by default.
+    #[arg(long)]
+    pub status_date: Option<NaiveDate>,
+    /// A ListProjects filter choosing the projects, e.g. `township = "城关镇"`.
+    #[arg(long, default_value = "")]
+    pub filter: String,
+    /// The title row's first words.
+    #[arg(long, default_value = "重点项目台账")]
+    pub title: String,
+    /// The file to write.
+    #[arg(short = 'o', long = "output")]
+    pub output: std::path::PathBuf,
 }
 
 /// `pipeline demo`: where to load the scenario, and as of which day.

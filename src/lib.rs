@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod events;
+pub mod ledger;
 pub mod proto;
 pub mod scanner;
 pub mod service;

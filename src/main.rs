@@ -11,5 +11,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(database) => app::migrate(&database).await,
         Command::Token(command) => pipeline::admin::token(command).await,
         Command::Demo(config) => pipeline::demo::run(config).await,
+        Command::Ledger(command) => pipeline::ledger::run(command).await,
     }
 }

@@ -160,7 +160,7 @@ fn date_change<R: DateChangeRequest>(req: &R, today: NaiveDate) -> Result<Change
 }
 
 /// A milestone kind of the API.
-fn kind_from_proto(raw: i32) -> Option<MilestoneKind> {
+pub(crate) fn kind_from_proto(raw: i32) -> Option<MilestoneKind> {
     match v1::MilestoneKind::try_from(raw).ok()? {
         v1::MilestoneKind::Unspecified => None,
         v1::MilestoneKind::ContractSigning => Some(MilestoneKind::ContractSigning),

@@ -105,7 +105,7 @@ pub(crate) fn prerequisite_kind_from_proto(raw: i32) -> Option<PrerequisiteKind>
     })
 }
 
-fn prerequisite_state_from_proto(raw: i32) -> Option<PrerequisiteState> {
+pub(crate) fn prerequisite_state_from_proto(raw: i32) -> Option<PrerequisiteState> {
     use v1::PrerequisiteState as P;
     Some(match P::try_from(raw).ok()? {
         P::Unspecified => return None,
@@ -384,6 +384,7 @@ fn parse_list_projects(
         ("township", Op::Equals),
         ("department", Op::Equals),
         ("leader", Op::Equals),
+        ("project_code", Op::Equals),
         ("display_name", Op::Has),
     ];
     if let Some(terms) = violations.check("filter", filter::parse(&req.filter, FIELDS)) {
@@ -411,6 +412,7 @@ fn parse_list_projects(
                 "township" => f.township = Some(value),
                 "department" => f.department = Some(value),
                 "leader" => f.leader = Some(value),
+                "project_code" => f.project_code = Some(value),
                 "display_name" => f.display_name_contains = Some(value),
                 _ => unreachable!("filter fields come from FIELDS"),
             }

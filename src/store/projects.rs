@@ -26,6 +26,7 @@ pub struct ProjectFilter {
     pub township: Option<String>,
     pub department: Option<String>,
     pub leader: Option<String>,
+    pub project_code: Option<String>,
     pub display_name_contains: Option<String>,
 }
 
@@ -382,6 +383,11 @@ impl Store {
             (project::Column::Department, &f.department),
             (project::Column::Leader, &f.leader),
         ] {
+            if let Some(value) = value {
+                condition = condition.add(column.eq(value.as_str()));
+            }
+        }
+        for (column, value) in [(project::Column::ProjectCode, &f.project_code)] {
             if let Some(value) = value {
                 condition = condition.add(column.eq(value.as_str()));
             }
