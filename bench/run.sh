@@ -41,6 +41,7 @@ started=$(date +%s)
     "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --rate 20 --seconds 2 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --stalled-window 16777216 --stalled-frozen --rate 20 --seconds 2 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 20 --tonic-readers --rate 20 --seconds 2 "${server_cpus[@]}"
+    "${load[@]}" "$bin" ledger --rows 50 "${pg[@]}" "${server_cpus[@]}"
   else
     "$bin" get-project
     "$bin" writes "${pg[@]}"
@@ -49,6 +50,7 @@ started=$(date +%s)
     "${load[@]}" "$bin" fanout --subscribers 10000 --rate 10 --seconds 10 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 1000 --stalled 1000 --rate 100 --seconds 10 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 10 --stalled 1000 --stalled-window 16777216 --stalled-frozen --rate 100 --seconds 10 "${server_cpus[@]}"
+    "${load[@]}" "$bin" ledger --rows 10000 "${pg[@]}" "${server_cpus[@]}"
   fi
 } 2>&1 | tee "$out"
 grep '^{' "$out" > bench-results.json || true

@@ -376,7 +376,8 @@ impl Client {
                     .await?
                     .into_inner();
                 // Children first: a project the row ends CANCELLED takes no new milestones.
-                self.children(&created, row, &reason, &request_id).await?;
+                self.children(&created, true, row, &reason, &request_id)
+                    .await?;
                 self.stage(created, row, &reason, &request_id).await?;
                 return Ok(Outcome::Created);
             }
@@ -397,7 +398,9 @@ impl Client {
                 .await?
                 .into_inner()
         };
-        changed |= self.children(&project, row, &reason, &request_id).await?;
+        changed |= self
+            .children(&project, false, row, &reason, &request_id)
+            .await?;
         let before = project.stage;
         let project = self.stage(project, row, &reason, &request_id).await?;
         changed |= project.stage != before;
@@ -432,26 +435,31 @@ impl Client {
             .into_inner())
     }
 
-    /// The row's prerequisites and milestone baselines; true when something changed.
+    /// The row's prerequisites and milestone baselines; true when something changed. A project
+    /// just created (`fresh`) has neither, and is not asked.
     async fn children(
         &mut self,
         project: &v1::Project,
+        fresh: bool,
         row: &LedgerRow,
         reason: &str,
         request_id: &impl Fn(&str) -> String,
     ) -> Result<bool, tonic::Status> {
         let mut changed = false;
         if !row.prerequisites.is_empty() {
-            let existing = self
-                .projects
-                .list_prerequisites(v1::ListPrerequisitesRequest {
-                    parent: project.name.clone(),
-                    page_size: 1000,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner()
-                .prerequisites;
+            let existing = if fresh {
+                Vec::new()
+            } else {
+                self.projects
+                    .list_prerequisites(v1::ListPrerequisitesRequest {
+                        parent: project.name.clone(),
+                        page_size: 1000,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner()
+                    .prerequisites
+            };
             for (kind, state) in &row.prerequisites {
                 let found = existing
                     .iter()
@@ -493,16 +501,19 @@ impl Client {
             }
         }
         if !row.milestones.is_empty() {
-            let existing = self
-                .milestones
-                .list_milestones(v1::ListMilestonesRequest {
-                    parent: project.name.clone(),
-                    page_size: 1000,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner()
-                .milestones;
+            let existing = if fresh {
+                Vec::new()
+            } else {
+                self.milestones
+                    .list_milestones(v1::ListMilestonesRequest {
+                        parent: project.name.clone(),
+                        page_size: 1000,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner()
+                    .milestones
+            };
             for (kind, baseline) in &row.milestones {
                 let found = existing
                     .iter()

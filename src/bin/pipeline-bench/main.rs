@@ -9,6 +9,7 @@
 mod common;
 mod fanout;
 mod get_project;
+mod ledger;
 mod queries;
 mod seed;
 mod writes;
@@ -146,6 +147,19 @@ enum Bench {
         #[arg(long, default_value = "1")]
         client_cpus: String,
     },
+    /// Ledger import (issue 19): rows per second of `pipeline ledger import` of an XLSX ledger,
+    /// and of its dry run, against bare CreateProject calls on the same server.
+    Ledger {
+        /// Rows in the ledger.
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// Also run on PostgreSQL: an admin URL; a scratch database is made and dropped.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Pin the server to these CPUs (a `taskset -c` list).
+        #[arg(long)]
+        server_cpus: Option<String>,
+    },
     /// Bench-only: the reference server of `get-project` (GetProject returns a fixed project).
     #[command(hide = true)]
     ReferenceServer {
@@ -249,6 +263,18 @@ async fn main() -> anyhow::Result<()> {
                 postgres_url,
                 server_cpus: cpus(server_cpus),
                 client_cpus: cpus(client_cpus),
+            })
+            .await?
+        }
+        Bench::Ledger {
+            rows,
+            postgres_url,
+            server_cpus,
+        } => {
+            ledger::run(ledger::Options {
+                rows,
+                postgres_url,
+                server_cpus,
             })
             .await?
         }

@@ -540,7 +540,7 @@ async fn sqlite(options: &Options) -> anyhow::Result<Outcome> {
 }
 
 /// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     let scheme_end = url
         .find("://")
         .ok_or_else(|| anyhow::anyhow!("{url:?} is not a database URL"))?
