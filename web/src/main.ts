@@ -538,6 +538,8 @@ function revisionChart(revisions: MilestoneRevision[]): Element {
 // ---------------------------------------------------------------- the live stream
 
 let cursor = "";
+/** Events received since the page opened; shown, so that a reader sees updates arrive. */
+let eventsReceived = 0;
 let streamAbort: AbortController | undefined;
 let reloadTimer: number | undefined;
 
@@ -582,6 +584,10 @@ async function watch(): Promise<void> {
         const kind = message.response.case;
         if (kind === "batch") {
           cursor = message.response.value.cursor;
+          eventsReceived += message.response.value.events.length;
+          const counter = byId("stream-events");
+          counter.dataset.count = String(eventsReceived);
+          counter.textContent = `已接收 ${eventsReceived} 条更新 events received`;
           scheduleReload();
         } else if (kind === "caughtUp" || kind === "progress") {
           cursor = message.response.value.cursor || cursor;
