@@ -8,6 +8,10 @@ use prost::Message;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     postgres_tests();
 
+    // The dashboard's files are embedded (src/web/dashboard.rs): a file added to or removed
+    // from web/dist must rebuild the crate, which rust-embed alone does not notice.
+    println!("cargo:rerun-if-changed=web/dist");
+
     let proto_root = PathBuf::from("proto");
     println!("cargo:rerun-if-changed={}", proto_root.display());
 

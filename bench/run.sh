@@ -36,6 +36,7 @@ started=$(date +%s)
   echo "# pipeline benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
   if [ -n "${BENCH_SMOKE:-}" ]; then
     "$bin" get-project --projects 200 --rounds 2 --seconds-per-round 0.5
+    "$bin" grpc-web --projects 200 --rounds 2 --seconds-per-round 0.5
     "$bin" writes --clients 4 --seconds 1 --rounds 1 "${pg[@]}"
     "${load[@]}" "$bin" queries --projects 500 --requests 20 "${pg[@]}" "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --rate 20 --seconds 2 "${server_cpus[@]}"
@@ -44,6 +45,7 @@ started=$(date +%s)
     "${load[@]}" "$bin" ledger --rows 50 "${pg[@]}" "${server_cpus[@]}"
   else
     "$bin" get-project
+    "$bin" grpc-web
     "$bin" writes "${pg[@]}"
     "${load[@]}" "$bin" queries "${pg[@]}" "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 1000 --rate 100 --seconds 10 "${server_cpus[@]}"

@@ -35,6 +35,7 @@ use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::scanner;
 use crate::transport::call_log::CallLogLayer;
 use crate::transport::event_routes::EventRoutes;
+use crate::web::WebLayer;
 
 /// `pipeline migrate`.
 pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
@@ -103,6 +104,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             ..StreamSettings::default()
         },
         event_retention: config.event_retention,
+        cors_allowed_origins: config.cors_allowed_origins.clone(),
         retention_interval: Duration::from_secs(3600),
     };
     run(listener, services, shutdown_signal(), options).await
@@ -140,6 +142,9 @@ pub struct RunOptions {
     pub streams: StreamSettings,
     /// Events older than this are pruned (subject to live subscriptions).
     pub event_retention: Duration,
+    /// Origins (`scheme://host[:port]`, as `web::parse_origin` returns them) whose pages may
+    /// call the API over gRPC-Web; none by default (the dashboard served here needs none).
+    pub cors_allowed_origins: Vec<String>,
     /// How often retention runs.
     pub retention_interval: Duration,
 }
@@ -155,6 +160,7 @@ impl Default for RunOptions {
             poll_interval: Duration::from_secs(1),
             streams: StreamSettings::default(),
             event_retention: Duration::from_secs(90 * 24 * 3600),
+            cors_allowed_origins: Vec::new(),
             retention_interval: Duration::from_secs(3600),
         }
     }
@@ -307,13 +313,17 @@ pub async fn run(
             ))
             .context("configuring TLS")?;
     }
+    // HTTP/1.1 is accepted for gRPC-Web and the dashboard's files (`web`); native gRPC stays
+    // HTTP/2 only.
     let server = builder
+        .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_keepalive(Some(Duration::from_secs(60)))
         .max_concurrent_streams(Some(options.max_streams_per_connection))
         .max_connection_age(Duration::from_secs(30 * 60))
         .max_connection_age_grace(Duration::from_secs(60))
+        .layer(WebLayer::new(&options.cors_allowed_origins))
         .layer(CallLogLayer)
         .layer(AuthLayer::new(services.store.clone()))
         .layer(crate::transport::refusals::layer())

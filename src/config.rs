@@ -301,6 +301,11 @@ pub struct ServeConfig {
     /// Event streams (WatchEvents, StreamSubscription) one token may hold open at once.
     #[arg(long, env = "PIPELINE_MAX_STREAMS_PER_TOKEN", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_streams_per_token: u32,
+    /// An origin (`scheme://host[:port]`) whose web pages may call the API over gRPC-Web;
+    /// repeat for more. None by default: the dashboard served at `/` is the server's own origin
+    /// and needs none.
+    #[arg(long = "cors-allowed-origin", env = "PIPELINE_CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::web::parse_origin)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Parses `500ms`, `10s`, `5m`, `2h`, `90d` or a bare number of seconds.

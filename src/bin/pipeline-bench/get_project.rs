@@ -50,7 +50,7 @@ pub struct Options {
 }
 
 /// The id of the `i`-th benchmark project; every id has the same length.
-fn project_id(i: usize) -> String {
+pub(crate) fn project_id(i: usize) -> String {
     format!("bench-{i:07}")
 }
 
@@ -286,7 +286,7 @@ async fn start_reference(cpus: Option<&str>) -> anyhow::Result<(Helper, String)>
 }
 
 /// Creates `n` projects through the store, `parallel` transactions in flight at a time.
-async fn load_projects(store: &Store, n: usize, parallel: usize) -> anyhow::Result<()> {
+pub(crate) async fn load_projects(store: &Store, n: usize, parallel: usize) -> anyhow::Result<()> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..parallel {
@@ -326,21 +326,21 @@ async fn load_projects(store: &Store, n: usize, parallel: usize) -> anyhow::Resu
 }
 
 /// What one round against one target measured.
-struct Round {
-    calls: u64,
-    errors: u64,
-    elapsed: Duration,
-    latencies: Histogram<u64>,
+pub(crate) struct Round {
+    pub(crate) calls: u64,
+    pub(crate) errors: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) latencies: Histogram<u64>,
 }
 
 impl Round {
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
     }
 }
 
 /// `concurrency` tasks call GetProject on random names until `duration` has passed.
-async fn round(
+pub(crate) async fn round(
     channels: &[Channel],
     bearer: Option<&MetadataValue<Ascii>>,
     projects: usize,
@@ -399,15 +399,15 @@ async fn round(
 }
 
 /// What all rounds of one target measured.
-struct Totals {
-    rates: Vec<f64>,
+pub(crate) struct Totals {
+    pub(crate) rates: Vec<f64>,
     p99s: Vec<f64>,
-    errors: u64,
-    latencies: Histogram<u64>,
+    pub(crate) errors: u64,
+    pub(crate) latencies: Histogram<u64>,
 }
 
 impl Totals {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             rates: Vec::new(),
             p99s: Vec::new(),
@@ -416,7 +416,7 @@ impl Totals {
         }
     }
 
-    fn add(&mut self, round: &Round) -> anyhow::Result<()> {
+    pub(crate) fn add(&mut self, round: &Round) -> anyhow::Result<()> {
         self.rates.push(round.rate());
         self.p99s.push(ms(&round.latencies, 0.99));
         self.errors += round.errors;
@@ -424,7 +424,7 @@ impl Totals {
         Ok(())
     }
 
-    fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         format!(
             "{{\"calls_per_s\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{},\"calls\":{}}}",
             median(self.rates.clone()),

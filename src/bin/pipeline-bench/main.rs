@@ -9,6 +9,7 @@
 mod common;
 mod fanout;
 mod get_project;
+mod grpc_web;
 mod ledger;
 mod queries;
 mod seed;
@@ -119,6 +120,28 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
         /// Pin both servers to these CPUs (a `taskset -c` list; `none`: unpinned).
+        #[arg(long, default_value = "0")]
+        server_cpus: String,
+        /// Pin this process (the load) to these CPUs (`none`: unpinned).
+        #[arg(long, default_value = "1")]
+        client_cpus: String,
+    },
+    /// GetProject over gRPC-Web (HTTP/1.1 and HTTP/2) against native gRPC on the same server
+    /// (SQLite, alternating rounds, the same calls in flight).
+    GrpcWeb {
+        /// Projects loaded before the server starts.
+        #[arg(long, default_value_t = 10_000)]
+        projects: usize,
+        /// Length of each round, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        seconds_per_round: f64,
+        /// Rounds per target (native, HTTP/1.1 and HTTP/2 gRPC-Web alternate).
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+        /// Calls in flight on each target.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Pin the server to these CPUs (a `taskset -c` list; `none`: unpinned).
         #[arg(long, default_value = "0")]
         server_cpus: String,
         /// Pin this process (the load) to these CPUs (`none`: unpinned).
@@ -261,6 +284,24 @@ async fn main() -> anyhow::Result<()> {
                 seconds,
                 rounds,
                 postgres_url,
+                server_cpus: cpus(server_cpus),
+                client_cpus: cpus(client_cpus),
+            })
+            .await?
+        }
+        Bench::GrpcWeb {
+            projects,
+            seconds_per_round,
+            rounds,
+            concurrency,
+            server_cpus,
+            client_cpus,
+        } => {
+            grpc_web::run(grpc_web::Options {
+                projects,
+                seconds_per_round,
+                rounds,
+                concurrency,
                 server_cpus: cpus(server_cpus),
                 client_cpus: cpus(client_cpus),
             })
