@@ -104,7 +104,6 @@ fn parse_update(req: &v1::UpdateProblemRequest) -> Result<UpdateProblem, Invalid
         "uid",
         "raised_by",
         "raise_date",
-        "deadline",
         "state",
         "resolution_note",
         "extension_count",
@@ -121,8 +120,23 @@ fn parse_update(req: &v1::UpdateProblemRequest) -> Result<UpdateProblem, Invalid
     };
     let ids = violations.check("problem.name", parse_problem_name(&p.name));
     let reason = violations.check("reason", Reason::parse(&req.reason));
+    // The deadline moves only by an extension, which needs a reason and is counted.
+    let mask = req.update_mask.as_ref().map(|mask| {
+        let mut mask = mask.clone();
+        mask.paths.retain(|path| {
+            let deadline = path == "deadline";
+            if deadline {
+                violations.add(
+                    "update_mask",
+                    "deadline changes only through ExtendProblemDeadline",
+                );
+            }
+            !deadline
+        });
+        mask
+    });
     let paths = mask_paths(
-        req.update_mask.as_ref(),
+        mask.as_ref(),
         MUTABLE,
         NOT_HERE,
         |path| match path {
