@@ -18,6 +18,7 @@ use crate::api::events::EventApi;
 use crate::api::funding::FundingApi;
 use crate::api::investment::InvestmentApi;
 use crate::api::milestones::MilestoneApi;
+use crate::api::problems::ProblemApi;
 use crate::api::projects::ProjectApi;
 use crate::api::reports::ReportApi;
 use crate::config::{DatabaseConfig, ServeConfig};
@@ -30,6 +31,7 @@ use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::funding_service_server::FundingServiceServer;
 use crate::proto::v1::investment_service_server::InvestmentServiceServer;
 use crate::proto::v1::milestone_service_server::MilestoneServiceServer;
+use crate::proto::v1::problem_service_server::ProblemServiceServer;
 use crate::proto::v1::project_service_server::ProjectServiceServer;
 use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::scanner;
@@ -204,6 +206,9 @@ pub async fn run(
         .set_serving::<InvestmentServiceServer<InvestmentApi>>()
         .await;
     health
+        .set_serving::<ProblemServiceServer<ProblemApi>>()
+        .await;
+    health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
 
@@ -233,6 +238,10 @@ pub async fn run(
         .max_encoding_message_size(options.max_message_bytes);
 
     let investment = InvestmentServiceServer::new(InvestmentApi::new(services.clone()))
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
+
+    let problems = ProblemServiceServer::new(ProblemApi::new(services.clone()))
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes);
 
@@ -288,6 +297,9 @@ pub async fn run(
             .set_not_serving::<InvestmentServiceServer<InvestmentApi>>()
             .await;
         health_on_stop
+            .set_not_serving::<ProblemServiceServer<ProblemApi>>()
+            .await;
+        health_on_stop
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         server_stop.cancel();
@@ -336,6 +348,7 @@ pub async fn run(
         .add_service(funding)
         .add_service(reports)
         .add_service(investment)
+        .add_service(problems)
         .serve_with_incoming_shutdown(incoming, async move { signal.cancelled().await });
 
     let drain_limit = async {

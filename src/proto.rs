@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod investment;
+pub mod problems;
 pub mod reports;
 
 pub mod v1 {

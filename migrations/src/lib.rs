@@ -15,6 +15,7 @@ mod m20261128_000009_request_ids_per_caller;
 mod m20261129_000010_investment_cycle;
 mod m20261129_000011_justifications;
 mod m20261130_000012_statistics_enrolment;
+mod m20261130_000013_problems;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_investment_cycle::Migration),
             Box::new(m20261129_000011_justifications::Migration),
             Box::new(m20261130_000012_statistics_enrolment::Migration),
+            Box::new(m20261130_000013_problems::Migration),
         ]
     }
 }

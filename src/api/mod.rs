@@ -11,6 +11,7 @@ pub mod investment;
 pub mod milestones;
 pub mod pagination;
 pub mod parse;
+pub mod problems;
 pub mod projects;
 pub mod reports;
 

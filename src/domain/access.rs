@@ -74,13 +74,15 @@ pub fn need_of(path: &str) -> Need {
         (
             "pipeline.v1.ProjectService"
             | "pipeline.v1.MilestoneService"
-            | "pipeline.v1.FundingService",
+            | "pipeline.v1.FundingService"
+            | "pipeline.v1.ProblemService",
             m,
         ) if m.starts_with("Get") || m.starts_with("List") => Need::Read,
         (
             "pipeline.v1.ProjectService"
             | "pipeline.v1.MilestoneService"
-            | "pipeline.v1.FundingService",
+            | "pipeline.v1.FundingService"
+            | "pipeline.v1.ProblemService",
             _,
         ) => Need::ProjectWrite,
         _ => Need::Admin,
@@ -182,6 +184,14 @@ mod tests {
         assert_eq!(
             need_of("/pipeline.v1.ReportService/PublishBulletin"),
             Need::Admin
+        );
+        assert_eq!(
+            need_of("/pipeline.v1.ProblemService/ListProblems"),
+            Need::Read
+        );
+        assert_eq!(
+            need_of("/pipeline.v1.ProblemService/CloseProblem"),
+            Need::ProjectWrite
         );
         assert!(is_open("/grpc.health.v1.Health/Check"));
         assert!(!is_open("/pipeline.v1.ProjectService/GetProject"));

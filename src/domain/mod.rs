@@ -12,6 +12,7 @@ pub mod milestone;
 pub mod names;
 pub mod pace;
 pub mod prerequisite;
+pub mod problem;
 pub mod project;
 pub mod report;
 pub mod values;

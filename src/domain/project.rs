@@ -281,6 +281,7 @@ impl Project {
             investment_plans,
             investment_reports,
             justifications,
+            problems,
         } = children;
         if force
             || prerequisites
@@ -289,6 +290,7 @@ impl Project {
                 + investment_plans
                 + investment_reports
                 + justifications
+                + problems
                 == 0
         {
             return Ok(());
@@ -301,10 +303,15 @@ impl Project {
         } else {
             String::new()
         };
+        let problem_text = if problems > 0 {
+            format!(" and {problems} problem(s)")
+        } else {
+            String::new()
+        };
         let mut refused = Refused::new(
             "PROJECT_HAS_CHILDREN",
             format!(
-                "{name} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s){investment}; delete them first or set force"
+                "{name} still has {prerequisites} prerequisite(s), {milestones} milestone(s) and {applications} funding application(s){investment}{problem_text}; delete them first or set force"
             ),
         );
         for (collection, count) in [
@@ -314,6 +321,7 @@ impl Project {
             ("investmentPlans", investment_plans),
             ("investmentReports", investment_reports),
             ("justifications", justifications),
+            ("problems", problems),
         ] {
             if count > 0 {
                 refused = refused.on(
@@ -335,6 +343,7 @@ pub struct Children {
     pub investment_plans: u64,
     pub investment_reports: u64,
     pub justifications: u64,
+    pub problems: u64,
 }
 
 /// A validated partial update: each Some field replaces the stored value.

@@ -416,6 +416,53 @@ pub(crate) mod worst {
         }
     }
 
+    pub fn problem() -> v1::Problem {
+        v1::Problem {
+            name: format!("{}/problems/{}", project_name(), id()),
+            uid: uid(),
+            category: v1::ProblemCategory::EnterpriseRequest as i32,
+            description: text(DESCRIPTION_CHARS),
+            raised_by: actor(),
+            raise_date: date(),
+            responsible_unit: text(UNIT_CHARS),
+            responsible_leader: text(UNIT_CHARS),
+            deadline: date(),
+            blocked_milestone: format!("{}/milestones/{}", project_name(), id()),
+            state: v1::ProblemState::InProgress as i32,
+            resolution_note: text(NOTE_CHARS),
+            extension_count: i32::MAX,
+            resolve_time: time(),
+            close_time: time(),
+            create_time: time(),
+            update_time: time(),
+            etag: etag(),
+        }
+    }
+
+    pub fn problem_revision() -> v1::ProblemRevision {
+        v1::ProblemRevision {
+            number: i32::MAX,
+            action: v1::ProblemAction::DeadlineExtended as i32,
+            actor: actor(),
+            create_time: time(),
+            from_state: v1::ProblemState::InProgress as i32,
+            to_state: v1::ProblemState::InProgress as i32,
+            changed_fields: [
+                "category",
+                "description",
+                "responsible_unit",
+                "responsible_leader",
+                "blocked_milestone",
+            ]
+            .map(String::from)
+            .to_vec(),
+            // The longest of a reason and a resolution note.
+            reason: text(NOTE_CHARS),
+            old_deadline: date(),
+            new_deadline: date(),
+        }
+    }
+
     pub fn investment_pace() -> v1::InvestmentPace {
         v1::InvestmentPace {
             project: project_name(),
@@ -484,6 +531,7 @@ pub(crate) mod worst {
             event(Some(Detail::LightRuleSetAfter(light_rule_set()))),
             event(Some(Detail::InvestmentAlert(investment_alert()))),
             event(Some(Detail::JustificationAfter(justification()))),
+            event(Some(Detail::ProblemAfter(problem()))),
         ]
     }
 }
@@ -515,6 +563,8 @@ mod tests {
         fits("LightRuleSet", &worst::light_rule_set());
         fits("Justification", &worst::justification());
         fits("InvestmentPace", &worst::investment_pace());
+        fits("Problem", &worst::problem());
+        fits("ProblemRevision", &worst::problem_revision());
     }
 
     #[test]

@@ -112,3 +112,14 @@ impl From<StoreError> for ServiceError {
         }
     }
 }
+
+impl From<crate::domain::problem::ProblemError> for ServiceError {
+    fn from(err: crate::domain::problem::ProblemError) -> Self {
+        use crate::domain::problem::ProblemError;
+        match err {
+            ProblemError::Invalid(invalid) => invalid.into(),
+            ProblemError::Refused(refused) => refused.into(),
+            ProblemError::NotConfirmer { message } => ServiceError::PermissionDenied { message },
+        }
+    }
+}

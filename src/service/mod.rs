@@ -7,6 +7,7 @@ pub mod funding;
 pub mod investment;
 pub mod milestones;
 pub mod prerequisites;
+pub mod problems;
 pub mod projects;
 pub mod reports;
 pub mod scope;

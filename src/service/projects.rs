@@ -122,6 +122,7 @@ pub async fn delete(
     let children = repository::count_children(unit.tx(), pk).await?;
     project.check_delete(children, cmd.force)?;
     crate::store::applications::delete_for_project(unit.tx(), pk).await?;
+    crate::store::problems::delete_for_project(unit.tx(), pk).await?;
     crate::store::milestones::delete_for_project(unit.tx(), pk).await?;
     crate::store::investment::delete_for_project(unit.tx(), pk).await?;
     repository::delete(unit.tx(), pk).await?;

@@ -555,3 +555,65 @@ pub mod investment_alert {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod problem {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "problems")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_pk: i64,
+        pub problem_id: String,
+        pub uid: String,
+        pub category: String,
+        pub description: String,
+        pub raised_by: String,
+        pub raise_date: i32,
+        pub responsible_unit: String,
+        pub responsible_leader: String,
+        pub deadline: i32,
+        pub milestone_id: String,
+        pub state: String,
+        pub resolution_note: String,
+        pub extension_count: i32,
+        pub resolved_at_us: Option<i64>,
+        pub closed_at_us: Option<i64>,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod problem_revision {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "problem_revisions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub problem_pk: i64,
+        pub number: i32,
+        pub action: String,
+        pub actor: String,
+        pub created_at_us: i64,
+        pub from_state: String,
+        pub to_state: String,
+        pub changed_fields: String,
+        pub reason: String,
+        pub old_deadline: Option<i32>,
+        pub new_deadline: Option<i32>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -15,6 +15,7 @@ pub mod milestones;
 mod nodelay;
 pub mod outbox;
 pub mod prerequisites;
+pub mod problems;
 pub mod projects;
 pub mod reports;
 pub mod sql;

@@ -308,6 +308,7 @@ pub async fn count_children(tx: &DatabaseTransaction, pk: i64) -> Result<Childre
         investment_plans,
         investment_reports,
         justifications: super::justifications::count_for_project(tx, pk).await?,
+        problems: super::problems::count_for_project(tx, pk).await?,
         prerequisites: prerequisite::Entity::find()
             .filter(prerequisite::Column::ProjectPk.eq(pk))
             .count(tx)

@@ -5,5 +5,6 @@
 pub mod funding;
 pub mod investment;
 pub mod milestones;
+pub mod problems;
 pub mod projects;
 pub mod reports;

@@ -1,0 +1,980 @@
+//! ProblemService on SQLite and PostgreSQL: the problem ledger (问题清单). A problem of the
+//! reservoir (县水利局's project in 城关镇) is raised by the water bureau's editor and assigned to
+//! 县自然资源局 (land): it goes OPEN → IN_PROGRESS → RESOLVED → (reopened) → RESOLVED → CLOSED,
+//! with a revision and an event for every change; wrong-state transitions and bad input are
+//! refused with nothing written; and the land bureau's editor may answer the problem on a
+//! project outside its scope, while a third unit may not.
+//!
+//! The server's clock reads 2026-09-15.
+
+mod common;
+
+use std::time::Duration;
+
+use pipeline::domain::access::Role;
+use pipeline::proto::v1;
+use prost_types::FieldMask;
+use tonic::Code;
+
+use common::{Authed, TestServer, bad_fields, reason_of, subjects};
+use v1::problem_service_client::ProblemServiceClient;
+
+const NAME: &str = "projects/reservoir/problems/land";
+
+fn date(year: i32, month: i32, day: i32) -> Option<v1::Date> {
+    Some(v1::Date { year, month, day })
+}
+
+async fn problems_as(server: &TestServer, token: &str) -> ProblemServiceClient<Authed> {
+    ProblemServiceClient::new(server.authed(token).await)
+}
+
+async fn project(server: &TestServer, id: &str, department: &str, township: &str) {
+    server
+        .projects()
+        .await
+        .create_project(v1::CreateProjectRequest {
+            project_id: id.into(),
+            initial_stage: v1::ProjectStage::Preparation as i32,
+            project: Some(v1::Project {
+                display_name: format!("项目{id}"),
+                category: v1::ProjectCategory::Water as i32,
+                investment_type: v1::InvestmentType::Government as i32,
+                township: township.into(),
+                department: department.into(),
+                total_investment_yuan: 500_000_000,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("create {id}: {s:?}"));
+}
+
+fn land_problem() -> v1::Problem {
+    v1::Problem {
+        category: v1::ProblemCategory::Land as i32,
+        description: "水库淹没区林地征占用手续未批".into(),
+        raise_date: date(2026, 9, 1),
+        responsible_unit: "县自然资源局".into(),
+        responsible_leader: "王副县长".into(),
+        deadline: date(2026, 9, 30),
+        ..Default::default()
+    }
+}
+
+async fn create(
+    client: &mut ProblemServiceClient<Authed>,
+    project: &str,
+    id: &str,
+    problem: v1::Problem,
+    request_id: &str,
+) -> Result<v1::Problem, tonic::Status> {
+    client
+        .create_problem(v1::CreateProblemRequest {
+            parent: format!("projects/{project}"),
+            problem_id: id.into(),
+            problem: Some(problem),
+            request_id: request_id.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn get(client: &mut ProblemServiceClient<Authed>, name: &str) -> v1::Problem {
+    client
+        .get_problem(v1::GetProblemRequest { name: name.into() })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn revisions(
+    client: &mut ProblemServiceClient<Authed>,
+    name: &str,
+) -> Vec<v1::ProblemRevision> {
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_problem_revisions(v1::ListProblemRevisionsRequest {
+                name: name.into(),
+                page_size: 3,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(page.revisions);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+async fn start(
+    client: &mut ProblemServiceClient<Authed>,
+    name: &str,
+) -> Result<v1::Problem, tonic::Status> {
+    client
+        .start_problem(v1::StartProblemRequest {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn resolve(
+    client: &mut ProblemServiceClient<Authed>,
+    name: &str,
+    note: &str,
+) -> Result<v1::Problem, tonic::Status> {
+    client
+        .resolve_problem(v1::ResolveProblemRequest {
+            name: name.into(),
+            resolution_note: note.into(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn reopen(
+    client: &mut ProblemServiceClient<Authed>,
+    name: &str,
+    reason: &str,
+) -> Result<v1::Problem, tonic::Status> {
+    client
+        .reopen_problem(v1::ReopenProblemRequest {
+            name: name.into(),
+            reason: reason.into(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn close(
+    client: &mut ProblemServiceClient<Authed>,
+    name: &str,
+) -> Result<v1::Problem, tonic::Status> {
+    client
+        .close_problem(v1::CloseProblemRequest {
+            name: name.into(),
+            note: "现场核实，同意销号".into(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn extend(
+    client: &mut ProblemServiceClient<Authed>,
+    name: &str,
+    deadline: Option<v1::Date>,
+    reason: &str,
+) -> Result<v1::Problem, tonic::Status> {
+    client
+        .extend_problem_deadline(v1::ExtendProblemDeadlineRequest {
+            name: name.into(),
+            deadline,
+            reason: reason.into(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn list(
+    client: &mut ProblemServiceClient<Authed>,
+    request: v1::ListProblemsRequest,
+) -> Vec<String> {
+    client
+        .list_problems(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .problems
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+/// The problem events on `stream` until `count` of them arrived (10 s at most).
+async fn problem_events(
+    stream: &mut tonic::Streaming<v1::WatchEventsResponse>,
+    count: usize,
+) -> Vec<v1::Event> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("the problem events arrive")
+            .unwrap()
+            .expect("the stream stays open");
+        if let Some(v1::watch_events_response::Response::Batch(batch)) = message.response {
+            events.extend(
+                batch
+                    .events
+                    .into_iter()
+                    .filter(|e| e.resource.contains("/problems/")),
+            );
+        }
+    }
+    events
+}
+
+async fn watch(server: &TestServer) -> tonic::Streaming<v1::WatchEventsResponse> {
+    let mut stream = server
+        .events()
+        .await
+        .watch_events(v1::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    // From the head at the time of the call: wait for the marker so nothing later is missed.
+    loop {
+        let message = stream.message().await.unwrap().unwrap();
+        if matches!(
+            message.response,
+            Some(v1::watch_events_response::Response::CaughtUp(_))
+        ) {
+            return stream;
+        }
+    }
+}
+
+async fn life_cycle_with_revisions_and_events(server: TestServer) {
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    project(&server, "road", "县交通运输局", "河口镇").await;
+    let water = server
+        .token("水利局", Role::Editor, &["县水利局"], &[])
+        .await;
+    let mut as_water = problems_as(&server, &water).await;
+    let mut stream = watch(&server).await;
+
+    let created = create(
+        &mut as_water,
+        "reservoir",
+        "land",
+        land_problem(),
+        "raise-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.name, NAME);
+    assert_eq!(created.state(), v1::ProblemState::Open);
+    assert_eq!(created.raised_by, "水利局");
+    assert_eq!(created.extension_count, 0);
+    // A retry with the same request id gets the first answer and writes nothing.
+    let retried = create(
+        &mut as_water,
+        "reservoir",
+        "land",
+        land_problem(),
+        "raise-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried, created);
+    // The raise date defaults to today.
+    let road = create(
+        &mut as_water,
+        "reservoir",
+        "power",
+        v1::Problem {
+            category: v1::ProblemCategory::Power as i32,
+            raise_date: None,
+            responsible_unit: "县供电公司".into(),
+            deadline: date(2026, 10, 31),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(road.raise_date, date(2026, 9, 15));
+
+    let updated = as_water
+        .update_problem(v1::UpdateProblemRequest {
+            problem: Some(v1::Problem {
+                name: NAME.into(),
+                responsible_leader: "李副县长".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["responsible_leader".into()],
+            }),
+            etag: created.etag.clone(),
+            reason: "分管领导调整".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.responsible_leader, "李副县长");
+    assert_ne!(updated.etag, created.etag);
+
+    let extended = extend(
+        &mut as_water,
+        NAME,
+        date(2026, 10, 15),
+        "林地报批需省厅审核",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (extended.deadline, extended.extension_count),
+        (date(2026, 10, 15), 1)
+    );
+    assert_eq!(
+        start(&mut as_water, NAME).await.unwrap().state(),
+        v1::ProblemState::InProgress
+    );
+    let resolved = resolve(&mut as_water, NAME, "林地批复已下达")
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved.state(), resolved.resolution_note.as_str()),
+        (v1::ProblemState::Resolved, "林地批复已下达")
+    );
+    assert!(resolved.resolve_time.is_some());
+    let reopened = reopen(&mut as_water, NAME, "批复不含临时用地")
+        .await
+        .unwrap();
+    assert_eq!(reopened.state(), v1::ProblemState::InProgress);
+    assert!(reopened.resolution_note.is_empty() && reopened.resolve_time.is_none());
+    resolve(&mut as_water, NAME, "临时用地一并批复")
+        .await
+        .unwrap();
+    let closed = close(&mut as_water, NAME).await.unwrap();
+    assert_eq!(closed.state(), v1::ProblemState::Closed);
+    assert!(closed.close_time.is_some());
+    assert_eq!(get(&mut as_water, NAME).await, closed);
+
+    use v1::ProblemAction as A;
+    use v1::ProblemState as S;
+    let history = revisions(&mut as_water, NAME).await;
+    let summary: Vec<_> = history
+        .iter()
+        .map(|r| {
+            (
+                r.number,
+                r.action(),
+                r.from_state(),
+                r.to_state(),
+                r.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, A::Created, S::Unspecified, S::Open, ""),
+            (2, A::Updated, S::Open, S::Open, "分管领导调整"),
+            (
+                3,
+                A::DeadlineExtended,
+                S::Open,
+                S::Open,
+                "林地报批需省厅审核"
+            ),
+            (4, A::Started, S::Open, S::InProgress, ""),
+            (5, A::Resolved, S::InProgress, S::Resolved, "林地批复已下达"),
+            (
+                6,
+                A::Reopened,
+                S::Resolved,
+                S::InProgress,
+                "批复不含临时用地"
+            ),
+            (
+                7,
+                A::Resolved,
+                S::InProgress,
+                S::Resolved,
+                "临时用地一并批复"
+            ),
+            (8, A::Closed, S::Resolved, S::Closed, "现场核实，同意销号"),
+        ]
+    );
+    assert!(history.iter().all(|r| r.actor == "水利局"));
+    assert_eq!(history[1].changed_fields, ["responsible_leader"]);
+    assert_eq!(
+        (history[2].old_deadline, history[2].new_deadline),
+        (date(2026, 9, 30), date(2026, 10, 15))
+    );
+
+    // Every change is one event, in order, with the problem after it; the retry made none.
+    let events = problem_events(&mut stream, 9).await;
+    use v1::EventKind as K;
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind(), e.resource.as_str()))
+        .collect();
+    let power = "projects/reservoir/problems/power";
+    assert_eq!(
+        kinds,
+        [
+            (K::ProblemCreated, NAME),
+            (K::ProblemCreated, power),
+            (K::ProblemUpdated, NAME),
+            (K::ProblemDeadlineExtended, NAME),
+            (K::ProblemStarted, NAME),
+            (K::ProblemResolved, NAME),
+            (K::ProblemReopened, NAME),
+            (K::ProblemResolved, NAME),
+            (K::ProblemClosed, NAME),
+        ]
+    );
+    assert_eq!(events[2].changed_fields, ["responsible_leader"]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.project == "projects/reservoir" && e.actor == "水利局")
+    );
+    let Some(v1::event::Detail::ProblemAfter(last)) = &events[8].detail else {
+        panic!("{:?}", events[8].detail)
+    };
+    assert_eq!(last, &closed);
+
+    // The ledger across projects, by each filter.
+    let mut as_admin = problems_as(&server, &server.admin_token).await;
+    create(
+        &mut as_admin,
+        "road",
+        "enterprise",
+        v1::Problem {
+            category: v1::ProblemCategory::EnterpriseRequest as i32,
+            description: "企业请求协调施工便道".into(),
+            responsible_unit: "县自然资源局".into(),
+            deadline: date(2026, 9, 10),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    let all = || v1::ListProblemsRequest {
+        parent: "projects/-".into(),
+        ..Default::default()
+    };
+    let enterprise = "projects/road/problems/enterprise";
+    assert_eq!(list(&mut as_admin, all()).await, [enterprise, power, NAME]);
+    let land_unit = v1::ListProblemsRequest {
+        responsible_unit: "县自然资源局".into(),
+        ..all()
+    };
+    assert_eq!(
+        list(&mut as_admin, land_unit.clone()).await,
+        [enterprise, NAME]
+    );
+    let overdue = |year, month, day| v1::ListProblemsRequest {
+        overdue_as_of: date(year, month, day),
+        ..all()
+    };
+    // The enterprise request's deadline, 10 September, has passed on the 15th; the power
+    // problem's (31 October) has not; the closed one is never overdue.
+    assert_eq!(
+        list(&mut as_admin, overdue(2026, 9, 15)).await,
+        [enterprise]
+    );
+    assert_eq!(
+        list(&mut as_admin, overdue(2026, 9, 10)).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(&mut as_admin, overdue(2026, 11, 1)).await,
+        [enterprise, power]
+    );
+    assert_eq!(
+        list(
+            &mut as_admin,
+            v1::ListProblemsRequest {
+                state: v1::ProblemState::Closed as i32,
+                ..land_unit
+            }
+        )
+        .await,
+        [NAME]
+    );
+    assert_eq!(
+        list(
+            &mut as_admin,
+            v1::ListProblemsRequest {
+                category: v1::ProblemCategory::Power as i32,
+                ..all()
+            }
+        )
+        .await,
+        [power]
+    );
+    assert_eq!(
+        list(
+            &mut as_admin,
+            v1::ListProblemsRequest {
+                township: "河口镇".into(),
+                ..all()
+            }
+        )
+        .await,
+        [enterprise]
+    );
+    assert_eq!(
+        list(
+            &mut as_admin,
+            v1::ListProblemsRequest {
+                responsible_leader: "李副县长".into(),
+                ..all()
+            }
+        )
+        .await,
+        [NAME]
+    );
+    assert_eq!(
+        list(
+            &mut as_admin,
+            v1::ListProblemsRequest {
+                parent: "projects/road".into(),
+                ..Default::default()
+            }
+        )
+        .await,
+        [enterprise]
+    );
+    // Pages: one at a time, and a token only with the same filters.
+    let first = as_admin
+        .list_problems(v1::ListProblemsRequest {
+            page_size: 1,
+            ..all()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.problems.len(), 1);
+    let second = as_admin
+        .list_problems(v1::ListProblemsRequest {
+            page_size: 2,
+            page_token: first.next_page_token.clone(),
+            ..all()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<_> = second.problems.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, [power, NAME]);
+    assert!(second.next_page_token.is_empty());
+    let other_filter = as_admin
+        .list_problems(v1::ListProblemsRequest {
+            page_token: first.next_page_token,
+            category: v1::ProblemCategory::Land as i32,
+            ..all()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(other_filter.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&other_filter), ["page_token".to_string()].into());
+}
+
+async fn wrong_state_transitions_are_refused(server: TestServer) {
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    let mut c = problems_as(&server, &server.admin_token).await;
+    let open = create(&mut c, "reservoir", "land", land_problem(), "")
+        .await
+        .unwrap();
+    let refused = |status: tonic::Status, state: &str| {
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        assert_eq!(reason_of(&status), "PROBLEM_STATE");
+        assert!(
+            status.message().contains(&format!("is {state}")),
+            "{}",
+            status.message()
+        );
+        assert_eq!(subjects(&status), [NAME.to_string()].into());
+    };
+    refused(resolve(&mut c, NAME, "x").await.unwrap_err(), "OPEN");
+    refused(reopen(&mut c, NAME, "x").await.unwrap_err(), "OPEN");
+    refused(close(&mut c, NAME).await.unwrap_err(), "OPEN");
+    start(&mut c, NAME).await.unwrap();
+    refused(start(&mut c, NAME).await.unwrap_err(), "IN_PROGRESS");
+    refused(reopen(&mut c, NAME, "x").await.unwrap_err(), "IN_PROGRESS");
+    resolve(&mut c, NAME, "已批").await.unwrap();
+    refused(
+        extend(&mut c, NAME, date(2026, 12, 31), "x")
+            .await
+            .unwrap_err(),
+        "RESOLVED",
+    );
+    refused(resolve(&mut c, NAME, "x").await.unwrap_err(), "RESOLVED");
+    let resolved = close(&mut c, NAME).await.unwrap();
+    refused(start(&mut c, NAME).await.unwrap_err(), "CLOSED");
+    refused(close(&mut c, NAME).await.unwrap_err(), "CLOSED");
+    let update = c
+        .update_problem(v1::UpdateProblemRequest {
+            problem: Some(v1::Problem {
+                name: NAME.into(),
+                description: "改".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    refused(update, "CLOSED");
+    // A stale etag is ABORTED.
+    let stale = c
+        .start_problem(v1::StartProblemRequest {
+            name: NAME.into(),
+            etag: open.etag,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    // Nothing of the refusals was written: four revisions (create, start, resolve, close).
+    assert_eq!(revisions(&mut c, NAME).await.len(), 4);
+    assert_eq!(get(&mut c, NAME).await, resolved);
+    let missing = start(&mut c, "projects/reservoir/problems/nope")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
+async fn bad_input_names_every_field_and_writes_nothing(server: TestServer) {
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    let mut c = problems_as(&server, &server.admin_token).await;
+    let fields = |status: tonic::Status| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        bad_fields(&status).into_iter().collect::<Vec<_>>()
+    };
+    let bad = create(
+        &mut c,
+        "reservoir",
+        "Land!",
+        v1::Problem {
+            category: 0,
+            description: " ".into(),
+            raise_date: date(2026, 9, 1),
+            responsible_unit: String::new(),
+            responsible_leader: "领".repeat(101),
+            deadline: date(2026, 8, 31),
+            blocked_milestone: "projects/other/milestones/start".into(),
+            ..Default::default()
+        },
+        "bad id",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        fields(bad),
+        [
+            "problem.blocked_milestone",
+            "problem.category",
+            "problem.responsible_leader",
+            "problem_id",
+            "request_id",
+        ]
+    );
+    // With every part readable, the rules of the whole name every field they refuse.
+    let whole = create(
+        &mut c,
+        "reservoir",
+        "land",
+        v1::Problem {
+            description: " ".into(),
+            responsible_unit: String::new(),
+            raise_date: date(2026, 9, 16),
+            deadline: date(2026, 9, 1),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        fields(whole),
+        [
+            "problem.deadline",
+            "problem.description",
+            "problem.raise_date",
+            "problem.responsible_unit",
+        ]
+    );
+    let missing_milestone = create(
+        &mut c,
+        "reservoir",
+        "land",
+        v1::Problem {
+            blocked_milestone: "projects/reservoir/milestones/start".into(),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(missing_milestone), ["problem.blocked_milestone"]);
+    let no_deadline = create(
+        &mut c,
+        "reservoir",
+        "land",
+        v1::Problem {
+            deadline: None,
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(no_deadline), ["problem.deadline"]);
+    let none = list(
+        &mut c,
+        v1::ListProblemsRequest {
+            parent: "projects/-".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(none.is_empty(), "{none:?}");
+
+    let created = create(&mut c, "reservoir", "land", land_problem(), "")
+        .await
+        .unwrap();
+    // An extension needs a reason and a later deadline; both are named.
+    let extension = extend(&mut c, NAME, date(2026, 9, 30), " ")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(extension), ["reason"]);
+    let earlier = extend(&mut c, NAME, date(2026, 9, 29), "再延")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(earlier), ["deadline"]);
+    let no_date = extend(&mut c, "projects/reservoir/x", None, "")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(no_date), ["deadline", "name", "reason"]);
+    start(&mut c, NAME).await.unwrap();
+    assert_eq!(
+        fields(resolve(&mut c, NAME, "").await.unwrap_err()),
+        ["resolution_note"]
+    );
+    resolve(&mut c, NAME, "已批").await.unwrap();
+    assert_eq!(
+        fields(reopen(&mut c, NAME, "").await.unwrap_err()),
+        ["reason"]
+    );
+    let update = c
+        .update_problem(v1::UpdateProblemRequest {
+            problem: Some(v1::Problem {
+                name: NAME.into(),
+                deadline: date(2027, 1, 1),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["deadline".into(), "responsible_unit".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(update), ["problem.responsible_unit", "update_mask"]);
+    let message = c
+        .update_problem(v1::UpdateProblemRequest {
+            problem: Some(v1::Problem {
+                name: NAME.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["deadline".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        message.message().contains("ExtendProblemDeadline"),
+        "{message:?}"
+    );
+    let listing = c
+        .list_problems(v1::ListProblemsRequest {
+            parent: "projects/-".into(),
+            page_size: -1,
+            state: 99,
+            overdue_as_of: date(2026, 2, 30),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(listing), ["overdue_as_of", "page_size", "state"]);
+    // Nothing of the refused calls was written.
+    let history = revisions(&mut c, NAME).await;
+    assert_eq!(history.len(), 3);
+    let now = get(&mut c, NAME).await;
+    assert_eq!(
+        (now.deadline, now.extension_count, now.state()),
+        (created.deadline, 0, v1::ProblemState::Resolved)
+    );
+}
+
+async fn editors_act_through_their_projects_or_their_units(server: TestServer) {
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    project(&server, "road", "县交通运输局", "河口镇").await;
+    let water = server
+        .token("水利局", Role::Editor, &["县水利局"], &[])
+        .await;
+    let land = server
+        .token("自然资源局", Role::Editor, &["县自然资源局"], &[])
+        .await;
+    let roads = server
+        .token("交通局", Role::Editor, &["县交通运输局"], &[])
+        .await;
+    let township = server.token("城关镇", Role::Editor, &[], &["城关镇"]).await;
+    let viewer = server.token("督查室", Role::Viewer, &[], &[]).await;
+    let (mut as_water, mut as_land, mut as_roads, mut as_township) = (
+        problems_as(&server, &water).await,
+        problems_as(&server, &land).await,
+        problems_as(&server, &roads).await,
+        problems_as(&server, &township).await,
+    );
+    let denied = |status: tonic::Status| {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        status.message().to_string()
+    };
+    // Raising a problem takes the project's scope, whatever the responsible unit.
+    denied(
+        create(&mut as_land, "reservoir", "land", land_problem(), "")
+            .await
+            .unwrap_err(),
+    );
+    create(&mut as_water, "reservoir", "land", land_problem(), "")
+        .await
+        .unwrap();
+    // The responsible unit answers on a project outside its scope; a third unit may not act,
+    // and learns nothing about whether a problem exists.
+    let message = denied(start(&mut as_roads, NAME).await.unwrap_err());
+    assert!(message.contains("responsible unit"), "{message}");
+    let nope = denied(
+        start(&mut as_roads, "projects/reservoir/problems/nope")
+            .await
+            .unwrap_err(),
+    );
+    assert!(nope.contains("problems/nope"), "{nope}");
+    assert_eq!(
+        start(&mut as_land, NAME).await.unwrap().state(),
+        v1::ProblemState::InProgress
+    );
+    denied(
+        extend(&mut as_roads, NAME, date(2026, 12, 1), "x")
+            .await
+            .unwrap_err(),
+    );
+    // The unit may not hand the problem to a unit outside its scope.
+    let handed = as_land
+        .update_problem(v1::UpdateProblemRequest {
+            problem: Some(v1::Problem {
+                name: NAME.into(),
+                responsible_unit: "县交通运输局".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    denied(handed);
+    resolve(&mut as_land, NAME, "林地批复已下达").await.unwrap();
+    // Only the raiser (or an ADMIN) confirms: not the unit that resolved it, nor an editor of
+    // the project's township.
+    let message = denied(close(&mut as_land, NAME).await.unwrap_err());
+    assert!(message.contains("水利局"), "{message}");
+    denied(close(&mut as_township, NAME).await.unwrap_err());
+    // The township's editor acts through the project's scope otherwise.
+    reopen(&mut as_township, NAME, "复核未通过").await.unwrap();
+    resolve(&mut as_land, NAME, "复核通过").await.unwrap();
+    let mut as_viewer = problems_as(&server, &viewer).await;
+    assert_eq!(
+        start(&mut as_viewer, NAME).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        get(&mut as_viewer, NAME).await.state(),
+        v1::ProblemState::Resolved
+    );
+    close(&mut as_water, NAME).await.unwrap();
+    // The refused calls wrote nothing: create, start, resolve, reopen, resolve, close.
+    let history = revisions(&mut as_viewer, NAME).await;
+    let actors: Vec<_> = history.iter().map(|r| r.actor.as_str()).collect();
+    assert_eq!(
+        actors,
+        [
+            "水利局",
+            "自然资源局",
+            "自然资源局",
+            "城关镇",
+            "自然资源局",
+            "水利局"
+        ]
+    );
+
+    // A problem of the road project assigned to the water bureau: the water bureau answers
+    // it, the land bureau may not.
+    let mut as_admin = problems_as(&server, &server.admin_token).await;
+    create(
+        &mut as_admin,
+        "road",
+        "water",
+        v1::Problem {
+            category: v1::ProblemCategory::Water as i32,
+            responsible_unit: "县水利局".into(),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    let road = "projects/road/problems/water";
+    denied(start(&mut as_land, road).await.unwrap_err());
+    start(&mut as_water, road).await.unwrap();
+    assert_eq!(
+        start(&mut as_roads, road).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    resolve(&mut as_roads, road, "供水管线已接通")
+        .await
+        .unwrap();
+    // The admin, not the raiser, may confirm too.
+    close(&mut as_admin, road).await.unwrap();
+    // A project with problems is deleted only with force, and its problems with it.
+    let mut projects = server.projects().await;
+    let refused = projects
+        .delete_project(v1::DeleteProjectRequest {
+            name: "projects/road".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        subjects(&refused).contains("projects/road/problems"),
+        "{refused:?}"
+    );
+    projects
+        .delete_project(v1::DeleteProjectRequest {
+            name: "projects/road".into(),
+            force: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let gone = as_admin
+        .get_problem(v1::GetProblemRequest { name: road.into() })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+both_backends!(
+    life_cycle_with_revisions_and_events,
+    wrong_state_transitions_are_refused,
+    bad_input_names_every_field_and_writes_nothing,
+    editors_act_through_their_projects_or_their_units,
+);
