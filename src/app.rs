@@ -56,6 +56,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         // Milestone thresholds come from the active light rule set (`Services::light_policy`).
         policy: Policy {
             funding_horizon_days: config.funding_horizon_days,
+            problem_escalation: config.problem_escalation_days,
             ..Policy::default()
         },
         max_message_bytes: config.max_message_bytes as usize,

@@ -266,6 +266,12 @@ pub struct ServeConfig {
     /// FUNDING_WINDOW_CLOSING alert while drafts are unsubmitted or eligible projects undeclared.
     #[arg(long, env = "PIPELINE_FUNDING_HORIZON_DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(0..=366))]
     pub funding_horizon_days: i32,
+    /// The escalation ladder of overdue problems: the days overdue from which the scanner raises
+    /// PROBLEM_OVERDUE (to the responsible unit), then PROBLEM_ESCALATED to the responsible
+    /// leader and to the county leader, each once per problem and deadline. Three counts, none
+    /// below the one before.
+    #[arg(long, env = "PIPELINE_PROBLEM_ESCALATION_DAYS", default_value = "0,7,15", value_parser = crate::domain::problem::EscalationLadder::parse)]
+    pub problem_escalation_days: crate::domain::problem::EscalationLadder,
     /// How often the scanner checks whether the date changed.
     #[arg(long, env = "PIPELINE_SCAN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub scan_interval: Duration,

@@ -3,7 +3,8 @@
 //! exactly once per milestone and baseline, and the funding window alerts (opened; closing
 //! soon, at most once per window per day; closed with projects undeclared), and the monthly
 //! cycle's alerts (a missing report and a changed pace light, once per project and month; an
-//! expired justification, once); the database's alert ledgers, not memory, make that hold
+//! expired justification, once), and the problem ledger's PROBLEM_OVERDUE and PROBLEM_ESCALATED,
+//! once per problem, rung of the escalation ladder and deadline; the database's alert ledgers, not memory, make that hold
 //! across restarts and replicas.
 
 use std::time::Duration;
@@ -37,6 +38,12 @@ pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
     )
     .await?;
     emitted += crate::service::investment::scan_alerts(&services.store, &ctx).await?;
+    emitted += crate::service::problems::scan_alerts(
+        &services.store,
+        &ctx,
+        &services.policy.problem_escalation,
+    )
+    .await?;
     if emitted > 0 {
         info!(today = %ctx.today, emitted, "scanner raised alerts");
     }

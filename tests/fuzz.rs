@@ -2098,12 +2098,33 @@ async fn every_repeated_request_field_is_bounded(server: TestServer) {
         answer,
         "update_mask",
     );
+    let answer = v1::problem_service_client::ProblemServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .update_problem(v1::UpdateProblemRequest {
+        problem: Some(v1::Problem {
+            name: format!("{}/problems/land", seeded.project),
+            description: "说明".into(),
+            ..Default::default()
+        }),
+        update_mask: mask("description"),
+        ..Default::default()
+    })
+    .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "UpdateProblem update_mask",
+        answer,
+        "update_mask",
+    );
     for method in [
         "UpdateProject",
         "UpdatePrerequisite",
         "UpdateMilestone",
         "UpdateFundingWindow",
         "UpdateFundingApplication",
+        "UpdateProblem",
     ] {
         covered.insert(format!("{method}.update_mask.paths"));
     }

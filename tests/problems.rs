@@ -972,7 +972,196 @@ async fn editors_act_through_their_projects_or_their_units(server: TestServer) {
     assert_eq!(gone.code(), Code::NotFound);
 }
 
+/// The scanner's problem alerts in the log, as (kind, problem, rung, deadline, days overdue).
+async fn alerts(
+    server: &TestServer,
+) -> Vec<(
+    v1::EventKind,
+    String,
+    i32,
+    v1::EscalationTarget,
+    Option<v1::Date>,
+    i32,
+)> {
+    use prost::Message;
+    pipeline::events::log::read(&server.store, 0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| v1::Event::decode(e.payload.clone()).unwrap())
+        .filter_map(|e| match (e.kind(), e.detail) {
+            (
+                kind @ (v1::EventKind::ProblemOverdue | v1::EventKind::ProblemEscalated),
+                Some(v1::event::Detail::ProblemAlert(alert)),
+            ) => {
+                let problem = alert.problem.clone().unwrap();
+                assert_eq!(e.actor, "scanner");
+                assert_eq!(e.resource, problem.name);
+                Some((
+                    kind,
+                    problem.name,
+                    alert.level,
+                    alert.escalated_to(),
+                    problem.deadline,
+                    alert.days_overdue,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Two replicas' scanners at once on `today` (each its own connection pool), then a restart of
+/// the server, which scans again at start-up.
+async fn scan_twice_and_restart(server: &mut TestServer, year: i32, month: u32, day: u32) {
+    let today = chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let services = pipeline::api::Services {
+                store: pipeline::store::Store::connect(&url).await.unwrap(),
+                clock: pipeline::domain::clock::Clock::new(chrono_tz::Asia::Shanghai, Some(today)),
+                policy: pipeline::domain::milestone::Policy::default(),
+                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
+            };
+            pipeline::scanner::scan_once(&services).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    server.restart(today).await;
+}
+
+/// The escalation ladder (0, 7 and 15 days by default): each rung raised once per problem and
+/// deadline across two replicas and restarts, none for a problem resolved or not yet due, and
+/// every rung re-armed by an extension.
+async fn overdue_problems_escalate_once_per_rung_and_deadline(mut server: TestServer) {
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    let mut c = problems_as(&server, &server.admin_token).await;
+    // Due 10 September: 5 days overdue on the 15th.
+    create(
+        &mut c,
+        "reservoir",
+        "land",
+        v1::Problem {
+            deadline: date(2026, 9, 10),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    // Due on the 15th itself: not overdue until the 16th; resolved before then.
+    create(
+        &mut c,
+        "reservoir",
+        "power",
+        v1::Problem {
+            category: v1::ProblemCategory::Power as i32,
+            deadline: date(2026, 9, 15),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    use v1::EscalationTarget as T;
+    use v1::EventKind as K;
+    let land = || NAME.to_string();
+    let first = (
+        K::ProblemOverdue,
+        land(),
+        0,
+        T::ResponsibleUnit,
+        date(2026, 9, 10),
+        5,
+    );
+    scan_twice_and_restart(&mut server, 2026, 9, 15).await;
+    assert_eq!(alerts(&server).await, std::slice::from_ref(&first));
+    // The same day again, and a day later: nothing new for `land`.
+    scan_twice_and_restart(&mut server, 2026, 9, 15).await;
+    assert_eq!(alerts(&server).await, std::slice::from_ref(&first));
+    let mut c = problems_as(&server, &server.admin_token).await;
+    let power = "projects/reservoir/problems/power";
+    start(&mut c, power).await.unwrap();
+    resolve(&mut c, power, "线路已接通").await.unwrap();
+    // 7 days overdue on the 17th: the responsible leader; 15 on the 25th: the county leader.
+    scan_twice_and_restart(&mut server, 2026, 9, 17).await;
+    let leader = (
+        K::ProblemEscalated,
+        land(),
+        1,
+        T::ResponsibleLeader,
+        date(2026, 9, 10),
+        7,
+    );
+    assert_eq!(alerts(&server).await, [first.clone(), leader.clone()]);
+    scan_twice_and_restart(&mut server, 2026, 9, 25).await;
+    let county = (
+        K::ProblemEscalated,
+        land(),
+        2,
+        T::CountyLeader,
+        date(2026, 9, 10),
+        15,
+    );
+    assert_eq!(
+        alerts(&server).await,
+        [first.clone(), leader.clone(), county.clone()]
+    );
+    // An extension re-arms the ladder for the new deadline; a scanner that was down for 20
+    // days raises every rung it passed, once.
+    let mut c = problems_as(&server, &server.admin_token).await;
+    extend(&mut c, NAME, date(2026, 10, 5), "省厅审核延期")
+        .await
+        .unwrap();
+    scan_twice_and_restart(&mut server, 2026, 10, 5).await;
+    assert_eq!(alerts(&server).await.len(), 3);
+    scan_twice_and_restart(&mut server, 2026, 10, 25).await;
+    let rearmed = [
+        (
+            K::ProblemOverdue,
+            land(),
+            0,
+            T::ResponsibleUnit,
+            date(2026, 10, 5),
+            20,
+        ),
+        (
+            K::ProblemEscalated,
+            land(),
+            1,
+            T::ResponsibleLeader,
+            date(2026, 10, 5),
+            20,
+        ),
+        (
+            K::ProblemEscalated,
+            land(),
+            2,
+            T::CountyLeader,
+            date(2026, 10, 5),
+            20,
+        ),
+    ];
+    let all = alerts(&server).await;
+    assert_eq!(all[..3], [first, leader, county]);
+    assert_eq!(all[3..], rearmed);
+    // A resolved problem is not overdue.
+    let mut c = problems_as(&server, &server.admin_token).await;
+    start(&mut c, NAME).await.unwrap();
+    resolve(&mut c, NAME, "已批").await.unwrap();
+    extend(&mut c, NAME, date(2026, 12, 1), "x")
+        .await
+        .unwrap_err();
+    scan_twice_and_restart(&mut server, 2026, 12, 31).await;
+    assert_eq!(alerts(&server).await.len(), 6);
+}
+
 both_backends!(
+    overdue_problems_escalate_once_per_rung_and_deadline,
     life_cycle_with_revisions_and_events,
     wrong_state_transitions_are_refused,
     bad_input_names_every_field_and_writes_nothing,

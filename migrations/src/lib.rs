@@ -16,6 +16,7 @@ mod m20261129_000010_investment_cycle;
 mod m20261129_000011_justifications;
 mod m20261130_000012_statistics_enrolment;
 mod m20261130_000013_problems;
+mod m20261130_000014_problem_alerts;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_justifications::Migration),
             Box::new(m20261130_000012_statistics_enrolment::Migration),
             Box::new(m20261130_000013_problems::Migration),
+            Box::new(m20261130_000014_problem_alerts::Migration),
         ]
     }
 }

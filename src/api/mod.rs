@@ -63,6 +63,7 @@ impl Services {
                 warning_horizon_days: rule_set.rules.warning_horizon_days,
                 tolerance_days: rule_set.rules.milestone_tolerance_days,
                 funding_horizon_days: self.policy.funding_horizon_days,
+                problem_escalation: self.policy.problem_escalation,
             },
             rule_set.name(),
         ))

@@ -73,6 +73,8 @@ pub struct Policy {
     /// A funding window this many days (inclusive) from closing raises daily CLOSING alerts
     /// while something is missing.
     pub funding_horizon_days: i32,
+    /// The escalation ladder of overdue problems (`--problem-escalation-days`).
+    pub problem_escalation: super::problem::EscalationLadder,
 }
 
 impl Default for Policy {
@@ -81,6 +83,7 @@ impl Default for Policy {
             warning_horizon_days: 14,
             tolerance_days: 30,
             funding_horizon_days: 7,
+            problem_escalation: super::problem::EscalationLadder::default(),
         }
     }
 }

@@ -51,6 +51,94 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Who an overdue problem is escalated to, one rung of the ladder at a time.
+    EscalationTarget {
+        ResponsibleUnit => "RESPONSIBLE_UNIT",
+        ResponsibleLeader => "RESPONSIBLE_LEADER",
+        CountyLeader => "COUNTY_LEADER",
+    }
+);
+
+/// The escalation ladder (issue 20): a problem overdue by at least `days[i]` days reaches rung
+/// `i` — the responsible unit, its responsible leader, the county leader. The thresholds never
+/// decrease; 0 means as soon as the deadline has passed. The server's
+/// `--problem-escalation-days` sets them (0, 7 and 15 by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscalationLadder {
+    days: [i32; 3],
+}
+
+/// One rung a problem has reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rung {
+    /// 0 for the responsible unit, then 1 and 2.
+    pub level: i32,
+    pub target: EscalationTarget,
+    pub threshold_days: i32,
+}
+
+impl Default for EscalationLadder {
+    fn default() -> Self {
+        Self { days: [0, 7, 15] }
+    }
+}
+
+impl EscalationLadder {
+    /// Three thresholds in days, each 0 to 366, none below the one before.
+    pub fn new(days: [i32; 3]) -> Result<Self, String> {
+        if days.iter().any(|d| !(0..=366).contains(d)) {
+            return Err(format!(
+                "each threshold must be 0 to 366 days, got {days:?}"
+            ));
+        }
+        if days.windows(2).any(|w| w[1] < w[0]) {
+            return Err(format!("thresholds must not decrease, got {days:?}"));
+        }
+        Ok(Self { days })
+    }
+
+    /// `0,7,15`: the thresholds of the responsible unit, the responsible leader and the county
+    /// leader.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+        let [unit, leader, county] = parts.as_slice() else {
+            return Err(format!(
+                "must be three day counts separated by commas, like 0,7,15; got {text:?}"
+            ));
+        };
+        let day = |part: &str| {
+            part.parse::<i32>()
+                .map_err(|_| format!("{part:?} is not a whole number of days"))
+        };
+        Self::new([day(unit)?, day(leader)?, day(county)?])
+    }
+
+    /// The rungs a problem whose deadline is `deadline` has reached on `today` (none before the
+    /// deadline has passed).
+    pub fn reached(&self, deadline: NaiveDate, today: NaiveDate) -> Vec<Rung> {
+        let overdue = (today - deadline).num_days();
+        if overdue < 1 {
+            return Vec::new();
+        }
+        [
+            EscalationTarget::ResponsibleUnit,
+            EscalationTarget::ResponsibleLeader,
+            EscalationTarget::CountyLeader,
+        ]
+        .into_iter()
+        .zip(self.days)
+        .enumerate()
+        .filter(|(_, (_, days))| overdue >= i64::from(*days))
+        .map(|(level, (target, threshold_days))| Rung {
+            level: level as i32,
+            target,
+            threshold_days,
+        })
+        .collect()
+    }
+}
+
 /// `projects/{project}/problems/{problem}`.
 pub fn problem_name(project_id: &str, id: &str) -> String {
     format!("{}/problems/{id}", names::project_name(project_id))
@@ -655,6 +743,41 @@ mod tests {
             ..unit_side
         };
         assert!(!p.may_act(&viewer, "县水利局", "城关镇"));
+    }
+
+    #[test]
+    fn the_ladder_raises_each_rung_from_its_threshold() {
+        let ladder = EscalationLadder::default();
+        let deadline = day(9, 10);
+        let levels = |today| -> Vec<i32> {
+            ladder
+                .reached(deadline, today)
+                .iter()
+                .map(|r| r.level)
+                .collect()
+        };
+        assert!(levels(day(9, 10)).is_empty());
+        assert_eq!(levels(day(9, 11)), [0]);
+        assert_eq!(levels(day(9, 16)), [0]);
+        assert_eq!(levels(day(9, 17)), [0, 1]);
+        assert_eq!(levels(day(9, 25)), [0, 1, 2]);
+        assert_eq!(
+            ladder.reached(deadline, day(9, 25))[2],
+            Rung {
+                level: 2,
+                target: EscalationTarget::CountyLeader,
+                threshold_days: 15
+            }
+        );
+        assert_eq!(EscalationLadder::parse(" 0, 7,15").unwrap(), ladder);
+        assert!(EscalationLadder::parse("0,7").is_err());
+        assert!(EscalationLadder::parse("7,0,15").is_err());
+        assert!(EscalationLadder::parse("0,x,15").is_err());
+        assert!(EscalationLadder::parse("0,7,400").is_err());
+        // A threshold of 3 for the unit waits three days past the deadline.
+        let late = EscalationLadder::parse("3,3,30").unwrap();
+        assert!(late.reached(deadline, day(9, 12)).is_empty());
+        assert_eq!(late.reached(deadline, day(9, 13)).len(), 2);
     }
 
     #[test]

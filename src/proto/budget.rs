@@ -532,6 +532,14 @@ pub(crate) mod worst {
             event(Some(Detail::InvestmentAlert(investment_alert()))),
             event(Some(Detail::JustificationAfter(justification()))),
             event(Some(Detail::ProblemAfter(problem()))),
+            event(Some(Detail::ProblemAlert(v1::ProblemAlert {
+                problem: Some(problem()),
+                status_date: date(),
+                days_overdue: i32::MAX,
+                level: 2,
+                escalated_to: v1::EscalationTarget::CountyLeader as i32,
+                threshold_days: 366,
+            }))),
         ]
     }
 }

@@ -2,7 +2,9 @@
 
 use super::{date, timestamp, v1};
 use crate::domain::names;
-use crate::domain::problem::{Problem, ProblemAction, ProblemCategory, ProblemState};
+use crate::domain::problem::{
+    EscalationTarget, Problem, ProblemAction, ProblemCategory, ProblemState,
+};
 use crate::store::problems::RevisionRecord;
 
 impl From<ProblemCategory> for v1::ProblemCategory {
@@ -119,5 +121,15 @@ pub fn revision(r: &RevisionRecord) -> v1::ProblemRevision {
         reason: c.reason.clone(),
         old_deadline: c.old_deadline.map(date),
         new_deadline: Some(date(c.new_deadline)),
+    }
+}
+
+impl From<EscalationTarget> for v1::EscalationTarget {
+    fn from(value: EscalationTarget) -> Self {
+        match value {
+            EscalationTarget::ResponsibleUnit => Self::ResponsibleUnit,
+            EscalationTarget::ResponsibleLeader => Self::ResponsibleLeader,
+            EscalationTarget::CountyLeader => Self::CountyLeader,
+        }
     }
 }

@@ -319,3 +319,69 @@ pub async fn revisions(
     let (pk, _) = repository::get(store.connection(), project_id, problem_id).await?;
     Ok(repository::revisions(store.connection(), pk, after, limit).await?)
 }
+
+/// How many overdue problems one scan reads at a time.
+const SCAN_PAGE: u64 = 500;
+
+/// The scanner's pass over the ledger: for every OPEN or IN_PROGRESS problem whose deadline
+/// has passed, each rung of `ladder` it has reached and not been alerted for (at this
+/// deadline) raises PROBLEM_OVERDUE (rung 0) or PROBLEM_ESCALATED, once per problem, rung and
+/// deadline by the alert ledger's unique key, claimed in the transaction of its event. An
+/// extension is a new deadline, so it re-arms every rung. Returns the number of events.
+pub async fn scan_alerts(
+    store: &Store,
+    ctx: &WriteContext,
+    ladder: &crate::domain::problem::EscalationLadder,
+) -> Result<usize, ServiceError> {
+    let mut emitted = 0;
+    let mut after = 0;
+    let mut projects: std::collections::HashMap<String, Project> = Default::default();
+    loop {
+        let (overdue, last) = repository::overdue_after(store, ctx.today, after, SCAN_PAGE).await?;
+        let Some(last) = last else {
+            break;
+        };
+        after = last;
+        // Alerts raised before (the common case on every pass after the first) are skipped
+        // without a write; the ledger's unique key still decides the rest.
+        let pks: Vec<i64> = overdue.iter().map(|(pk, _, _)| *pk).collect();
+        let before = repository::alerted(store.connection(), &pks).await?;
+        for (problem_pk, _, problem) in &overdue {
+            let deadline = crate::domain::values::day_number(problem.fields.deadline);
+            for rung in ladder.reached(problem.fields.deadline, ctx.today) {
+                if before.contains(&(*problem_pk, rung.level, deadline)) {
+                    continue;
+                }
+                if !projects.contains_key(&problem.project_id) {
+                    let project = store.get_project(&problem.project_id).await?;
+                    projects.insert(problem.project_id.clone(), project);
+                }
+                let project = &projects[&problem.project_id];
+                // One alert per transaction: a problem at its bounds takes a good part of
+                // what one transaction's events may (`proto::budget`).
+                let mut unit = match Unit::begin(store, ctx, None, async |_| Ok(())).await? {
+                    Begun::Fresh(unit, ()) => unit,
+                    Begun::Replayed(_) => {
+                        return Err(ServiceError::internal("a replay without a request id"));
+                    }
+                };
+                if repository::claim_alert(
+                    store,
+                    unit.tx(),
+                    *problem_pk,
+                    rung.level,
+                    problem.fields.deadline,
+                    ctx.now_us,
+                )
+                .await?
+                {
+                    let message = proto::problems::problem(problem);
+                    unit.emit(encode::alert(project, problem, &rung, ctx.today, message));
+                    unit.commit((), |_| Vec::new()).await?;
+                    emitted += 1;
+                }
+            }
+        }
+    }
+    Ok(emitted)
+}

@@ -617,3 +617,23 @@ pub mod problem_revision {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod problem_alert {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "problem_alerts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub problem_pk: i64,
+        pub level: i32,
+        pub deadline: i32,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

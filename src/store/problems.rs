@@ -8,8 +8,9 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{problem, problem_revision, project};
+use super::entities::{problem, problem_alert, problem_revision, project};
 use super::error::{StoreError, conflict_on};
+use super::sql::Sql;
 use super::{Cursor, Page, SortKey, Store};
 use crate::domain::names;
 use crate::domain::problem::{
@@ -272,8 +273,20 @@ pub async fn count_for_project(tx: &DatabaseTransaction, pk: i64) -> Result<u64,
         .await?)
 }
 
-/// Deletes the problems of the project row `pk` with their revisions.
+/// Deletes the problems of the project row `pk` with their revisions and alert ledger rows.
 pub async fn delete_for_project(tx: &DatabaseTransaction, pk: i64) -> Result<(), StoreError> {
+    problem_alert::Entity::delete_many()
+        .filter(
+            problem_alert::Column::ProblemPk.in_subquery(
+                Query::select()
+                    .column(problem::Column::Id)
+                    .from(problem::Entity)
+                    .and_where(problem::Column::ProjectPk.eq(pk))
+                    .to_owned(),
+            ),
+        )
+        .exec(tx)
+        .await?;
     problem_revision::Entity::delete_many()
         .filter(
             problem_revision::Column::ProblemPk.in_subquery(
@@ -387,4 +400,88 @@ impl Store {
             },
         )
     }
+}
+
+/// The next `limit` problems after the row `after` that are OPEN or IN_PROGRESS with a
+/// deadline before `today`: (row, project row, problem), by row; and the last row returned,
+/// where the next call continues (None at the end).
+pub async fn overdue_after(
+    store: &Store,
+    today: NaiveDate,
+    after: i64,
+    limit: u64,
+) -> Result<(Vec<(i64, i64, Problem)>, Option<i64>), StoreError> {
+    use problem::Column as C;
+    let rows = problem::Entity::find()
+        .filter(C::Id.gt(after))
+        .filter(C::State.is_in([
+            ProblemState::Open.as_str(),
+            ProblemState::InProgress.as_str(),
+        ]))
+        .filter(C::Deadline.lt(values::day_number(today)))
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(store.connection())
+        .await?;
+    let last = rows.last().map(|r| r.id);
+    let ids =
+        super::projects::ids_by_pk(store.connection(), rows.iter().map(|r| r.project_pk)).await?;
+    let found = rows
+        .into_iter()
+        .map(|row| {
+            let project_id = ids
+                .get(&row.project_pk)
+                .ok_or_else(|| StoreError::corrupt("a problem's project is missing"))?;
+            Ok((row.id, row.project_pk, to_domain(project_id, row)?))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok((found, last))
+}
+
+/// The (problem row, rung, deadline day) entries of the alert ledger for the problem rows
+/// `pks`.
+pub async fn alerted<C: ConnectionTrait>(
+    c: &C,
+    pks: &[i64],
+) -> Result<std::collections::HashSet<(i64, i32, i32)>, StoreError> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in pks.chunks(500) {
+        let rows: Vec<(i64, i32, i32)> = problem_alert::Entity::find()
+            .select_only()
+            .column(problem_alert::Column::ProblemPk)
+            .column(problem_alert::Column::Level)
+            .column(problem_alert::Column::Deadline)
+            .filter(problem_alert::Column::ProblemPk.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(c)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Records rung `level` of the problem row `problem_pk` for `deadline` in the once-only
+/// ledger; false when it was recorded before (by this server or another replica: the unique
+/// key decides, and a concurrent claim waits for the first one's transaction).
+pub async fn claim_alert(
+    store: &Store,
+    tx: &DatabaseTransaction,
+    problem_pk: i64,
+    level: i32,
+    deadline: NaiveDate,
+    now_us: i64,
+) -> Result<bool, StoreError> {
+    let mut sql = Sql::new(
+        store.backend(),
+        "INSERT INTO problem_alerts (problem_pk, level, deadline, created_at_us) VALUES (",
+    );
+    sql.bind(problem_pk)
+        .push(", ")
+        .bind(level)
+        .push(", ")
+        .bind(values::day_number(deadline))
+        .push(", ")
+        .bind(now_us)
+        .push(") ON CONFLICT DO NOTHING");
+    Ok(tx.execute_raw(sql.build()).await?.rows_affected() == 1)
 }

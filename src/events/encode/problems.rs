@@ -1,6 +1,9 @@
-//! Problem events (PROBLEM_*): each carries the problem after the change.
+//! Problem events: PROBLEM_* changes, each carrying the problem after the change, and the
+//! scanner's PROBLEM_OVERDUE and PROBLEM_ESCALATED alerts.
 
-use crate::domain::problem::{Problem, ProblemAction};
+use chrono::NaiveDate;
+
+use crate::domain::problem::{Problem, ProblemAction, Rung};
 use crate::domain::project::Project;
 use crate::events::outbox::EventDraft;
 use crate::proto::v1;
@@ -29,5 +32,36 @@ pub fn changed(
         problem.name(),
         Some(v1::event::Detail::ProblemAfter(after)),
         changed_fields,
+    )
+}
+
+/// PROBLEM_OVERDUE (rung 0, the responsible unit) or PROBLEM_ESCALATED (higher rungs): the
+/// scanner's alert with the problem as of `status_date`.
+pub fn alert(
+    project: &Project,
+    problem: &Problem,
+    rung: &Rung,
+    status_date: NaiveDate,
+    after: v1::Problem,
+) -> EventDraft {
+    let kind = if rung.level == 0 {
+        v1::EventKind::ProblemOverdue
+    } else {
+        v1::EventKind::ProblemEscalated
+    };
+    let days_overdue = (status_date - problem.fields.deadline).num_days();
+    EventDraft::about(
+        kind,
+        project,
+        problem.name(),
+        Some(v1::event::Detail::ProblemAlert(v1::ProblemAlert {
+            problem: Some(after),
+            status_date: Some(crate::proto::date(status_date)),
+            days_overdue: i32::try_from(days_overdue).unwrap_or(i32::MAX),
+            level: rung.level,
+            escalated_to: v1::EscalationTarget::from(rung.target) as i32,
+            threshold_days: rung.threshold_days,
+        })),
+        Vec::new(),
     )
 }
