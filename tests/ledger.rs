@@ -165,7 +165,7 @@ fn ledger() -> Vec<u8> {
         }
         sheet.write_number(r, 12, 500.0 + 10.0 * i as f64).unwrap();
         sheet.write_string(r, 13, stage(base)).unwrap();
-        let (form, planned) = start(base);
+        let (form, _) = start(base);
         match (i, form) {
             (61, _) => sheet.write_string(r, 14, "2026-02-30").unwrap(),
             (_, "serial") => sheet
@@ -178,7 +178,6 @@ fn ledger() -> Vec<u8> {
                 .unwrap(),
             (_, text) => sheet.write_string(r, 14, text).unwrap(),
         };
-        let _ = planned;
         if CATEGORIES[base % CATEGORIES.len()] == "产业" {
             sheet.write_string(r, 15, "2027年6月").unwrap();
         }

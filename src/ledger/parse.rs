@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use super::sheet::{Cell, Sheet, address};
 use crate::domain::milestone::MilestoneKind;
@@ -793,11 +793,6 @@ pub fn prerequisite_state_term(s: PrerequisiteState) -> &'static str {
         PrerequisiteState::NotStarted => "未启动",
         PrerequisiteState::Waived => "不涉及",
     }
-}
-
-/// The year of `day`, for dates written without one.
-pub fn year_of(day: NaiveDate) -> i32 {
-    day.year()
 }
 
 #[cfg(test)]
