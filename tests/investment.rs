@@ -1028,6 +1028,31 @@ async fn a_justification_exempts_the_pace_while_valid(mut server: TestServer) {
     assert_eq!(listed.justifications.len(), 1);
 }
 
+/// `replicas` servers of the same database scan at once, as of today; the events they emitted.
+async fn scan_as_replicas(server: &TestServer, replicas: usize) -> usize {
+    let mut tasks = Vec::new();
+    for _ in 0..replicas {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let services = pipeline::api::Services {
+                store: pipeline::store::Store::connect(&url).await.unwrap(),
+                clock: pipeline::domain::clock::Clock::new(
+                    chrono_tz::Asia::Shanghai,
+                    Some(common::today()),
+                ),
+                policy: pipeline::domain::milestone::Policy::default(),
+                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
+            };
+            pipeline::scanner::scan_once(&services).await.unwrap()
+        }));
+    }
+    let mut emitted = 0;
+    for task in tasks {
+        emitted += task.await.unwrap();
+    }
+    emitted
+}
+
 async fn a_missing_report_is_alerted_once_across_restarts_and_replicas(mut server: TestServer) {
     // Two projects over the default pace of 12,000,000 a year; `gap` reports nothing for July
     // and August, `ok` reports every month. Today is 15 September: August was due on the 5th.
@@ -1051,26 +1076,7 @@ async fn a_missing_report_is_alerted_once_across_restarts_and_replicas(mut serve
         }
     }
     // Three replicas scan at once, then the server restarts twice.
-    let mut tasks = Vec::new();
-    for _ in 0..3 {
-        let url = server.url.clone();
-        tasks.push(tokio::spawn(async move {
-            let services = pipeline::api::Services {
-                store: pipeline::store::Store::connect(&url).await.unwrap(),
-                clock: pipeline::domain::clock::Clock::new(
-                    chrono_tz::Asia::Shanghai,
-                    Some(common::today()),
-                ),
-                policy: pipeline::domain::milestone::Policy::default(),
-                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
-            };
-            pipeline::scanner::scan_once(&services).await.unwrap()
-        }));
-    }
-    let mut emitted = 0;
-    for task in tasks {
-        emitted += task.await.unwrap();
-    }
+    let emitted = scan_as_replicas(&server, 3).await;
     server.restart(common::today()).await;
     server.restart(common::today()).await;
     let missing = events_of(&server, v1::EventKind::InvestmentReportMissing).await;
@@ -1261,7 +1267,7 @@ async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
 /// A construction start milestone achieved on `start` (baseline the same day).
 async fn started(server: &TestServer, project: &str, start: NaiveDate) {
     let mut milestones = server.milestones().await;
-    let date = Some(common_date(start));
+    let date = Some(pipeline::proto::date(start));
     milestones
         .create_milestone(v1::CreateMilestoneRequest {
             parent: format!("projects/{project}"),
@@ -1283,15 +1289,6 @@ async fn started(server: &TestServer, project: &str, start: NaiveDate) {
         })
         .await
         .unwrap_or_else(|s| panic!("start of {project}: {s:?}"));
-}
-
-fn common_date(d: NaiveDate) -> v1::Date {
-    use chrono::Datelike;
-    v1::Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
 }
 
 async fn enrol(
@@ -1346,18 +1343,26 @@ async fn enrolment_lights_and_alerts_follow_the_rule_set(mut server: TestServer)
     started(&server, "late", day(2026, 7, 10)).await;
     started(&server, "early", day(2026, 8, 20)).await;
     started(&server, "done", day(2026, 3, 1)).await;
-    let enrolled = enrol(&server, "done", Some(common_date(day(2026, 4, 1))))
-        .await
-        .unwrap();
+    let enrolled = enrol(
+        &server,
+        "done",
+        Some(pipeline::proto::date(day(2026, 4, 1))),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         enrolled.statistics_enrolment_date,
-        Some(common_date(day(2026, 4, 1)))
+        Some(pipeline::proto::date(day(2026, 4, 1)))
     );
 
     // Bad dates: after today, and no such day; nothing written.
-    let err = enrol(&server, "late", Some(common_date(day(2026, 9, 16))))
-        .await
-        .unwrap_err();
+    let err = enrol(
+        &server,
+        "late",
+        Some(pipeline::proto::date(day(2026, 9, 16))),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
         bad_fields(&err),
@@ -1397,7 +1402,7 @@ async fn enrolment_lights_and_alerts_follow_the_rule_set(mut server: TestServer)
     assert_eq!((done.light, done.months), (v1::AlertLight::Green as i32, 1));
     assert_eq!(
         done.statistics_enrolment_date,
-        Some(common_date(day(2026, 4, 1)))
+        Some(pipeline::proto::date(day(2026, 4, 1)))
     );
     assert_eq!(enrolment_of(&august, "none"), None);
     // July, as of 31 July: `early` had not started.
@@ -1427,25 +1432,7 @@ async fn enrolment_lights_and_alerts_follow_the_rule_set(mut server: TestServer)
 
     // The scanner, under the active rule set: `late` is RED when first seen, alerted once
     // (no YELLOW after the fact), across replicas and restarts.
-    let mut tasks = Vec::new();
-    for _ in 0..2 {
-        let url = server.url.clone();
-        tasks.push(tokio::spawn(async move {
-            let services = pipeline::api::Services {
-                store: pipeline::store::Store::connect(&url).await.unwrap(),
-                clock: pipeline::domain::clock::Clock::new(
-                    chrono_tz::Asia::Shanghai,
-                    Some(common::today()),
-                ),
-                policy: pipeline::domain::milestone::Policy::default(),
-                max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
-            };
-            pipeline::scanner::scan_once(&services).await.unwrap()
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+    scan_as_replicas(&server, 2).await;
     server.restart(common::today()).await;
     let lagging = |events: Vec<v1::Event>| {
         events
@@ -1480,12 +1467,16 @@ async fn enrolment_lights_and_alerts_follow_the_rule_set(mut server: TestServer)
     );
     // Enrolled (on a day up to today), a project is GREEN and alerted no more; clearing the
     // date brings the lag back.
-    let enrolled = enrol(&server, "late", Some(common_date(day(2026, 10, 8))))
-        .await
-        .unwrap();
+    let enrolled = enrol(
+        &server,
+        "late",
+        Some(pipeline::proto::date(day(2026, 10, 8))),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         enrolled.statistics_enrolment_date,
-        Some(common_date(day(2026, 10, 8)))
+        Some(pipeline::proto::date(day(2026, 10, 8)))
     );
     let october = pace(&mut investment(&server).await, "2026-10", "").await;
     let late = enrolment_of(&october, "late").unwrap();
