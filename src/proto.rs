@@ -242,6 +242,7 @@ mod milestones {
                 // Set by the API, which knows the rule set (`api::milestones::annotate`).
                 light_rule_set: String::new(),
                 light_reason: String::new(),
+                open_problem: assessed.open_problem_name(),
             }
         }
     }
@@ -419,6 +420,7 @@ pub fn annotated_milestone(
         light,
         m.variance_days,
         days_to_baseline,
+        &m.open_problem,
         policy,
         label,
     );

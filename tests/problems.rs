@@ -1160,8 +1160,228 @@ async fn overdue_problems_escalate_once_per_rung_and_deadline(mut server: TestSe
     assert_eq!(alerts(&server).await.len(), 6);
 }
 
+async fn milestone(server: &TestServer, name: &str, day: Option<v1::Date>) -> v1::Milestone {
+    server
+        .milestones()
+        .await
+        .get_milestone(v1::GetMilestoneRequest {
+            name: name.into(),
+            status_date: day,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The names of the milestones ListMilestones answers for `filter` on `day`.
+async fn listed(server: &TestServer, filter: &str, day: Option<v1::Date>) -> Vec<String> {
+    server
+        .milestones()
+        .await
+        .list_milestones(v1::ListMilestonesRequest {
+            parent: "projects/-".into(),
+            filter: filter.into(),
+            status_date: day,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .milestones
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
+/// The MILESTONE_AT_RISK events in the log, as (milestone, reason, open problem).
+async fn at_risk_alerts(server: &TestServer) -> Vec<(String, String, String)> {
+    use prost::Message;
+    pipeline::events::log::read(&server.store, 0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| v1::Event::decode(e.payload.clone()).unwrap())
+        .filter(|e| e.kind() == v1::EventKind::MilestoneAtRisk)
+        .map(|e| {
+            let Some(v1::event::Detail::MilestoneChange(change)) = e.detail else {
+                panic!("an alert without its milestone: {e:?}")
+            };
+            let after = change.milestone_after.unwrap();
+            (after.name, change.reason, after.open_problem)
+        })
+        .collect()
+}
+
+/// A trial production due 25 September (10 days after the server's 15 September, inside the
+/// 14-day horizon) with an open problem linked to it is AT_RISK, YELLOW, naming the problem, in
+/// GetMilestone, ListMilestones' filters and the scanner's alert (once); resolving the problem
+/// releases it and reopening blocks it again. A milestone further out shows the problem but
+/// stays ON_TRACK, and a problem linked to another milestone does not count.
+async fn a_linked_open_problem_puts_its_milestone_at_risk(mut server: TestServer) {
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    let mut milestones = server.milestones().await;
+    for (id, kind, day) in [
+        ("trial", v1::MilestoneKind::TrialProduction, 25),
+        ("later", v1::MilestoneKind::Custom, 30),
+    ] {
+        let baseline = if id == "later" {
+            date(2026, 10, day)
+        } else {
+            date(2026, 9, day)
+        };
+        milestones
+            .create_milestone(v1::CreateMilestoneRequest {
+                parent: "projects/reservoir".into(),
+                milestone_id: id.into(),
+                milestone: Some(v1::Milestone {
+                    kind: kind as i32,
+                    title: format!("节点{id}"),
+                    baseline_date: baseline,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let trial = "projects/reservoir/milestones/trial";
+    let later = "projects/reservoir/milestones/later";
+    let before = milestone(&server, trial, None).await;
+    assert_eq!(
+        (
+            before.status(),
+            before.light(),
+            before.open_problem.as_str()
+        ),
+        (v1::MilestoneStatus::OnTrack, v1::AlertLight::Green, "")
+    );
+    let mut c = problems_as(&server, &server.admin_token).await;
+    // Two open problems on the trial: the one due first is named; one on `later`.
+    for (id, deadline, blocked) in [
+        ("power", date(2026, 9, 20), trial),
+        ("land", date(2026, 9, 30), trial),
+        ("road", date(2026, 9, 30), later),
+    ] {
+        create(
+            &mut c,
+            "reservoir",
+            id,
+            v1::Problem {
+                deadline,
+                blocked_milestone: blocked.into(),
+                ..land_problem()
+            },
+            "",
+        )
+        .await
+        .unwrap();
+    }
+    let power = "projects/reservoir/problems/power";
+    let blocked = milestone(&server, trial, None).await;
+    assert_eq!(
+        (
+            blocked.status(),
+            blocked.light(),
+            blocked.open_problem.as_str()
+        ),
+        (v1::MilestoneStatus::AtRisk, v1::AlertLight::Yellow, power)
+    );
+    assert_eq!(
+        blocked.light_reason,
+        "due in 10 days with problem projects/reservoir/problems/power still open (问题未解决), \
+         within the 14-day warning horizon: YELLOW by rule milestone-at-risk default@1"
+    );
+    // 45 days ahead: outside the horizon, so ON_TRACK, but the problem is shown.
+    let far = milestone(&server, later, None).await;
+    assert_eq!(
+        (far.status(), far.light(), far.open_problem.as_str()),
+        (
+            v1::MilestoneStatus::OnTrack,
+            v1::AlertLight::Green,
+            "projects/reservoir/problems/road"
+        )
+    );
+    // The list's SQL agrees, also on an earlier status date (on 10 September the trial is 15
+    // days out, outside the horizon).
+    assert_eq!(listed(&server, "status = AT_RISK", None).await, [trial]);
+    assert_eq!(listed(&server, "light = YELLOW", None).await, [trial]);
+    assert_eq!(
+        listed(&server, "status = ON_TRACK", None).await,
+        [later.to_string()]
+    );
+    assert!(
+        listed(&server, "status = AT_RISK", date(2026, 9, 10))
+            .await
+            .is_empty()
+    );
+    let page = server
+        .milestones()
+        .await
+        .list_milestones(v1::ListMilestonesRequest {
+            parent: "projects/reservoir".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let shown: Vec<(&str, &str)> = page
+        .milestones
+        .iter()
+        .map(|m| (m.name.as_str(), m.open_problem.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [(trial, power), (later, "projects/reservoir/problems/road")]
+    );
+    // The scanner alerts once, naming the problem, across restarts.
+    scan_twice_and_restart(&mut server, 2026, 9, 15).await;
+    scan_twice_and_restart(&mut server, 2026, 9, 16).await;
+    let expected = (
+        trial.to_string(),
+        "milestone due 2026-09-25 with problem projects/reservoir/problems/power still open"
+            .to_string(),
+        power.to_string(),
+    );
+    assert_eq!(at_risk_alerts(&server).await, std::slice::from_ref(&expected));
+    // Resolving `power` leaves `land` open; resolving both releases the milestone.
+    let mut c = problems_as(&server, &server.admin_token).await;
+    start(&mut c, power).await.unwrap();
+    resolve(&mut c, power, "临时线路已接通").await.unwrap();
+    let still = milestone(&server, trial, None).await;
+    assert_eq!(
+        (still.status(), still.open_problem.as_str()),
+        (v1::MilestoneStatus::AtRisk, NAME)
+    );
+    start(&mut c, NAME).await.unwrap();
+    resolve(&mut c, NAME, "用地批复已下达").await.unwrap();
+    let released = milestone(&server, trial, None).await;
+    assert_eq!(
+        (
+            released.status(),
+            released.light(),
+            released.open_problem.as_str()
+        ),
+        (v1::MilestoneStatus::OnTrack, v1::AlertLight::Green, "")
+    );
+    assert_eq!(
+        released.light_reason,
+        "on schedule (按期): GREEN by rule milestone-tolerance default@1"
+    );
+    assert!(listed(&server, "status = AT_RISK", None).await.is_empty());
+    // Sent back: at risk again (the alert stays once per baseline).
+    reopen(&mut c, NAME, "批复范围不含取土场").await.unwrap();
+    let again = milestone(&server, trial, None).await;
+    assert_eq!(
+        (again.status(), again.open_problem.as_str()),
+        (v1::MilestoneStatus::AtRisk, NAME)
+    );
+    scan_twice_and_restart(&mut server, 2026, 9, 17).await;
+    assert_eq!(at_risk_alerts(&server).await, [expected]);
+}
+
 both_backends!(
     overdue_problems_escalate_once_per_rung_and_deadline,
+    a_linked_open_problem_puts_its_milestone_at_risk,
     life_cycle_with_revisions_and_events,
     wrong_state_transitions_are_refused,
     bad_input_names_every_field_and_writes_nothing,

@@ -66,7 +66,8 @@ impl MilestoneKind {
 /// The thresholds of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// A CONSTRUCTION_START this many days ahead (inclusive) with open prerequisites is AT_RISK.
+    /// A milestone this many days ahead (inclusive) with something blocking it (`Blockers`) is
+    /// AT_RISK.
     pub warning_horizon_days: i32,
     /// A variance above this many days is RED.
     pub tolerance_days: i32,
@@ -110,12 +111,31 @@ fn days(from: NaiveDate, to: NaiveDate) -> i32 {
     (to - from).num_days() as i32
 }
 
-/// Applies the rules. `open_prerequisites`: some prerequisite of the project is neither DONE
-/// nor WAIVED.
+/// What, besides its dates, can put a milestone AT_RISK inside the warning horizon (DESIGN §5):
+/// open prerequisites (要件未办结) for a construction start, and, for any milestone, an open
+/// problem of the problem ledger linked to it (issue 20).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blockers {
+    /// Some prerequisite of the project is neither DONE nor WAIVED.
+    pub open_prerequisites: bool,
+    /// The id of the OPEN or IN_PROGRESS problem linked to the milestone with the earliest
+    /// deadline (ties by id), if any.
+    pub open_problem: Option<String>,
+}
+
+impl Blockers {
+    /// Whether these put a milestone of `kind` at risk inside the warning horizon.
+    pub fn block(&self, kind: MilestoneKind) -> bool {
+        self.open_problem.is_some()
+            || (kind == MilestoneKind::ConstructionStart && self.open_prerequisites)
+    }
+}
+
+/// Applies the rules.
 pub fn assess(
     kind: MilestoneKind,
     dates: &MilestoneDates,
-    open_prerequisites: bool,
+    blockers: &Blockers,
     status_date: NaiveDate,
     policy: &Policy,
 ) -> Assessment {
@@ -130,9 +150,7 @@ pub fn assess(
         MilestoneStatus::Overdue
     } else if dates.forecast > dates.baseline {
         MilestoneStatus::Slipped
-    } else if kind == MilestoneKind::ConstructionStart
-        && (0..=policy.warning_horizon_days).contains(&days_to_baseline)
-        && open_prerequisites
+    } else if (0..=policy.warning_horizon_days).contains(&days_to_baseline) && blockers.block(kind)
     {
         MilestoneStatus::AtRisk
     } else {
@@ -156,12 +174,15 @@ pub fn assess(
 
 /// Why a milestone has its light, in the county's terms and English, naming the rule and the
 /// light rule set revision that decided it (`label`, e.g. `default@1`). `days_to_baseline` is
-/// the baseline minus the status date (negative once it has passed).
+/// the baseline minus the status date (negative once it has passed); `open_problem`, the name
+/// of the open problem linked to the milestone (empty when none), is the cause an AT_RISK
+/// names first.
 pub fn light_reason(
     status: MilestoneStatus,
     light: Light,
     variance_days: i32,
     days_to_baseline: i32,
+    open_problem: &str,
     policy: &Policy,
     label: &str,
 ) -> String {
@@ -174,6 +195,13 @@ pub fn light_reason(
                 -days_to_baseline
             ),
             "milestone-overdue",
+        ),
+        (MilestoneStatus::AtRisk, _) if !open_problem.is_empty() => (
+            format!(
+                "due in {days_to_baseline} days with problem {open_problem} still open (问题未解决), within the {}-day warning horizon",
+                policy.warning_horizon_days
+            ),
+            "milestone-at-risk",
         ),
         (MilestoneStatus::AtRisk, _) => (
             format!(
@@ -341,20 +369,15 @@ impl Milestone {
     /// The milestone with its derived view as of `status_date` (`assess`).
     pub fn assessed(
         self,
-        open_prerequisites: bool,
+        blockers: Blockers,
         status_date: NaiveDate,
         policy: &Policy,
     ) -> AssessedMilestone {
-        let assessment = assess(
-            self.kind,
-            &self.dates,
-            open_prerequisites,
-            status_date,
-            policy,
-        );
+        let assessment = assess(self.kind, &self.dates, &blockers, status_date, policy);
         AssessedMilestone {
             milestone: self,
             assessment,
+            blockers,
         }
     }
 }
@@ -364,6 +387,19 @@ impl Milestone {
 pub struct AssessedMilestone {
     pub milestone: Milestone,
     pub assessment: Assessment,
+    /// What was weighed besides the dates.
+    pub blockers: Blockers,
+}
+
+impl AssessedMilestone {
+    /// The name of the open problem linked to the milestone, empty when none.
+    pub fn open_problem_name(&self) -> String {
+        self.blockers
+            .open_problem
+            .as_deref()
+            .map(|id| super::problem::problem_name(&self.milestone.project_id, id))
+            .unwrap_or_default()
+    }
 }
 
 /// What a rule of milestones answers when it refuses: a malformed value (INVALID_ARGUMENT)
@@ -735,7 +771,7 @@ impl Milestone {
 pub enum Alert {
     /// The status date passed the baseline of a milestone not achieved.
     Overdue,
-    /// A construction start inside the warning horizon with prerequisites open.
+    /// A milestone inside the warning horizon with something blocking it (`Blockers`).
     AtRisk,
 }
 
@@ -750,11 +786,15 @@ impl Alert {
         }
     }
 
-    /// Why the alert was raised, for its event.
-    pub fn reason(self, baseline: NaiveDate) -> String {
+    /// Why the alert was raised, for its event; `open_problem` is the linked open problem's
+    /// name, empty when none.
+    pub fn reason(self, baseline: NaiveDate, open_problem: &str) -> String {
         match self {
             Alert::Overdue => {
                 format!("baseline {baseline} passed without the milestone being achieved")
+            }
+            Alert::AtRisk if !open_problem.is_empty() => {
+                format!("milestone due {baseline} with problem {open_problem} still open")
             }
             Alert::AtRisk => {
                 format!("construction start due {baseline} with prerequisites still open")
@@ -785,7 +825,11 @@ mod tests {
         prereqs_open: bool,
         status_date: NaiveDate,
     ) -> (MilestoneStatus, Light, i32) {
-        let a = assess(kind, &dates, prereqs_open, status_date, &Policy::default());
+        let blockers = Blockers {
+            open_prerequisites: prereqs_open,
+            open_problem: None,
+        };
+        let a = assess(kind, &dates, &blockers, status_date, &Policy::default());
         (a.status, a.light, a.variance_days)
     }
 
@@ -847,32 +891,86 @@ mod tests {
     }
 
     #[test]
+    fn an_open_linked_problem_puts_any_milestone_at_risk_inside_the_horizon() {
+        let blocked = Blockers {
+            open_prerequisites: false,
+            open_problem: Some("land".into()),
+        };
+        let at = |kind, dates: MilestoneDates, status_date| {
+            let a = assess(kind, &dates, &blocked, status_date, &Policy::default());
+            (a.status, a.light)
+        };
+        // Any kind, from 14 days ahead to the baseline day itself.
+        assert_eq!(
+            at(TrialProduction, open(d(10, 15), d(10, 15)), d(10, 1)),
+            (AtRisk, Yellow)
+        );
+        assert_eq!(
+            at(Custom, open(d(10, 15), d(10, 15)), d(10, 15)),
+            (AtRisk, Yellow)
+        );
+        assert_eq!(
+            at(TrialProduction, open(d(10, 15), d(10, 15)), d(9, 30)),
+            (OnTrack, Green)
+        );
+        // Late milestones keep their own status.
+        assert_eq!(
+            at(TrialProduction, open(d(10, 15), d(10, 20)), d(10, 10)),
+            (Slipped, Yellow)
+        );
+        assert_eq!(
+            at(TrialProduction, open(d(10, 15), d(10, 15)), d(10, 16)),
+            (Overdue, Red)
+        );
+        // Open prerequisites alone still count only for a construction start.
+        let prerequisites = Blockers {
+            open_prerequisites: true,
+            open_problem: None,
+        };
+        assert!(prerequisites.block(ConstructionStart));
+        assert!(!prerequisites.block(TrialProduction));
+        assert!(blocked.block(TrialProduction));
+    }
+
+    #[test]
     fn every_light_says_why_and_by_which_rule() {
         let p = Policy::default();
         use Light::*;
         use MilestoneStatus::*;
         assert_eq!(
-            light_reason(Slipped, Yellow, 12, 20, &p, "default@1"),
+            light_reason(Slipped, Yellow, 12, 20, "", &p, "default@1"),
             "projected 12 days late (滞后12天), within the 30-day tolerance: YELLOW by rule milestone-tolerance default@1"
         );
         assert_eq!(
-            light_reason(Slipped, Red, 31, 20, &p, "city@2"),
+            light_reason(Slipped, Red, 31, 20, "", &p, "city@2"),
             "projected 31 days late (滞后31天), above the 30-day tolerance: RED by rule milestone-tolerance city@2"
         );
         assert_eq!(
-            light_reason(Overdue, Red, 5, -5, &p, "default@1"),
+            light_reason(Overdue, Red, 5, -5, "", &p, "default@1"),
             "not achieved 5 days after the baseline (逾期): RED by rule milestone-overdue default@1"
         );
         assert!(
-            light_reason(AtRisk, Yellow, 0, 10, &p, "default@1")
+            light_reason(AtRisk, Yellow, 0, 10, "", &p, "default@1")
                 .starts_with("construction start in 10 days with approvals still open")
         );
         assert_eq!(
-            light_reason(OnTrack, Green, 0, 40, &p, "default@1"),
+            light_reason(
+                AtRisk,
+                Yellow,
+                0,
+                10,
+                "projects/reservoir/problems/land",
+                &p,
+                "default@1"
+            ),
+            "due in 10 days with problem projects/reservoir/problems/land still open (问题未解决), within the 14-day warning horizon: YELLOW by rule milestone-at-risk default@1"
+        );
+        assert_eq!(
+            light_reason(OnTrack, Green, 0, 40, "", &p, "default@1"),
             "on schedule (按期): GREEN by rule milestone-tolerance default@1"
         );
         assert_eq!(
-            light_reason(Achieved, Green, -3, -10, &p, "default@1"),
+            light_reason(Achieved, Green, -3, -10, "", &p, "default@1"),
             "achieved on time (按期完成): GREEN by rule milestone-tolerance default@1"
         );
     }

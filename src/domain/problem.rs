@@ -282,6 +282,9 @@ pub struct Problem {
     pub resolution_note: String,
     pub extension_count: i32,
     pub resolved_at_us: Option<i64>,
+    /// The jurisdiction's date of the latest resolution; None while not RESOLVED or CLOSED.
+    /// On or before the deadline is on time (the rankings' `problems_closed_on_time_rate`).
+    pub resolved_on: Option<NaiveDate>,
     pub closed_at_us: Option<i64>,
     pub created_at_us: i64,
     pub updated_at_us: i64,
@@ -389,7 +392,12 @@ impl Problem {
 
     /// ResolveProblem: IN_PROGRESS → RESOLVED with a resolution note (required: an empty one is
     /// `resolution_note` INVALID_ARGUMENT, checked before the state).
-    pub fn resolve(&mut self, note: Note, now_us: i64) -> Result<ProblemChange, ProblemError> {
+    pub fn resolve(
+        &mut self,
+        note: Note,
+        now_us: i64,
+        today: NaiveDate,
+    ) -> Result<ProblemChange, ProblemError> {
         if note.is_empty() {
             return Err(Invalid::field("resolution_note", "is required").into());
         }
@@ -404,6 +412,7 @@ impl Problem {
         )?;
         self.resolution_note = note.into_string();
         self.resolved_at_us = Some(now_us);
+        self.resolved_on = Some(today);
         Ok(change)
     }
 
@@ -424,6 +433,7 @@ impl Problem {
         )?;
         self.resolution_note.clear();
         self.resolved_at_us = None;
+        self.resolved_on = None;
         Ok(change)
     }
 
@@ -601,6 +611,7 @@ mod tests {
             resolution_note: String::new(),
             extension_count: 0,
             resolved_at_us: None,
+            resolved_on: None,
             closed_at_us: None,
             created_at_us: 1,
             updated_at_us: 1,
@@ -652,7 +663,7 @@ mod tests {
     fn the_life_cycle_and_wrong_states() {
         let mut p = problem();
         assert!(matches!(
-            p.resolve(Note::parse("done").unwrap(), 2),
+            p.resolve(Note::parse("done").unwrap(), 2, day(9, 20)),
             Err(ProblemError::Refused(r)) if r.reason == "PROBLEM_STATE" && r.message.contains("is OPEN")
         ));
         let started = p.start(reason(""), 2).unwrap();
@@ -663,10 +674,10 @@ mod tests {
         let err = p.start(reason(""), 3).unwrap_err();
         assert!(err.message.contains("is IN_PROGRESS"), "{err}");
         assert!(matches!(
-            p.resolve(Note::parse("").unwrap(), 3),
+            p.resolve(Note::parse("").unwrap(), 3, day(9, 20)),
             Err(ProblemError::Invalid(i)) if i.0[0].field == "resolution_note"
         ));
-        p.resolve(Note::parse("用地批复已下达").unwrap(), 3)
+        p.resolve(Note::parse("用地批复已下达").unwrap(), 3, day(9, 20))
             .unwrap();
         assert_eq!(p.state, ProblemState::Resolved);
         assert!(matches!(
@@ -678,7 +689,8 @@ mod tests {
             (p.state, p.resolution_note.as_str(), p.resolved_at_us),
             (ProblemState::InProgress, "", None)
         );
-        p.resolve(Note::parse("临时用地已批").unwrap(), 5).unwrap();
+        p.resolve(Note::parse("临时用地已批").unwrap(), 5, day(9, 20))
+            .unwrap();
         let stranger = editor("别人", &["县自然资源局"], &[]);
         assert!(matches!(
             p.close(&stranger, reason(""), 6),
@@ -719,7 +731,7 @@ mod tests {
         assert_eq!((p.extension_count, p.fields.deadline), (1, day(11, 30)));
         assert!(p.overdue_on(day(12, 1)) && !p.overdue_on(day(11, 30)));
         p.start(reason(""), 3).unwrap();
-        p.resolve(Note::parse("x").unwrap(), 4).unwrap();
+        p.resolve(Note::parse("x").unwrap(), 4, day(9, 20)).unwrap();
         assert!(!p.overdue_on(day(12, 31)));
         assert!(matches!(
             p.extend_deadline(day(12, 31), reason("x"), 5),

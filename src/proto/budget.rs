@@ -168,8 +168,10 @@ pub(crate) mod worst {
             exempt: true,
             justification: format!("{}/justifications/{}", project_name(), id()),
             light_rule_set: format!("lightRuleSets/{}@{}", id(), i32::MAX),
-            // The longest reason: the at-risk text with the widest numbers and label.
-            light_reason: text(300),
+            // The longest reason: the at-risk text naming the longest problem name, with the
+            // widest numbers and label (about 330 characters).
+            light_reason: text(400),
+            open_problem: format!("{}/problems/{}", project_name(), id()),
         }
     }
 
@@ -432,6 +434,7 @@ pub(crate) mod worst {
             resolution_note: text(NOTE_CHARS),
             extension_count: i32::MAX,
             resolve_time: time(),
+            resolve_date: date(),
             close_time: time(),
             create_time: time(),
             update_time: time(),

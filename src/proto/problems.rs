@@ -98,6 +98,7 @@ pub fn problem(p: &Problem) -> v1::Problem {
         resolution_note: p.resolution_note.clone(),
         extension_count: p.extension_count,
         resolve_time: p.resolved_at_us.map(timestamp),
+        resolve_date: p.resolved_on.map(date),
         close_time: p.closed_at_us.map(timestamp),
         create_time: Some(timestamp(p.created_at_us)),
         update_time: Some(timestamp(p.updated_at_us)),

@@ -14,8 +14,8 @@ use super::ServiceError;
 use super::scope::load_for_update;
 use super::unit::{Begun, Unit, check_etag};
 use crate::domain::milestone::{
-    Alert, AssessedMilestone, DateChange, Milestone, MilestoneError, MilestonePatch, NewMilestone,
-    Policy, StageAdvance, Stamp, schedule,
+    Alert, AssessedMilestone, Blockers, DateChange, Milestone, MilestoneError, MilestonePatch,
+    NewMilestone, Policy, StageAdvance, Stamp, schedule,
 };
 use crate::domain::names;
 use crate::domain::project::Project;
@@ -156,8 +156,8 @@ async fn assess_now(
     ctx: &WriteContext,
     policy: &Policy,
 ) -> Result<AssessedMilestone, ServiceError> {
-    let open = repo::has_open_prerequisites(conn, project_pk).await?;
-    Ok(milestone.assessed(open, ctx.today, policy))
+    let blockers = repo::blockers(conn, project_pk, &milestone.id).await?;
+    Ok(milestone.assessed(blockers, ctx.today, policy))
 }
 
 /// The answer of a write that changed nothing: the transaction is given up first (nothing is
@@ -328,8 +328,8 @@ pub async fn get(
         let revisions = repo::revisions(conn, milestone_pk, 0, None).await?;
         milestone = milestone.as_of(&revisions, query.status_date)?;
     }
-    let open = repo::has_open_prerequisites(conn, project_pk).await?;
-    Ok(milestone.assessed(open, query.status_date, policy))
+    let blockers = repo::blockers(conn, project_pk, &milestone.id).await?;
+    Ok(milestone.assessed(blockers, query.status_date, policy))
 }
 
 /// Alerts claimed per scanner transaction. A stream delivers all events of a transaction in
@@ -422,6 +422,7 @@ async fn raise_alerts(
         candidates,
         projects,
         open,
+        open_problems,
     } = repo::alert_inputs(store, unit.tx(), ids).await?;
     let mut alerted = Vec::with_capacity(candidates.len());
     let mut bytes = 0;
@@ -434,7 +435,11 @@ async fn raise_alerts(
         let project = projects
             .get(&project_pk)
             .ok_or_else(|| ServiceError::internal("milestone without its project"))?;
-        let assessed = milestone.assessed(open.contains(&project_pk), ctx.today, policy);
+        let blockers = Blockers {
+            open_prerequisites: open.contains(&project_pk),
+            open_problem: open_problems.get(&milestone_pk).cloned(),
+        };
+        let assessed = milestone.assessed(blockers, ctx.today, policy);
         let draft = encode::alert(
             project,
             &assessed,

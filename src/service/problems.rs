@@ -287,7 +287,7 @@ pub async fn transition(
     let problem = &mut loaded.problem;
     let change = match cmd.transition {
         Transition::Start(note) => problem.start(note, now)?,
-        Transition::Resolve(note) => problem.resolve(note, now)?,
+        Transition::Resolve(note) => problem.resolve(note, now, ctx.today)?,
         Transition::Reopen(reason) => problem.reopen(reason, now)?,
         Transition::Close(note) => problem.close(&ctx.principal, note, now)?,
         Transition::ExtendDeadline { deadline, reason } => {

@@ -579,6 +579,8 @@ pub mod problem {
         pub resolution_note: String,
         pub extension_count: i32,
         pub resolved_at_us: Option<i64>,
+        /// Civil day number of the latest resolution (migration 15).
+        pub resolved_on: Option<i32>,
         pub closed_at_us: Option<i64>,
         pub created_at_us: i64,
         pub updated_at_us: i64,

@@ -10,14 +10,16 @@ use sea_orm::{
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{milestone, milestone_alert, milestone_revision, prerequisite, project};
+use super::entities::{
+    milestone, milestone_alert, milestone_revision, prerequisite, problem, project,
+};
 use super::error::{StoreError, conflict_on};
 use super::projects::to_domain as project_to_domain;
 use super::sql::Sql;
 use super::{Cursor, Page, SortKey, Store};
 use crate::domain::milestone::{
-    Alert, AssessedMilestone, Light, Milestone, MilestoneDates, MilestoneKind, MilestoneStatus,
-    Policy, Revision, RevisionField, SlipTotals,
+    Alert, AssessedMilestone, Blockers, Light, Milestone, MilestoneDates, MilestoneKind,
+    MilestoneStatus, Policy, Revision, RevisionField, SlipTotals,
 };
 use crate::domain::names;
 use crate::domain::project::Project;
@@ -135,18 +137,38 @@ fn revision_to_domain(row: milestone_revision::Model) -> Result<Revision, StoreE
     })
 }
 
-/// Whether some prerequisite of the project is neither DONE nor WAIVED.
-pub async fn has_open_prerequisites(
+/// What blocks milestone `milestone_id` of the project with key `project_pk` now: whether
+/// some prerequisite of the project is neither DONE nor WAIVED, and its open linked problem
+/// with the earliest deadline.
+pub async fn blockers(
     conn: &impl ConnectionTrait,
     project_pk: i64,
-) -> Result<bool, StoreError> {
+    milestone_id: &str,
+) -> Result<Blockers, StoreError> {
     let open = prerequisite::Entity::find()
         .filter(prerequisite::Column::ProjectPk.eq(project_pk))
         .filter(prerequisite::Column::State.is_not_in(["DONE", "WAIVED"]))
         .count(conn)
         .await?;
-    Ok(open > 0)
+    let open_problem = problem::Entity::find()
+        .select_only()
+        .column(problem::Column::ProblemId)
+        .filter(problem::Column::ProjectPk.eq(project_pk))
+        .filter(problem::Column::MilestoneId.eq(milestone_id))
+        .filter(problem::Column::State.is_in(OPEN_PROBLEM_STATES))
+        .order_by_asc(problem::Column::Deadline)
+        .order_by_asc(problem::Column::ProblemId)
+        .into_tuple::<String>()
+        .one(conn)
+        .await?;
+    Ok(Blockers {
+        open_prerequisites: open > 0,
+        open_problem,
+    })
 }
+
+/// The states of a problem that still blocks its milestone.
+const OPEN_PROBLEM_STATES: [&str; 2] = ["OPEN", "IN_PROGRESS"];
 
 /// The key of project `project_id`.
 pub async fn project_pk(conn: &impl ConnectionTrait, project_id: &str) -> Result<i64, StoreError> {
@@ -335,6 +357,8 @@ pub struct AlertInputs {
     pub candidates: Vec<AlertCandidate>,
     pub projects: HashMap<i64, Project>,
     pub open: HashSet<i64>,
+    /// By milestone key: the open linked problem with the earliest deadline.
+    pub open_problems: HashMap<i64, String>,
 }
 
 /// Claims the ledger rows of up to `limit` milestones after key `after` (by key) that meet
@@ -480,6 +504,26 @@ pub async fn alert_inputs(
     for row in project_rows {
         projects.insert(row.id, project_to_domain(row)?);
     }
+    let list = milestones
+        .iter()
+        .map(|m| m.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut open_problems = HashMap::new();
+    if !list.is_empty() {
+        let sql = format!(
+            "SELECT m.id, {} FROM milestones m WHERE m.id IN ({list})",
+            RuleSql::OPEN_PROBLEM_ID
+        );
+        for row in tx
+            .query_all_raw(sea_orm::Statement::from_string(store.backend(), sql))
+            .await?
+        {
+            if let Some(id) = row.try_get_by_index::<Option<String>>(1)? {
+                open_problems.insert(row.try_get_by_index::<i64>(0)?, id);
+            }
+        }
+    }
     let candidates = milestones
         .into_iter()
         .map(|row| {
@@ -497,11 +541,12 @@ pub async fn alert_inputs(
         candidates,
         projects,
         open,
+        open_problems,
     })
 }
 
-/// The rows of the list query: a milestone, its project's id, and whether the project has
-/// open prerequisites.
+/// The rows of the list query: a milestone, its project's id, whether the project has open
+/// prerequisites, and the milestone's open linked problem.
 #[derive(Debug, FromQueryResult)]
 struct ListedRow {
     id: i64,
@@ -523,6 +568,7 @@ struct ListedRow {
     township: String,
     project_ref: String,
     open_prerequisites: i32,
+    open_problem: Option<String>,
 }
 
 /// SQL fragments of the slippage rules over the alias `m` for one status date, for the list's
@@ -543,6 +589,13 @@ impl RuleSql {
     pub(crate) const OPEN_PREREQUISITES_FLAG: &'static str = "COALESCE((SELECT 1 FROM prerequisites q WHERE q.project_pk = m.project_pk AND q.state NOT IN ('DONE', 'WAIVED') LIMIT 1), 0)";
 
     pub(crate) const OPEN_PREREQUISITES: &'static str = "EXISTS (SELECT 1 FROM prerequisites q WHERE q.project_pk = m.project_pk AND q.state NOT IN ('DONE', 'WAIVED'))";
+
+    /// Some OPEN or IN_PROGRESS problem is linked to the milestone (`Blockers::open_problem`),
+    /// probed through the index on (project, milestone, state) of migration 15.
+    pub(crate) const OPEN_PROBLEM: &'static str = "EXISTS (SELECT 1 FROM problems pr WHERE pr.project_pk = m.project_pk AND pr.milestone_id = m.milestone_id AND pr.state IN ('OPEN', 'IN_PROGRESS'))";
+
+    /// The id of that problem with the earliest deadline (ties by id), or NULL.
+    pub(crate) const OPEN_PROBLEM_ID: &'static str = "(SELECT pr.problem_id FROM problems pr WHERE pr.project_pk = m.project_pk AND pr.milestone_id = m.milestone_id AND pr.state IN ('OPEN', 'IN_PROGRESS') ORDER BY pr.deadline, pr.problem_id LIMIT 1)";
 
     pub(crate) fn new(status_date: NaiveDate, policy: &Policy) -> Self {
         let status_day = day_number(status_date);
@@ -574,13 +627,15 @@ impl RuleSql {
         )
     }
 
+    /// `Blockers::block` inside the horizon.
     fn at_risk(&self) -> String {
         format!(
-            "({} AND m.kind = '{}' AND m.baseline_date <= {} AND {})",
+            "({} AND m.baseline_date <= {} AND ((m.kind = '{}' AND {}) OR {}))",
             self.not_late(),
-            MilestoneKind::ConstructionStart.as_str(),
             self.horizon_day,
-            Self::OPEN_PREREQUISITES
+            MilestoneKind::ConstructionStart.as_str(),
+            Self::OPEN_PREREQUISITES,
+            Self::OPEN_PROBLEM
         )
     }
 
@@ -649,9 +704,10 @@ impl Store {
                  m.baseline_date, m.forecast_date, m.actual_date, m.slip_count, m.days_slipped, \
                  m.revision_count, m.created_at_us, m.updated_at_us, m.version, m.township, \
                  p.project_id AS project_ref, \
-                 {} AS open_prerequisites \
+                 {} AS open_prerequisites, {} AS open_problem \
                  FROM milestones m JOIN projects p ON p.id = m.project_pk WHERE 1 = 1",
-                RuleSql::OPEN_PREREQUISITES_FLAG
+                RuleSql::OPEN_PREREQUISITES_FLAG,
+                RuleSql::OPEN_PROBLEM_ID
             ),
         );
         let f = &query.filter;
@@ -710,7 +766,10 @@ impl Store {
         let more = rows.len() as u64 > query.limit;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows.into_iter().take(query.limit as usize) {
-            let open = row.open_prerequisites != 0;
+            let blockers = Blockers {
+                open_prerequisites: row.open_prerequisites != 0,
+                open_problem: row.open_problem,
+            };
             let project_ref = row.project_ref.clone();
             let model = milestone::Model {
                 id: row.id,
@@ -731,7 +790,11 @@ impl Store {
                 version: row.version,
                 township: row.township,
             };
-            items.push(to_domain(&project_ref, model)?.assessed(open, query.status_date, policy));
+            items.push(to_domain(&project_ref, model)?.assessed(
+                blockers,
+                query.status_date,
+                policy,
+            ));
         }
         Ok(Page::new(items, more, |item| Cursor {
             key: SortKey::Int(match query.order {

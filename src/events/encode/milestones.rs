@@ -141,6 +141,6 @@ pub fn alert(
         after,
         None,
         baseline,
-        alert.reason(baseline),
+        alert.reason(baseline, &assessed.open_problem_name()),
     )
 }
