@@ -1342,7 +1342,10 @@ async fn a_linked_open_problem_puts_its_milestone_at_risk(mut server: TestServer
             .to_string(),
         power.to_string(),
     );
-    assert_eq!(at_risk_alerts(&server).await, std::slice::from_ref(&expected));
+    assert_eq!(
+        at_risk_alerts(&server).await,
+        std::slice::from_ref(&expected)
+    );
     // Resolving `power` leaves `land` open; resolving both releases the milestone.
     let mut c = problems_as(&server, &server.admin_token).await;
     start(&mut c, power).await.unwrap();
@@ -1379,8 +1382,200 @@ async fn a_linked_open_problem_puts_its_milestone_at_risk(mut server: TestServer
     assert_eq!(at_risk_alerts(&server).await, [expected]);
 }
 
+/// Each ranking row's problem indicators, as (unit, on-time rate, average days overdue, score
+/// of the average), for the units that have them measured.
+async fn problem_rankings(
+    server: &TestServer,
+    dimension: v1::RankingDimension,
+    day: Option<v1::Date>,
+) -> Vec<(String, f64, f64, f64)> {
+    let ranking = v1::report_service_client::ReportServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .list_rankings(v1::ListRankingsRequest {
+        dimension: dimension as i32,
+        status_date: day,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    let names: Vec<&str> = ranking
+        .weights
+        .iter()
+        .map(|w| w.indicator.as_str())
+        .collect();
+    assert_eq!(
+        names[7..],
+        [
+            "problems_closed_on_time_rate",
+            "problems_average_days_overdue"
+        ]
+    );
+    let mut rows: Vec<(String, f64, f64, f64)> = ranking
+        .rows
+        .iter()
+        .filter(|r| r.indicators[7].measured)
+        .map(|r| {
+            assert!(r.indicators[8].measured);
+            (
+                r.unit.clone(),
+                r.indicators[7].value,
+                r.indicators[8].value,
+                r.indicators[8].score,
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+/// The summary's unresolved problems by category, as (category, open, overdue).
+async fn problem_summary(
+    server: &TestServer,
+    day: Option<v1::Date>,
+) -> Vec<(v1::ProblemCategory, i32, i32)> {
+    v1::report_service_client::ReportServiceClient::new(server.authed(&server.admin_token).await)
+        .get_pipeline_summary(v1::GetPipelineSummaryRequest {
+            status_date: day,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .problems_by_category
+        .iter()
+        .map(|c| (c.category(), c.open_count, c.overdue_count))
+        .collect()
+}
+
+/// Rankings per responsible unit and leader, hand-computed. Raised on 1 September: A (land
+/// bureau, due 5 Sep, resolved 4 Sep), B (land bureau, due 10 Sep, resolved 12 Sep: 2 days
+/// late), C (land bureau, due 20 Sep, resolved 12 Sep: not yet judged on the 15th), D (power
+/// company, due 8 Sep, never resolved), E (城关镇, the reservoir's township, due 12 Sep,
+/// resolved 12 Sep). Leaders: 王副县长 for all but D (李副县长).
+async fn rankings_count_problems_by_responsible_unit(mut server: TestServer) {
+    server
+        .restart(chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap())
+        .await;
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    project(&server, "plant", "县工信局", "太和镇").await;
+    let mut c = problems_as(&server, &server.admin_token).await;
+    use v1::ProblemCategory as Cat;
+    for (id, project, unit, leader, category, deadline) in [
+        ("a", "reservoir", "县自然资源局", "王副县长", Cat::Land, 5),
+        ("b", "reservoir", "县自然资源局", "王副县长", Cat::Land, 10),
+        ("c", "plant", "县自然资源局", "王副县长", Cat::Land, 20),
+        ("d", "plant", "县供电公司", "李副县长", Cat::Power, 8),
+        ("e", "reservoir", "城关镇", "王副县长", Cat::Demolition, 12),
+    ] {
+        create(
+            &mut c,
+            project,
+            id,
+            v1::Problem {
+                category: category as i32,
+                responsible_unit: unit.into(),
+                responsible_leader: leader.into(),
+                deadline: date(2026, 9, deadline),
+                ..land_problem()
+            },
+            "",
+        )
+        .await
+        .unwrap();
+    }
+    let resolve_on = async |server: &mut TestServer, day: u32, ids: &[&str]| {
+        server
+            .restart(chrono::NaiveDate::from_ymd_opt(2026, 9, day).unwrap())
+            .await;
+        let mut c = problems_as(server, &server.admin_token).await;
+        for id in ids {
+            let (project, id) = id.split_once('/').unwrap();
+            let name = format!("projects/{project}/problems/{id}");
+            start(&mut c, &name).await.unwrap();
+            let resolved = resolve(&mut c, &name, "已办结").await.unwrap();
+            assert_eq!(resolved.resolve_date, date(2026, 9, day as i32));
+        }
+    };
+    resolve_on(&mut server, 4, &["reservoir/a"]).await;
+    resolve_on(&mut server, 12, &["reservoir/b", "plant/c", "reservoir/e"]).await;
+    server
+        .restart(chrono::NaiveDate::from_ymd_opt(2026, 9, 15).unwrap())
+        .await;
+    use v1::RankingDimension as D;
+    let row = |unit: &str, rate: f64, days: f64, score: f64| (unit.to_string(), rate, days, score);
+    // On the 15th: the land bureau A on time, B 2 days late (C not due yet): 1/2, 2/2 = 1 day,
+    // score 100 − 5 = 95. The power company: D 7 days overdue and counting: 0/1, 7 → 65.
+    // 城关镇 is a township (the reservoir's), so it is ranked among townships, not departments.
+    assert_eq!(
+        problem_rankings(&server, D::Department, None).await,
+        [
+            row("县供电公司", 0.0, 7.0, 65.0),
+            row("县自然资源局", 0.5, 1.0, 95.0)
+        ]
+    );
+    assert_eq!(
+        problem_rankings(&server, D::Township, None).await,
+        [row("城关镇", 1.0, 0.0, 100.0)]
+    );
+    // 王副县长: A, B, E → 2/3 on time, 2/3 of a day → 96.67.
+    assert_eq!(
+        problem_rankings(&server, D::Leader, None).await,
+        [
+            row("李副县长", 0.0, 7.0, 65.0),
+            row("王副县长", 0.67, 0.67, 96.67)
+        ]
+    );
+    // The power company has no project and still has a row, ranked on its problems alone.
+    let departments = v1::report_service_client::ReportServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .list_rankings(v1::ListRankingsRequest {
+        dimension: D::Department as i32,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    let power = departments
+        .rows
+        .iter()
+        .find(|r| r.unit == "县供电公司")
+        .unwrap();
+    assert_eq!((power.project_count, power.total_score), (0, 32.5));
+    // On 11 September B was still open (1 day late), D 3 days; E not due yet.
+    let eleventh = date(2026, 9, 11);
+    assert_eq!(
+        problem_rankings(&server, D::Department, eleventh).await,
+        [
+            row("县供电公司", 0.0, 3.0, 85.0),
+            row("县自然资源局", 0.5, 0.5, 97.5)
+        ]
+    );
+    assert!(
+        problem_rankings(&server, D::Township, eleventh)
+            .await
+            .is_empty()
+    );
+    // The summary: on the 15th only D is unresolved (and overdue); on the 11th B (overdue) and
+    // C were, E (not yet due) and D.
+    assert_eq!(problem_summary(&server, None).await, [(Cat::Power, 1, 1)]);
+    assert_eq!(
+        problem_summary(&server, eleventh).await,
+        [
+            (Cat::Land, 2, 1),
+            (Cat::Demolition, 1, 0),
+            (Cat::Power, 1, 1)
+        ]
+    );
+    // Before anything was raised: nothing.
+    assert!(problem_summary(&server, date(2026, 8, 31)).await.is_empty());
+}
+
 both_backends!(
     overdue_problems_escalate_once_per_rung_and_deadline,
+    rankings_count_problems_by_responsible_unit,
     a_linked_open_problem_puts_its_milestone_at_risk,
     life_cycle_with_revisions_and_events,
     wrong_state_transitions_are_refused,

@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::funding::{ApplicationState, FundingChannel, FundingWindow};
 use super::milestone::{Light, MilestoneKind};
+use super::problem::ProblemCategory;
 use super::project::{Category, InvestmentType};
 
 /// Which projects a summary covers; every Some condition must hold.
@@ -183,6 +184,53 @@ pub struct KindCount {
     pub overdue: i64,
 }
 
+/// Problems of one category not yet resolved on a status date (OPEN or IN_PROGRESS), and of
+/// those, how many are past their deadline (`Problem::overdue_on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemCount {
+    pub category: ProblemCategory,
+    pub open: i64,
+    pub overdue: i64,
+}
+
+/// Where one problem stands in its responsible unit's record as of a status date. The store
+/// counts the same conditions in SQL (`problem_sums`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemMarks {
+    /// Its deadline (as extended) passed this year before the status date.
+    pub judged: bool,
+    /// Judged, and resolved on or before the deadline.
+    pub on_time: bool,
+    /// Judged: days from the deadline to its resolution, or to the status date while it was
+    /// not resolved by then; 0 when on time.
+    pub days_overdue: i64,
+}
+
+/// The marks of a problem with `deadline`, resolved on `resolved_on` (None while not resolved),
+/// on `status_date`. A resolution after the status date does not count yet (a past status
+/// date sees the problem open). The resolution (办结) is the responsible unit's act; the
+/// raiser's confirmation (销号) is not, so its date plays no part.
+pub fn problem_marks(
+    deadline: NaiveDate,
+    resolved_on: Option<NaiveDate>,
+    status_date: NaiveDate,
+) -> ProblemMarks {
+    let judged = deadline >= year_start(status_date) && deadline < status_date;
+    let resolved = resolved_on.filter(|r| *r <= status_date);
+    let on_time = judged && resolved.is_some_and(|r| r <= deadline);
+    let end = resolved.unwrap_or(status_date);
+    let days_overdue = if judged {
+        (end - deadline).num_days().max(0)
+    } else {
+        0
+    };
+    ProblemMarks {
+        judged,
+        on_time,
+        days_overdue,
+    }
+}
+
 /// The pipeline summary of the projects of a filter on a status date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineSummary {
@@ -206,6 +254,9 @@ pub struct PipelineSummary {
     pub due_by_year_end: Vec<KindCount>,
     /// The monthly cycle against 序时进度 for the month judged.
     pub investment_pace: PaceFigures,
+    /// Problems of the projects not yet resolved, by category in the order of
+    /// `ProblemCategory::ALL`, categories with none left out.
+    pub problems_by_category: Vec<ProblemCount>,
 }
 
 /// The monthly cycle of a set of projects for the month judged (the latest one whose reports
@@ -383,41 +434,51 @@ pub struct IndicatorDef {
 }
 
 /// The indicators, in the order rows list them.
-pub const INDICATORS: [IndicatorDef; 7] = [
+pub const INDICATORS: [IndicatorDef; 9] = [
     IndicatorDef {
         name: "on_time_start_rate",
-        weight: 25,
+        weight: 20,
         description: "construction starts due this year up to the status date that were achieved on or before their baseline, as a share of those due; score = share × 100. Here and in the next three indicators, milestones a justification exempts on the status date are left out",
     },
     IndicatorDef {
         name: "on_time_trial_production_rate",
-        weight: 20,
+        weight: 16,
         description: "the same for trial productions",
     },
     IndicatorDef {
         name: "overdue_count",
-        weight: 15,
+        weight: 12,
         description: "unachieved milestones past their baseline on the status date; score = 100 − 10 per overdue milestone, at least 0",
     },
     IndicatorDef {
         name: "average_days_slipped",
-        weight: 10,
+        weight: 8,
         description: "mean lateness of the unit's milestones (achieved, forecast or overdue; early counts as 0) in days; score = 100 − 1 per day, at least 0",
     },
     IndicatorDef {
         name: "investment_completion_rate",
-        weight: 15,
+        weight: 12,
         description: "for a unit with projects that have an investment plan for the year of the month judged (the latest month whose reports were due before the status date, under the active light rule set), the investment those projects reported for that year through that month over their 序时进度 (pace), projects exempted by a justification left out; otherwise completed investment over annual planned investment; score = share × 100, at most 100",
     },
     IndicatorDef {
         name: "report_on_time_rate",
-        weight: 5,
+        weight: 4,
         description: "monthly investment reports of the unit's projects with a plan, January to the month judged, that came in by their due day, as a share of those due; score = share × 100",
     },
     IndicatorDef {
         name: "funding_coverage_rate",
-        weight: 10,
+        weight: 8,
         description: "eligible projects declared (submitted, approved or rejected) in this year's funding windows opened by the status date, as a share of eligible project-window pairs; score = share × 100",
+    },
+    IndicatorDef {
+        name: "problems_closed_on_time_rate",
+        weight: 10,
+        description: "problems of the problem ledger the unit must solve (its responsible unit; for leaders, its responsible leader), on any unit's project but CANCELLED ones, whose deadline (办结时限, as extended) passed this year before the status date: the share resolved (办结) by their deadline; the raiser's confirmation (销号) is not the unit's to give and does not count. A responsible unit that is some project's township is ranked among townships, any other among departments",
+    },
+    IndicatorDef {
+        name: "problems_average_days_overdue",
+        weight: 10,
+        description: "the same problems' mean days past their deadline (resolved late: resolution date − deadline; still unresolved: status date − deadline; on time: 0); score = 100 − 5 per day, at least 0",
     },
 ];
 
@@ -447,6 +508,11 @@ pub struct UnitCounts {
     pub reports_on_time: i64,
     pub eligible_pairs: i64,
     pub declared_pairs: i64,
+    /// Problems the unit must solve, judged on the status date (`problem_marks`), those
+    /// resolved on time, and their days overdue summed.
+    pub problems_judged: i64,
+    pub problems_on_time: i64,
+    pub problem_days_overdue_total: i64,
 }
 
 /// One indicator of one unit. `measured` is false when there is nothing to measure (no
@@ -491,7 +557,7 @@ pub fn indicators(c: &UnitCounts) -> Vec<IndicatorValue> {
     } else {
         share(c.completed_investment_yuan, c.planned_investment_yuan)
     };
-    let values: [(Option<f64>, Scorer); 7] = [
+    let values: [(Option<f64>, Scorer); 9] = [
         (share(c.starts_on_time, c.starts_due), |v| v * 100.0),
         (share(c.trials_on_time, c.trials_due), |v| v * 100.0),
         ((c.milestones > 0).then_some(c.overdue as f64), |v| {
@@ -501,6 +567,11 @@ pub fn indicators(c: &UnitCounts) -> Vec<IndicatorValue> {
         (investment, |v| (v * 100.0).min(100.0)),
         (share(c.reports_on_time, c.reports_due), |v| v * 100.0),
         (share(c.declared_pairs, c.eligible_pairs), |v| v * 100.0),
+        (share(c.problems_on_time, c.problems_judged), |v| v * 100.0),
+        (
+            share(c.problem_days_overdue_total, c.problems_judged),
+            |v| (100.0 - 5.0 * v).max(0.0),
+        ),
     ];
     INDICATORS
         .iter()
@@ -829,7 +900,8 @@ mod tests {
         assert_eq!(ind[4].score, 100.0, "capped");
         assert!(!ind[5].measured, "no project reports monthly");
         assert!(!ind[6].measured);
-        // (75×25 + 90×15 + 96×10 + 100×15) / 65 = 5685 / 65
+        // (75×20 + 90×12 + 96×8 + 100×12) / 52 = 4548 / 52: the same as before the problem
+        // indicators scaled the other weights by 0.8, since unmeasured ones drop out.
         let ranked = rank(vec![c.clone()]);
         assert_eq!(ranked[0].total, 87.46);
 
@@ -846,8 +918,66 @@ mod tests {
         let ind = indicators(&paced);
         assert_eq!((ind[4].value, ind[4].score), (0.75, 75.0));
         assert_eq!((ind[5].value, ind[5].score), (0.67, 66.67));
-        // (75×25 + 90×15 + 96×10 + 75×15 + 66.67×5) / 70 = 5643.35 / 70
+        // (75×20 + 90×12 + 96×8 + 75×12 + 66.67×4) / 56 = 4514.68 / 56
         assert_eq!(rank(vec![paced])[0].total, 80.62);
+    }
+
+    #[test]
+    fn problem_marks_judge_passed_deadlines_by_the_resolution_date() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let on = d(9, 15);
+        let marks = |deadline, resolved| {
+            let m = problem_marks(deadline, resolved, on);
+            (m.judged, m.on_time, m.days_overdue)
+        };
+        // Resolved on the deadline: on time; a day after: 1 day overdue.
+        assert_eq!(marks(d(9, 10), Some(d(9, 10))), (true, true, 0));
+        assert_eq!(marks(d(9, 10), Some(d(9, 11))), (true, false, 1));
+        // Unresolved: overdue until the status date.
+        assert_eq!(marks(d(9, 1), None), (true, false, 14));
+        // Resolved after the status date: still open on it.
+        assert_eq!(marks(d(9, 1), Some(d(9, 20))), (true, false, 14));
+        // Due on the status date or later, or last year: not judged.
+        assert_eq!(marks(d(9, 15), None), (false, false, 0));
+        assert_eq!(marks(d(10, 1), Some(d(9, 1))), (false, false, 0));
+        assert_eq!(
+            marks(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(), None),
+            (false, false, 0)
+        );
+    }
+
+    #[test]
+    fn problem_indicators_and_their_weight() {
+        // 4 problems judged: 3 on time, one 20 days late; 20 / 4 = 5 days on average.
+        let c = UnitCounts {
+            problems_judged: 4,
+            problems_on_time: 3,
+            problem_days_overdue_total: 20,
+            ..unit("县自然资源局")
+        };
+        let ind = indicators(&c);
+        assert_eq!(
+            (ind[7].name, ind[7].value, ind[7].score),
+            ("problems_closed_on_time_rate", 0.75, 75.0)
+        );
+        assert_eq!(
+            (ind[8].name, ind[8].value, ind[8].score),
+            ("problems_average_days_overdue", 5.0, 75.0)
+        );
+        assert!(ind[..7].iter().all(|i| !i.measured));
+        assert_eq!(rank(vec![c.clone()])[0].total, 75.0);
+        // Beside the milestone indicators: (75×20 + 90×12 + 96×8 + 100×12 + 75×10 + 75×10) / 72.
+        let both = UnitCounts {
+            starts_due: 4,
+            starts_on_time: 3,
+            milestones: 5,
+            overdue: 1,
+            days_slipped_total: 20,
+            planned_investment_yuan: 100,
+            completed_investment_yuan: 150,
+            ..c
+        };
+        assert_eq!(rank(vec![both])[0].total, 84.0);
     }
 
     #[test]

@@ -133,6 +133,15 @@ pub fn pipeline_summary(s: &PipelineSummary, filter: &str) -> v1::PipelineSummar
             })
             .collect(),
         investment_pace: Some(pace_figures(&s.investment_pace)),
+        problems_by_category: s
+            .problems_by_category
+            .iter()
+            .map(|c| v1::ProblemCount {
+                category: v1::ProblemCategory::from(c.category) as i32,
+                open_count: reported_count(c.open),
+                overdue_count: reported_count(c.overdue),
+            })
+            .collect(),
         year_end_date: Some(date(s.year_end)),
         days_to_year_end: s.days_to_year_end() as i32,
         due_by_year_end: s
@@ -353,6 +362,14 @@ pub(crate) fn worst_summary() -> v1::PipelineSummary {
         by_township: capped_tallies(&units),
         by_department: capped_tallies(&units),
         by_category: enums(Category::ALL.len()),
+        problems_by_category: vec![
+            v1::ProblemCount {
+                category: v1::ProblemCategory::EnterpriseRequest as i32,
+                open_count: i32::MAX,
+                overdue_count: i32::MAX,
+            };
+            crate::domain::problem::ProblemCategory::ALL.len()
+        ],
         due_this_month: due(),
         due_this_quarter: due(),
         on_time_this_year: vec![

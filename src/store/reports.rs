@@ -18,11 +18,12 @@ use super::{Cursor, Page, SortKey, Store};
 use crate::domain::funding::{ApplicationState, FundingWindow};
 use crate::domain::milestone::{MilestoneKind, Policy};
 use crate::domain::pace::YearMonth;
+use crate::domain::problem::ProblemCategory;
 use crate::domain::project::Stage;
 use crate::domain::report::{
     self, Bulletin, DECLARED_STATES, Dimension, DueMilestones, FundingFigures, FundingSummary,
-    KindCount, LightCount, ON_TIME_KINDS, OnTime, PaceFigures, PipelineSummary, ReportFilter,
-    SUMMARY_LIGHTS, StateTotals, Tally, UnitCounts, WindowFunding,
+    KindCount, LightCount, ON_TIME_KINDS, OnTime, PaceFigures, PipelineSummary, ProblemCount,
+    ReportFilter, SUMMARY_LIGHTS, StateTotals, Tally, UnitCounts, WindowFunding,
 };
 use crate::domain::values::{day_number, from_day_number};
 
@@ -76,6 +77,62 @@ fn declared_states() -> String {
 /// Milestones joined to their projects, CANCELLED projects left out.
 const MILESTONES: &str =
     " FROM milestones m JOIN projects p ON p.id = m.project_pk WHERE p.stage <> 'CANCELLED'";
+
+/// Problems joined to their projects, CANCELLED projects left out.
+const PROBLEMS: &str =
+    " FROM problems pr JOIN projects p ON p.id = pr.project_pk WHERE p.stage <> 'CANCELLED'";
+
+/// SQL over the alias `pr` mirroring `report::problem_marks` on a status date: the condition
+/// of a judged problem, then the sums of judged (the rows), on time and days overdue.
+fn problem_sums(status_date: NaiveDate) -> (String, [String; 2]) {
+    let d = day_number(status_date);
+    let year_start = day_number(report::year_start(status_date));
+    let resolved = format!("(pr.resolved_on IS NOT NULL AND pr.resolved_on <= {d})");
+    let end = format!("(CASE WHEN {resolved} THEN pr.resolved_on ELSE {d} END)");
+    (
+        format!("pr.deadline >= {year_start} AND pr.deadline < {d}"),
+        [
+            count_if(&format!("{resolved} AND pr.resolved_on <= pr.deadline")),
+            sum(&format!(
+                "CASE WHEN {end} > pr.deadline THEN {end} - pr.deadline ELSE 0 END"
+            )),
+        ],
+    )
+}
+
+/// Open problems (raised by the status date and not resolved by it) by category, and of those
+/// the ones past their deadline, for the projects of `filter`.
+async fn problem_counts(
+    conn: &impl ConnectionTrait,
+    filter: &ReportFilter,
+    status_date: NaiveDate,
+) -> Result<Vec<ProblemCount>, StoreError> {
+    let d = day_number(status_date);
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        format!(
+            "SELECT pr.category, COUNT(*), {}{PROBLEMS} AND pr.raise_date <= {d} \
+             AND (pr.resolved_on IS NULL OR pr.resolved_on > {d})",
+            count_if(&format!("pr.deadline < {d}"))
+        ),
+    );
+    push_filter(filter, &mut sql);
+    sql.push(" GROUP BY pr.category");
+    let mut counts = Vec::new();
+    for row in conn.query_all_raw(sql.build()).await? {
+        let category: String = row.try_get_by_index(0)?;
+        let category = ProblemCategory::parse(&category).ok_or_else(|| {
+            StoreError::corrupt(format!("stored problem category {category:?} is unknown"))
+        })?;
+        counts.push(ProblemCount {
+            category,
+            open: row.try_get_by_index(1)?,
+            overdue: row.try_get_by_index(2)?,
+        });
+    }
+    counts.sort_by_key(|c| ProblemCategory::ALL.iter().position(|x| *x == c.category));
+    Ok(counts)
+}
 
 /// The tallies of the projects matching `filter` grouped by the column `key`, sorted by key.
 async fn tallies(
@@ -311,6 +368,7 @@ pub async fn pipeline_summary(
         year_end,
         due_by_year_end: due_by_year_end.into_iter().map(|(_, k)| k).collect(),
         investment_pace: pace_figures(conn, filter, pace).await?,
+        problems_by_category: problem_counts(conn, filter, status_date).await?,
     })
 }
 
@@ -566,6 +624,43 @@ pub async fn unit_counts(
         c.milestones = row.try_get_by_index(5)?;
         c.overdue = row.try_get_by_index(6)?;
         c.days_slipped_total = row.try_get_by_index(7)?;
+    }
+    // Problems the unit must solve, on any unit's project: grouped by responsible unit (a
+    // township's among townships, any other among departments) or responsible leader.
+    let (judged, [on_time, days]) = problem_sums(status_date);
+    let column = match dimension {
+        Dimension::Leader => "pr.responsible_leader",
+        Dimension::Department | Dimension::Township => "pr.responsible_unit",
+    };
+    let mut sql = Sql::new(
+        backend,
+        format!(
+            "SELECT {column}, COUNT(*), {on_time}, {days}{PROBLEMS} AND {judged} AND {column} <> ''"
+        ),
+    );
+    if dimension != Dimension::Leader {
+        let negate = if dimension == Dimension::Department {
+            "NOT "
+        } else {
+            ""
+        };
+        sql.push(&format!(
+            " AND {negate}(EXISTS (SELECT 1 FROM projects t WHERE t.township = pr.responsible_unit)"
+        ));
+        if dimension == Dimension::Township {
+            for name in extra_units {
+                sql.push(" OR pr.responsible_unit = ").bind(name.clone());
+            }
+        }
+        sql.push(")");
+    }
+    sql.push(&format!(" GROUP BY {column}"));
+    for row in conn.query_all_raw(sql.build()).await? {
+        let name: String = row.try_get_by_index(0)?;
+        let c = unit(&mut units, name);
+        c.problems_judged = row.try_get_by_index(1)?;
+        c.problems_on_time = row.try_get_by_index(2)?;
+        c.problem_days_overdue_total = row.try_get_by_index(3)?;
     }
     // Funding coverage over this year's windows opened by the status date.
     let declared = declared_states();
