@@ -49,16 +49,22 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
 
 /// `pipeline serve`: binds, serves until SIGINT or SIGTERM, then drains.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // A bad units file stops the start before anything is opened.
+    let units = match &config.units_file {
+        Some(path) => Some(std::sync::Arc::new(crate::config::load_units(path)?)),
+        None => None,
+    };
     let store = config.database.open().await?;
     let services = Services {
         store,
         clock: Clock::new(config.time_zone, config.today),
-        // Milestone thresholds come from the active light rule set (`Services::light_policy`).
+        // Milestone thresholds and the problem escalation ladder come from the active light
+        // rule set (`Services::light_policy`).
         policy: Policy {
             funding_horizon_days: config.funding_horizon_days,
-            problem_escalation: config.problem_escalation_days,
             ..Policy::default()
         },
+        units,
         max_message_bytes: config.max_message_bytes as usize,
     };
     let listener = TcpListener::bind(config.listen)
@@ -70,15 +76,24 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     info!(address = %listener.local_addr()?, database = %backend, today = %services.clock.today(), "pipeline is listening");
     crate::admin::bootstrap_admin(&services.store, &config.database.data_dir).await?;
-    if let Some(name) = crate::service::investment::apply_milestone_flags(
+    if let Some(name) = crate::service::investment::apply_rule_flags(
         &services.store,
         &services.clock,
-        config.tolerance_days,
-        config.warning_horizon_days,
+        crate::service::investment::RuleFlags {
+            tolerance_days: config.tolerance_days,
+            warning_horizon_days: config.warning_horizon_days,
+            problem_escalation: config.problem_escalation_days,
+        },
     )
     .await?
     {
-        info!(light_rule_set = %name, "milestone thresholds from the flags published and activated");
+        info!(light_rule_set = %name, "light rule thresholds from the flags published and activated");
+    }
+    if let Some(units) = &services.units {
+        info!(
+            units = units.len(),
+            "responsible units limited to the county's list"
+        );
     }
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(TlsIdentity {

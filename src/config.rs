@@ -266,12 +266,20 @@ pub struct ServeConfig {
     /// FUNDING_WINDOW_CLOSING alert while drafts are unsubmitted or eligible projects undeclared.
     #[arg(long, env = "PIPELINE_FUNDING_HORIZON_DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(0..=366))]
     pub funding_horizon_days: i32,
-    /// The escalation ladder of overdue problems: the days overdue from which the scanner raises
-    /// PROBLEM_OVERDUE (to the responsible unit), then PROBLEM_ESCALATED to the responsible
-    /// leader and to the county leader, each once per problem and deadline. Three counts, none
-    /// below the one before.
-    #[arg(long, env = "PIPELINE_PROBLEM_ESCALATION_DAYS", default_value = "0,7,15", value_parser = crate::domain::problem::EscalationLadder::parse)]
-    pub problem_escalation_days: crate::domain::problem::EscalationLadder,
+    /// The escalation ladder of overdue problems, e.g. 0,7,15: the days overdue from which the
+    /// scanner raises PROBLEM_OVERDUE (to the responsible unit), then PROBLEM_ESCALATED to the
+    /// responsible leader and to the county leader, each once per problem and deadline. Three
+    /// counts 0 to 366, none below the one before. The ladder lives in the active light rule
+    /// set (0,7,15 in `default@1`); given, this is applied at start as a new revision of the
+    /// active set when it differs, like --tolerance-days.
+    #[arg(long, env = "PIPELINE_PROBLEM_ESCALATION_DAYS", value_parser = crate::domain::problem::EscalationLadder::parse)]
+    pub problem_escalation_days: Option<crate::domain::problem::EscalationLadder>,
+    /// The county's departments and townships, a UTF-8 text file with one name a line (e.g.
+    /// 县水利局, 城关镇; blank lines and lines starting with # are skipped, names trimmed, at
+    /// most 100 characters each). Given, a problem's responsible unit must be one of them;
+    /// without it any unit is accepted. An unreadable file or a bad name fails the start.
+    #[arg(long, env = "PIPELINE_UNITS_FILE")]
+    pub units_file: Option<PathBuf>,
     /// How often the scanner checks whether the date changed.
     #[arg(long, env = "PIPELINE_SCAN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub scan_interval: Duration,
@@ -312,6 +320,17 @@ pub struct ServeConfig {
     /// and needs none.
     #[arg(long = "cors-allowed-origin", env = "PIPELINE_CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::web::parse_origin)]
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// Reads `serve --units-file`: the county's units, one a line (`CountyUnits::parse`). Errors
+/// name the file: unreadable or not UTF-8, a name over the unit bound (with its line), or no
+/// name at all.
+pub fn load_units(path: &std::path::Path) -> anyhow::Result<crate::domain::problem::CountyUnits> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the units file {}", path.display()))?;
+    crate::domain::problem::CountyUnits::parse(&text)
+        .map_err(|err| anyhow::anyhow!("the units file {}: {err}", path.display()))
 }
 
 /// Parses `500ms`, `10s`, `5m`, `2h`, `90d` or a bare number of seconds.

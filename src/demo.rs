@@ -249,6 +249,7 @@ pub async fn load(store: &Store, today: NaiveDate) -> anyhow::Result<DemoReport>
     let policy = Policy {
         warning_horizon_days: rules.warning_horizon_days,
         tolerance_days: rules.milestone_tolerance_days,
+        problem_escalation: rules.problem_escalation,
         ..Policy::default()
     };
     let mut report = DemoReport {

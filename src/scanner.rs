@@ -38,12 +38,9 @@ pub async fn scan_once(services: &Services) -> Result<usize, ServiceError> {
     )
     .await?;
     emitted += crate::service::investment::scan_alerts(&services.store, &ctx).await?;
-    emitted += crate::service::problems::scan_alerts(
-        &services.store,
-        &ctx,
-        &services.policy.problem_escalation,
-    )
-    .await?;
+    emitted +=
+        crate::service::problems::scan_alerts(&services.store, &ctx, &policy.problem_escalation)
+            .await?;
     if emitted > 0 {
         info!(today = %ctx.today, emitted, "scanner raised alerts");
     }

@@ -1041,6 +1041,7 @@ async fn scan_as_replicas(server: &TestServer, replicas: usize) -> usize {
                     Some(common::today()),
                 ),
                 policy: pipeline::domain::milestone::Policy::default(),
+                units: None,
                 max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
             };
             pipeline::scanner::scan_once(&services).await.unwrap()
@@ -1245,16 +1246,26 @@ async fn milestone_lights_follow_the_active_rule_set(server: TestServer) {
     // the active set's next revision and activated.
     let clock =
         pipeline::domain::clock::Clock::new(chrono_tz::Asia::Shanghai, Some(common::today()));
-    let same =
-        pipeline::service::investment::apply_milestone_flags(&server.store, &clock, Some(5), None)
-            .await
-            .unwrap();
-    assert_eq!(same, None);
-    let applied = pipeline::service::investment::apply_milestone_flags(
+    use pipeline::service::investment::{RuleFlags, apply_rule_flags};
+    let same = apply_rule_flags(
         &server.store,
         &clock,
-        Some(15),
-        Some(20),
+        RuleFlags {
+            tolerance_days: Some(5),
+            ..RuleFlags::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(same, None);
+    let applied = apply_rule_flags(
+        &server.store,
+        &clock,
+        RuleFlags {
+            tolerance_days: Some(15),
+            warning_horizon_days: Some(20),
+            ..RuleFlags::default()
+        },
     )
     .await
     .unwrap();

@@ -868,6 +868,7 @@ async fn replicas_scan_once(server: TestServer) {
                 store,
                 clock: Clock::new(chrono_tz::Asia::Shanghai, Some(late)),
                 policy: Policy::default(),
+                units: None,
                 max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
             };
             pipeline::scanner::scan_once(&services).await.unwrap()

@@ -17,6 +17,7 @@ use prost_types::FieldMask;
 use tonic::Code;
 
 use common::{Authed, TestServer, bad_fields, reason_of, subjects};
+use v1::investment_service_client::InvestmentServiceClient;
 use v1::problem_service_client::ProblemServiceClient;
 
 const NAME: &str = "projects/reservoir/problems/land";
@@ -1023,6 +1024,7 @@ async fn scan_twice_and_restart(server: &mut TestServer, year: i32, month: u32, 
                 store: pipeline::store::Store::connect(&url).await.unwrap(),
                 clock: pipeline::domain::clock::Clock::new(chrono_tz::Asia::Shanghai, Some(today)),
                 policy: pipeline::domain::milestone::Policy::default(),
+                units: None,
                 max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
             };
             pipeline::scanner::scan_once(&services).await.unwrap()
@@ -1158,6 +1160,357 @@ async fn overdue_problems_escalate_once_per_rung_and_deadline(mut server: TestSe
         .unwrap_err();
     scan_twice_and_restart(&mut server, 2026, 12, 31).await;
     assert_eq!(alerts(&server).await.len(), 6);
+}
+
+async fn rule_sets(server: &TestServer) -> InvestmentServiceClient<Authed> {
+    InvestmentServiceClient::new(server.authed(&server.admin_token).await)
+}
+
+/// The land problem due on 10 September, in the reservoir project.
+async fn land_due_september_10(server: &TestServer) {
+    project(server, "reservoir", "县水利局", "城关镇").await;
+    let mut c = problems_as(server, &server.admin_token).await;
+    create(
+        &mut c,
+        "reservoir",
+        "land",
+        v1::Problem {
+            deadline: date(2026, 9, 10),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+}
+
+/// The alert of rung `level` for the land problem due 10 September, `days` overdue.
+fn land_alert(
+    level: i32,
+    days: i32,
+) -> (
+    v1::EventKind,
+    String,
+    i32,
+    v1::EscalationTarget,
+    Option<v1::Date>,
+    i32,
+) {
+    let (kind, target) = match level {
+        0 => (
+            v1::EventKind::ProblemOverdue,
+            v1::EscalationTarget::ResponsibleUnit,
+        ),
+        1 => (
+            v1::EventKind::ProblemEscalated,
+            v1::EscalationTarget::ResponsibleLeader,
+        ),
+        _ => (
+            v1::EventKind::ProblemEscalated,
+            v1::EscalationTarget::CountyLeader,
+        ),
+    };
+    (
+        kind,
+        NAME.to_string(),
+        level,
+        target,
+        date(2026, 9, 10),
+        days,
+    )
+}
+
+/// The escalation ladder is part of each light rule set revision: `default@1` has 0, 7 and 15
+/// days; a county's set with 0, 3 and 5 changes nothing while inactive, and once activated the
+/// scanner escalates by it. Bad ladders are refused naming the field, with nothing written; a
+/// client that leaves the field empty gets the default ladder.
+async fn the_active_rule_set_decides_the_escalation_ladder(mut server: TestServer) {
+    let mut rules = rule_sets(&server).await;
+    let default = rules
+        .get_light_rule_set(v1::GetLightRuleSetRequest {
+            name: "lightRuleSets/default".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(default.problem_escalation_days, [0, 7, 15]);
+    assert!(default.active);
+    let publish = |id: &str, days: Vec<i32>| v1::CreateLightRuleSetRequest {
+        light_rule_set_id: id.into(),
+        light_rule_set: Some(v1::LightRuleSet {
+            display_name: "县问题督办规则".into(),
+            problem_escalation_days: days,
+            ..default.clone()
+        }),
+        request_id: String::new(),
+    };
+    let fields = |status: tonic::Status| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        bad_fields(&status).into_iter().collect::<Vec<_>>()
+    };
+    for days in [
+        vec![1, 2],
+        vec![5, 3, 7],
+        vec![-1, 0, 0],
+        vec![0, 0, 400],
+        vec![0, 7, 15, 30],
+    ] {
+        let refused = rules
+            .create_light_rule_set(publish("fast", days.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            fields(refused),
+            ["light_rule_set.problem_escalation_days"],
+            "{days:?}"
+        );
+    }
+    // With another bad field, one answer names both.
+    let mut both = publish("fast", vec![5, 3, 7]);
+    if let Some(set) = both.light_rule_set.as_mut() {
+        set.report_due_day = 29;
+    }
+    assert_eq!(
+        fields(rules.create_light_rule_set(both).await.unwrap_err()),
+        [
+            "light_rule_set.problem_escalation_days",
+            "light_rule_set.report_due_day"
+        ]
+    );
+    let names = |sets: v1::ListLightRuleSetsResponse| -> Vec<String> {
+        sets.light_rule_sets.into_iter().map(|s| s.name).collect()
+    };
+    let listed = rules
+        .list_light_rule_sets(v1::ListLightRuleSetsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(listed), ["lightRuleSets/default@1"]);
+
+    // A client written before the field publishes the default ladder.
+    let legacy = rules
+        .create_light_rule_set(publish("legacy", Vec::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(legacy.problem_escalation_days, [0, 7, 15]);
+    let fast = rules
+        .create_light_rule_set(publish("fast", vec![0, 3, 5]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fast.name, "lightRuleSets/fast@1");
+    assert_eq!(fast.problem_escalation_days, [0, 3, 5]);
+    assert!(!fast.active);
+
+    // 5 days overdue on the 15th: the responsible unit only, under default@1.
+    land_due_september_10(&server).await;
+    scan_twice_and_restart(&mut server, 2026, 9, 15).await;
+    assert_eq!(alerts(&server).await, [land_alert(0, 5)]);
+    // Under fast@1, 5 days reach the responsible leader (3) and the county leader (5), once.
+    let mut rules = rule_sets(&server).await;
+    rules
+        .activate_light_rule_set(v1::ActivateLightRuleSetRequest {
+            name: "lightRuleSets/fast".into(),
+        })
+        .await
+        .unwrap();
+    scan_twice_and_restart(&mut server, 2026, 9, 15).await;
+    let all = [land_alert(0, 5), land_alert(1, 5), land_alert(2, 5)];
+    assert_eq!(alerts(&server).await, all);
+    scan_twice_and_restart(&mut server, 2026, 9, 16).await;
+    assert_eq!(alerts(&server).await, all);
+}
+
+/// `serve --problem-escalation-days` at start: the active set's own ladder changes nothing;
+/// another is published as the active set's next revision, named in its description, and
+/// activated, and the scanner escalates by it.
+async fn the_ladder_flag_publishes_a_revision_at_start(mut server: TestServer) {
+    use pipeline::domain::problem::EscalationLadder;
+    use pipeline::service::investment::{RuleFlags, apply_rule_flags};
+    let clock = pipeline::domain::clock::Clock::new(chrono_tz::Asia::Shanghai, Some(server.today));
+    let flag = |ladder: &str| RuleFlags {
+        problem_escalation: Some(EscalationLadder::parse(ladder).unwrap()),
+        ..RuleFlags::default()
+    };
+    let same = apply_rule_flags(&server.store, &clock, flag("0,7,15"))
+        .await
+        .unwrap();
+    assert_eq!(same, None);
+    let applied = apply_rule_flags(&server.store, &clock, flag("0,3,5"))
+        .await
+        .unwrap();
+    assert_eq!(applied.as_deref(), Some("lightRuleSets/default@2"));
+    let again = apply_rule_flags(&server.store, &clock, flag("0,3,5"))
+        .await
+        .unwrap();
+    assert_eq!(again, None);
+    let published = rule_sets(&server)
+        .await
+        .get_light_rule_set(v1::GetLightRuleSetRequest {
+            name: "lightRuleSets/default@2".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(published.active);
+    assert_eq!(published.problem_escalation_days, [0, 3, 5]);
+    assert_eq!(
+        (
+            published.milestone_tolerance_days,
+            published.warning_horizon_days
+        ),
+        (30, 14)
+    );
+    assert!(
+        published
+            .description
+            .ends_with("problem escalation ladder 0,3,5 days"),
+        "{}",
+        published.description
+    );
+    assert_eq!(published.publisher, "startup");
+
+    land_due_september_10(&server).await;
+    scan_twice_and_restart(&mut server, 2026, 9, 15).await;
+    assert_eq!(
+        alerts(&server).await,
+        [land_alert(0, 5), land_alert(1, 5), land_alert(2, 5)]
+    );
+}
+
+/// `serve --units-file`: the county's departments and townships, one a line. With the list a
+/// responsible unit outside it is refused on create and on an update that sets it, named with
+/// every other bad field, nothing written; without it any unit is accepted.
+async fn responsible_units_come_from_the_county_list(mut server: TestServer) {
+    use pipeline::config::load_units;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("units.txt");
+    std::fs::write(
+        &path,
+        "# 县直部门\n县水利局\n  县自然资源局  \n\n# 乡镇\n城关镇\n",
+    )
+    .unwrap();
+    let units = load_units(&path).unwrap();
+    assert_eq!(units.len(), 3);
+    // An unreadable file, or a name over the API's bound, fails the start naming the file.
+    let missing = format!(
+        "{:#}",
+        load_units(&dir.path().join("none.txt")).unwrap_err()
+    );
+    assert!(missing.contains("none.txt"), "{missing}");
+    let long = dir.path().join("long.txt");
+    std::fs::write(&long, format!("县水利局\n{}\n", "局".repeat(101))).unwrap();
+    let too_long = format!("{:#}", load_units(&long).unwrap_err());
+    assert!(
+        too_long.contains("long.txt") && too_long.contains("line 2"),
+        "{too_long}"
+    );
+
+    project(&server, "reservoir", "县水利局", "城关镇").await;
+    server.restart_with_units(Some(units)).await;
+    let mut c = problems_as(&server, &server.admin_token).await;
+    let fields = |status: &tonic::Status| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        bad_fields(status).into_iter().collect::<Vec<_>>()
+    };
+    let unknown = create(
+        &mut c,
+        "reservoir",
+        "land",
+        v1::Problem {
+            responsible_unit: "县交通运输局".into(),
+            description: " ".into(),
+            deadline: date(2026, 8, 31),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        fields(&unknown),
+        [
+            "problem.deadline",
+            "problem.description",
+            "problem.responsible_unit"
+        ]
+    );
+    assert!(
+        unknown
+            .message()
+            .contains("\"县交通运输局\" is not one of the county's 3 configured units"),
+        "{unknown:?}"
+    );
+    let everywhere = v1::ListProblemsRequest {
+        parent: "projects/-".into(),
+        ..Default::default()
+    };
+    assert!(list(&mut c, everywhere.clone()).await.is_empty());
+    let created = create(&mut c, "reservoir", "land", land_problem(), "")
+        .await
+        .unwrap();
+    assert_eq!(created.responsible_unit, "县自然资源局");
+
+    let set_unit = |unit: &str| v1::UpdateProblemRequest {
+        problem: Some(v1::Problem {
+            name: NAME.into(),
+            responsible_unit: unit.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["responsible_unit".into()],
+        }),
+        reason: "改由乡镇牵头".into(),
+        ..Default::default()
+    };
+    let refused = c
+        .update_problem(set_unit("县交通运输局"))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&refused), ["problem.responsible_unit"]);
+    assert_eq!(get(&mut c, NAME).await, created);
+    assert_eq!(revisions(&mut c, NAME).await.len(), 1);
+    let moved = c
+        .update_problem(set_unit("城关镇"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.responsible_unit, "城关镇");
+    // An update that leaves the unit alone is not checked against the list.
+    let leader = c
+        .update_problem(v1::UpdateProblemRequest {
+            problem: Some(v1::Problem {
+                name: NAME.into(),
+                responsible_leader: "李副县长".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["responsible_leader".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(leader.responsible_unit, "城关镇");
+
+    // Without the list, any unit.
+    server.restart_with_units(None).await;
+    let mut c = problems_as(&server, &server.admin_token).await;
+    create(
+        &mut c,
+        "reservoir",
+        "road",
+        v1::Problem {
+            responsible_unit: "县交通运输局".into(),
+            ..land_problem()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(list(&mut c, everywhere).await.len(), 2);
 }
 
 async fn milestone(server: &TestServer, name: &str, day: Option<v1::Date>) -> v1::Milestone {
@@ -1574,9 +1927,12 @@ async fn rankings_count_problems_by_responsible_unit(mut server: TestServer) {
 }
 
 both_backends!(
-    overdue_problems_escalate_once_per_rung_and_deadline,
-    rankings_count_problems_by_responsible_unit,
     a_linked_open_problem_puts_its_milestone_at_risk,
+    rankings_count_problems_by_responsible_unit,
+    the_active_rule_set_decides_the_escalation_ladder,
+    the_ladder_flag_publishes_a_revision_at_start,
+    responsible_units_come_from_the_county_list,
+    overdue_problems_escalate_once_per_rung_and_deadline,
     life_cycle_with_revisions_and_events,
     wrong_state_transitions_are_refused,
     bad_input_names_every_field_and_writes_nothing,

@@ -142,6 +142,7 @@ async fn serves_grpc_over_tls_with_a_self_signed_certificate() {
         store: store.clone(),
         clock: Clock::new(chrono_tz::Asia::Shanghai, Some(common::today())),
         policy: Policy::default(),
+        units: None,
         max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -18,6 +18,7 @@ mod m20261130_000012_statistics_enrolment;
 mod m20261130_000013_problems;
 mod m20261130_000014_problem_alerts;
 mod m20261130_000015_problem_blockers;
+mod m20261130_000016_rule_set_escalation;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000013_problems::Migration),
             Box::new(m20261130_000014_problem_alerts::Migration),
             Box::new(m20261130_000015_problem_blockers::Migration),
+            Box::new(m20261130_000016_rule_set_escalation::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ use crate::domain::justification::{
 };
 use crate::domain::names;
 use crate::domain::pace::{InvestmentPlan, LightRules, PaceMeasure, Recovery, YearMonth};
+use crate::domain::problem::EscalationLadder;
 use crate::domain::values::{Id, Note, Reason, Title, Yuan, request_id};
 use crate::proto::v1::investment_service_server::InvestmentService;
 use crate::proto::{self, v1};
@@ -152,8 +153,12 @@ fn parse_rules(violations: &mut Violations, r: &v1::LightRuleSet) -> Option<Ligh
             v1::RecoveryPolicy::Unspecified => None,
         },
     );
-    // The numeric bounds are checked with whatever enums were given, so one answer names
-    // every bad field.
+    let ladder = violations.check(
+        "light_rule_set.problem_escalation_days",
+        escalation_ladder(&r.problem_escalation_days),
+    );
+    // The numeric bounds are checked with whatever enums and ladder were given, so one answer
+    // names every bad field.
     let rules = LightRules {
         milestone_tolerance_days: r.milestone_tolerance_days,
         warning_horizon_days: r.warning_horizon_days,
@@ -165,11 +170,26 @@ fn parse_rules(violations: &mut Violations, r: &v1::LightRuleSet) -> Option<Ligh
         enrolment_yellow_after_months: r.enrolment_yellow_after_months,
         enrolment_red_after_months: r.enrolment_red_after_months,
         report_due_day: r.report_due_day,
+        problem_escalation: ladder.unwrap_or_default(),
     };
     let checked = violations.absorb(rules.check());
     measure?;
     recovery?;
+    ladder?;
     checked
+}
+
+/// `light_rule_set.problem_escalation_days`: empty is the default ladder 0,7,15 (what a client
+/// written before the field sends), else exactly three thresholds (`EscalationLadder::new`).
+fn escalation_ladder(days: &[i32]) -> Result<EscalationLadder, String> {
+    match *days {
+        [] => Ok(EscalationLadder::default()),
+        [unit, leader, county] => EscalationLadder::new([unit, leader, county]),
+        _ => Err(format!(
+            "must be empty (the default 0,7,15) or exactly three thresholds in days (responsible unit, responsible leader, county leader), got {} values",
+            days.len()
+        )),
+    }
 }
 
 fn parse_publish(

@@ -15,12 +15,15 @@ pub mod problems;
 pub mod projects;
 pub mod reports;
 
+use std::sync::Arc;
+
 use prost::Message;
 use tonic::{Request, Status};
 
 use crate::domain::access::Principal;
 use crate::domain::clock::Clock;
 use crate::domain::milestone::Policy;
+use crate::domain::problem::CountyUnits;
 use crate::service::ServiceError;
 use crate::store::idempotency::RequestKey;
 use crate::store::{Outcome, Store, WriteContext};
@@ -29,12 +32,16 @@ use crate::store::{Outcome, Store, WriteContext};
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// What every service needs: the store, the clock, the funding horizon (`policy`; milestone
-/// thresholds come from the active light rule set, `light_policy`) and the message limit.
+/// thresholds and the problem escalation ladder come from the active light rule set,
+/// `light_policy`), the county's units and the message limit.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub store: Store,
     pub clock: Clock,
     pub policy: Policy,
+    /// The county's departments and townships (`serve --units-file`): when set, a problem's
+    /// responsible unit must be one of them; None accepts any unit.
+    pub units: Option<Arc<CountyUnits>>,
     /// The largest response the transport sends, in bytes: list pages are cut to fit it
     /// (`pagination::fit`). `app::run` sets it from its options.
     pub max_message_bytes: usize,
@@ -54,8 +61,9 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
 }
 
 impl Services {
-    /// The thresholds milestone lights are judged by now: the active light rule set's tolerance
-    /// and warning horizon (with this server's funding horizon), and the revision's name.
+    /// The thresholds milestone lights and problem escalations are judged by now: the active
+    /// light rule set's tolerance, warning horizon and escalation ladder (with this server's
+    /// funding horizon), and the revision's name.
     pub async fn light_policy(&self) -> Result<(Policy, String), ServiceError> {
         let rule_set = crate::store::investment::active_rule_set(self.store.connection()).await?;
         Ok((
@@ -63,7 +71,7 @@ impl Services {
                 warning_horizon_days: rule_set.rules.warning_horizon_days,
                 tolerance_days: rule_set.rules.milestone_tolerance_days,
                 funding_horizon_days: self.policy.funding_horizon_days,
-                problem_escalation: self.policy.problem_escalation,
+                problem_escalation: rule_set.rules.problem_escalation,
             },
             rule_set.name(),
         ))

@@ -7,7 +7,9 @@ use super::parse::{date_value, enum_value, mask_paths, optional_etag};
 use super::{Services, pagination, request_key, respond};
 use crate::domain::error::{Invalid, Violations};
 use crate::domain::names;
-use crate::domain::problem::{ProblemFields, ProblemPatch, blocked_milestone, parse_problem_name};
+use crate::domain::problem::{
+    CountyUnits, ProblemFields, ProblemPatch, blocked_milestone, parse_problem_name,
+};
 use crate::domain::values::{Description, Id, Note, Reason, Unit, request_id};
 use crate::proto::problems::{self as convert, category, state};
 use crate::proto::v1::{self, problem_service_server::ProblemService};
@@ -29,9 +31,22 @@ impl ProblemApi {
     }
 }
 
+/// Names `problem.responsible_unit` when the server has the county's `units` and `unit` (as
+/// parsed) is not one of them. An empty unit is left to the required-field rules, and a unit
+/// that is not even readable is already named.
+fn check_known_unit(violations: &mut Violations, units: Option<&CountyUnits>, unit: Option<&str>) {
+    if let (Some(units), Some(unit)) = (units, unit)
+        && !unit.is_empty()
+        && let Err(err) = units.check(unit)
+    {
+        violations.add("problem.responsible_unit", err);
+    }
+}
+
 fn parse_create(
     req: &v1::CreateProblemRequest,
     today: chrono::NaiveDate,
+    units: Option<&CountyUnits>,
 ) -> Result<(CreateProblem, Option<String>), Invalid> {
     let mut violations = Violations::new();
     let project_id = violations.check("parent", names::parse_project_name(&req.parent));
@@ -50,6 +65,7 @@ fn parse_create(
     );
     let description = violations.check("problem.description", Description::parse(&p.description));
     let unit = violations.check("problem.responsible_unit", Unit::parse(&p.responsible_unit));
+    check_known_unit(&mut violations, units, unit.as_deref());
     let leader = violations.check(
         "problem.responsible_leader",
         Unit::parse(&p.responsible_leader),
@@ -91,7 +107,10 @@ fn parse_create(
     })
 }
 
-fn parse_update(req: &v1::UpdateProblemRequest) -> Result<UpdateProblem, Invalid> {
+fn parse_update(
+    req: &v1::UpdateProblemRequest,
+    units: Option<&CountyUnits>,
+) -> Result<UpdateProblem, Invalid> {
     const MUTABLE: &[&str] = &[
         "category",
         "description",
@@ -172,7 +191,8 @@ fn parse_update(req: &v1::UpdateProblemRequest) -> Result<UpdateProblem, Invalid
                         "problem.responsible_unit",
                         Unit::required(&p.responsible_unit),
                     )
-                    .map(Unit::into_string)
+                    .map(Unit::into_string);
+                check_known_unit(&mut violations, units, patch.responsible_unit.as_deref());
             }
             "responsible_leader" => {
                 patch.responsible_leader = violations
@@ -253,7 +273,7 @@ impl ProblemService for ProblemApi {
     ) -> Result<Response<v1::Problem>, Status> {
         let ctx = self.services.write_context(&request)?;
         let req = request.into_inner();
-        let (cmd, request_id) = parse_create(&req, ctx.today)?;
+        let (cmd, request_id) = parse_create(&req, ctx.today, self.services.units.as_deref())?;
         let key = request_key("CreateProblem", request_id, &req, |r| r.request_id.clear());
         let outcome = service::create(&self.services.store, &ctx, cmd, key.as_ref()).await?;
         respond(outcome, |p| convert::problem(&p)).map(Response::new)
@@ -357,7 +377,7 @@ impl ProblemService for ProblemApi {
         request: Request<v1::UpdateProblemRequest>,
     ) -> Result<Response<v1::Problem>, Status> {
         let ctx = self.services.write_context(&request)?;
-        let cmd = parse_update(request.get_ref())?;
+        let cmd = parse_update(request.get_ref(), self.services.units.as_deref())?;
         let outcome = service::update(&self.services.store, &ctx, cmd).await?;
         respond(outcome, |p| convert::problem(&p)).map(Response::new)
     }

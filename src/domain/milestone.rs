@@ -74,7 +74,8 @@ pub struct Policy {
     /// A funding window this many days (inclusive) from closing raises daily CLOSING alerts
     /// while something is missing.
     pub funding_horizon_days: i32,
-    /// The escalation ladder of overdue problems (`--problem-escalation-days`).
+    /// The escalation ladder of overdue problems: the active light rule set's
+    /// (`Services::light_policy`).
     pub problem_escalation: super::problem::EscalationLadder,
 }
 

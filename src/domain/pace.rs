@@ -25,6 +25,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::error::{Invalid, Violations};
 use super::milestone::Light;
+use super::problem::EscalationLadder;
 use super::project::named_enum;
 use super::values::{self, MAX_YEAR, MIN_YEAR, yuan};
 
@@ -300,11 +301,16 @@ pub struct LightRules {
     pub enrolment_red_after_months: i32,
     /// Monthly reports are due on this day of the next month. 1..=28 (default 5, DESIGN §11).
     pub report_due_day: i32,
+    /// The escalation ladder of overdue problems (issue 20): days overdue from which the
+    /// scanner raises a problem to the responsible unit, its leader and the county leader
+    /// (default 0, 7, 15). Valid by construction (`EscalationLadder::new`).
+    pub problem_escalation: EscalationLadder,
 }
 
 impl Default for LightRules {
     /// Published rule (c) for the pace, DESIGN §5 for milestones, no escalation, immediate
-    /// recovery, enrolment YELLOW after 1 month and RED after 2, reports due on the 5th.
+    /// recovery, enrolment YELLOW after 1 month and RED after 2, reports due on the 5th,
+    /// overdue problems escalated after 0, 7 and 15 days.
     fn default() -> Self {
         Self {
             milestone_tolerance_days: 30,
@@ -317,6 +323,7 @@ impl Default for LightRules {
             enrolment_yellow_after_months: 1,
             enrolment_red_after_months: 2,
             report_due_day: 5,
+            problem_escalation: EscalationLadder::default(),
         }
     }
 }
@@ -325,7 +332,8 @@ impl LightRules {
     /// Every bound of the fields, all violations at once, paths "light_rule_set.<field>"; and
     /// the orderings (checked when both fields are within their bounds): POINTS needs yellow <=
     /// red, RATIO needs red <= yellow (named on `pace_red_percent`); enrolment red > yellow
-    /// (named on `enrolment_red_after_months`).
+    /// (named on `enrolment_red_after_months`). The escalation ladder is valid by its type; the
+    /// API names a bad one on `light_rule_set.problem_escalation_days` in the same answer.
     pub fn check(self) -> Result<Self, Invalid> {
         let mut violations = Violations::new();
         let mut within = |field: &str, value: i32, low: i32, high: i32| {
@@ -1310,6 +1318,7 @@ mod tests {
             enrolment_yellow_after_months: 0,
             enrolment_red_after_months: 25,
             report_due_day: 29,
+            problem_escalation: EscalationLadder::default(),
         };
         assert_eq!(
             fields(bad.check().unwrap_err()),

@@ -62,8 +62,9 @@ named_enum!(
 
 /// The escalation ladder (issue 20): a problem overdue by at least `days[i]` days reaches rung
 /// `i` — the responsible unit, its responsible leader, the county leader. The thresholds never
-/// decrease; 0 means as soon as the deadline has passed. The server's
-/// `--problem-escalation-days` sets them (0, 7 and 15 by default).
+/// decrease; 0 means as soon as the deadline has passed. Each light rule set revision carries
+/// one (`LightRules::problem_escalation`, 0, 7 and 15 by default), and the active revision's
+/// is the scanner's; the server's `--problem-escalation-days` publishes one at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EscalationLadder {
     days: [i32; 3],
@@ -98,8 +99,14 @@ impl EscalationLadder {
         Ok(Self { days })
     }
 
+    /// The thresholds of the responsible unit, the responsible leader and the county leader,
+    /// in days.
+    pub fn days(self) -> [i32; 3] {
+        self.days
+    }
+
     /// `0,7,15`: the thresholds of the responsible unit, the responsible leader and the county
-    /// leader.
+    /// leader (the form `Display` writes).
     pub fn parse(text: &str) -> Result<Self, String> {
         let parts: Vec<&str> = text.split(',').map(str::trim).collect();
         let [unit, leader, county] = parts.as_slice() else {
@@ -136,6 +143,65 @@ impl EscalationLadder {
             threshold_days,
         })
         .collect()
+    }
+}
+
+impl std::fmt::Display for EscalationLadder {
+    /// "0,7,15", as `parse` reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [unit, leader, county] = self.days;
+        write!(f, "{unit},{leader},{county}")
+    }
+}
+
+/// The county's departments and townships (`serve --units-file`): when the server has the
+/// list, a problem's responsible unit must be one of its names (issue 20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountyUnits {
+    names: std::collections::BTreeSet<String>,
+}
+
+impl CountyUnits {
+    /// One unit name a line, e.g. 县水利局 or 城关镇; names are trimmed, blank lines and lines
+    /// starting with `#` are skipped, a repeated name counts once. Errors: a name longer than
+    /// UNIT_CHARS characters or with control characters (naming its 1-based line), or a text
+    /// that names no unit at all.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let unit = Unit::required(line).map_err(|err| format!("line {}: {err}", i + 1))?;
+            names.insert(unit.into_string());
+        }
+        if names.is_empty() {
+            return Err("names no unit (one department or township a line)".into());
+        }
+        Ok(Self { names })
+    }
+
+    /// How many distinct units the county has configured (at least 1).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Never true: `parse` refuses an empty list.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// `unit` (already trimmed) is one of the names, or an error saying it is not.
+    pub fn check(&self, unit: &str) -> Result<(), String> {
+        if self.names.contains(unit) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{unit:?} is not one of the county's {} configured units",
+                self.names.len()
+            ))
+        }
     }
 }
 
@@ -790,6 +856,32 @@ mod tests {
         let late = EscalationLadder::parse("3,3,30").unwrap();
         assert!(late.reached(deadline, day(9, 12)).is_empty());
         assert_eq!(late.reached(deadline, day(9, 13)).len(), 2);
+        // What a rule set row stores reads back as the same ladder.
+        assert_eq!(late.to_string(), "3,3,30");
+        assert_eq!(EscalationLadder::parse(&late.to_string()).unwrap(), late);
+        assert_eq!(late.days(), [3, 3, 30]);
+    }
+
+    #[test]
+    fn the_county_units_come_one_a_line() {
+        let units = CountyUnits::parse("# 部门\n 县水利局 \n\n城关镇\n县水利局\n").unwrap();
+        assert_eq!(units.len(), 2);
+        assert_eq!(units.check("县水利局"), Ok(()));
+        assert_eq!(units.check("城关镇"), Ok(()));
+        assert_eq!(
+            units.check("县交通局"),
+            Err("\"县交通局\" is not one of the county's 2 configured units".to_string())
+        );
+        let long = format!(
+            "城关镇\n{}\n",
+            "局".repeat(crate::domain::values::UNIT_CHARS + 1)
+        );
+        assert!(
+            CountyUnits::parse(&long)
+                .unwrap_err()
+                .starts_with("line 2: ")
+        );
+        assert!(CountyUnits::parse("# only a comment\n\n").is_err());
     }
 
     #[test]

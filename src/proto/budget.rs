@@ -393,6 +393,7 @@ pub(crate) mod worst {
             enrolment_yellow_after_months: i32::MAX,
             enrolment_red_after_months: i32::MAX,
             report_due_day: i32::MAX,
+            problem_escalation_days: vec![i32::MAX; 3],
             active: true,
             publisher: actor(),
             create_time: time(),

@@ -129,6 +129,7 @@ impl From<&RuleSetRevision> for v1::LightRuleSet {
             active: r.active,
             publisher: r.publisher.clone(),
             create_time: Some(timestamp(r.created_at_us)),
+            problem_escalation_days: rules.problem_escalation.days().to_vec(),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::domain::names;
 use crate::domain::pace::{
     InvestmentPlan, LightRules, MonthPace, YearMonth, assess_year, judged_month,
 };
+use crate::domain::problem::EscalationLadder;
 use crate::domain::values::{self, Id, Note, Reason, Title};
 use crate::events::encode::investment as encode;
 use crate::events::encode::projects as project_events;
@@ -647,24 +648,40 @@ async fn raise(
     Ok(emitted)
 }
 
-/// Applies `--tolerance-days` / `--warning-horizon-days` when given: when they differ from the
-/// active light rule set's milestone thresholds, the next revision of that set, with them, is
-/// published and activated (events included, actor `startup`). Returns its name when it did.
-/// Replicas started with the same flags publish once; with different ones, the last to start
-/// wins, and the events say so.
-pub async fn apply_milestone_flags(
+/// The light rule flags of `serve`, each None when not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleFlags {
+    /// `--tolerance-days`, days.
+    pub tolerance_days: Option<i32>,
+    /// `--warning-horizon-days`, days.
+    pub warning_horizon_days: Option<i32>,
+    /// `--problem-escalation-days`.
+    pub problem_escalation: Option<EscalationLadder>,
+}
+
+/// Applies the light rule flags given (`--tolerance-days`, `--warning-horizon-days`,
+/// `--problem-escalation-days`): when they differ from the active light rule set, the next
+/// revision of that set, with them, is published and activated (events included, actor
+/// `startup`; its description names the thresholds and the ladder). Returns its name when it
+/// did. Replicas started with the same flags publish once; with different ones, the last to
+/// start wins, and the events say so.
+pub async fn apply_rule_flags(
     store: &Store,
     clock: &crate::domain::clock::Clock,
-    tolerance_days: Option<i32>,
-    warning_horizon_days: Option<i32>,
+    flags: RuleFlags,
 ) -> Result<Option<String>, ServiceError> {
-    if tolerance_days.is_none() && warning_horizon_days.is_none() {
+    if flags == RuleFlags::default() {
         return Ok(None);
     }
     let active = repository::active_rule_set(store.connection()).await?;
     let mut rules = active.rules;
-    rules.milestone_tolerance_days = tolerance_days.unwrap_or(rules.milestone_tolerance_days);
-    rules.warning_horizon_days = warning_horizon_days.unwrap_or(rules.warning_horizon_days);
+    rules.milestone_tolerance_days = flags
+        .tolerance_days
+        .unwrap_or(rules.milestone_tolerance_days);
+    rules.warning_horizon_days = flags
+        .warning_horizon_days
+        .unwrap_or(rules.warning_horizon_days);
+    rules.problem_escalation = flags.problem_escalation.unwrap_or(rules.problem_escalation);
     if rules == active.rules {
         return Ok(None);
     }
@@ -684,8 +701,12 @@ pub async fn apply_milestone_flags(
             display_name: Title::parse(&active.display_name)
                 .map_err(ServiceError::internal)?,
             description: Note::parse(&format!(
-                "{} revision {} with the milestone thresholds of the server's flags: tolerance {} days, warning horizon {} days",
-                active.id, active.revision, rules.milestone_tolerance_days, rules.warning_horizon_days
+                "{} revision {} with the thresholds of the server's flags: tolerance {} days, warning horizon {} days, problem escalation ladder {} days",
+                active.id,
+                active.revision,
+                rules.milestone_tolerance_days,
+                rules.warning_horizon_days,
+                rules.problem_escalation
             ))
             .map_err(ServiceError::internal)?,
             rules,

@@ -324,7 +324,7 @@ pub async fn revisions(
 const SCAN_PAGE: u64 = 500;
 
 /// The scanner's pass over the ledger: for every OPEN or IN_PROGRESS problem whose deadline
-/// has passed, each rung of `ladder` it has reached and not been alerted for (at this
+/// has passed, each rung of `ladder` (the active light rule set's) it has reached and not been alerted for (at this
 /// deadline) raises PROBLEM_OVERDUE (rung 0) or PROBLEM_ESCALATED, once per problem, rung and
 /// deadline by the alert ledger's unique key, claimed in the transaction of its event. An
 /// extension is a new deadline, so it re-arms every rung. Returns the number of events.

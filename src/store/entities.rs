@@ -476,6 +476,8 @@ pub mod light_rule_set {
         pub enrolment_yellow_after_months: i32,
         pub enrolment_red_after_months: i32,
         pub report_due_day: i32,
+        /// "0,7,15": `EscalationLadder` as its `Display` writes it.
+        pub problem_escalation_days: String,
         pub publisher: String,
         pub created_at_us: i64,
     }

@@ -24,6 +24,7 @@ use crate::domain::investment::{
 use crate::domain::milestone::MilestoneKind;
 use crate::domain::names;
 use crate::domain::pace::{InvestmentPlan, LightRules, PaceMeasure, Recovery, YearMonth};
+use crate::domain::problem::EscalationLadder;
 use crate::domain::project::Stage;
 use crate::domain::values;
 
@@ -330,6 +331,9 @@ fn rule_set_to_domain(
     let bad = |what: &str, value: &str| {
         StoreError::corrupt(format!("stored {what} {value:?} is unknown"))
     };
+    let bad_ladder = |value: &str, err: &str| {
+        StoreError::corrupt(format!("stored escalation ladder {value:?}: {err}"))
+    };
     let rules = LightRules {
         milestone_tolerance_days: row.milestone_tolerance_days,
         warning_horizon_days: row.warning_horizon_days,
@@ -343,6 +347,8 @@ fn rule_set_to_domain(
         enrolment_yellow_after_months: row.enrolment_yellow_after_months,
         enrolment_red_after_months: row.enrolment_red_after_months,
         report_due_day: row.report_due_day,
+        problem_escalation: EscalationLadder::parse(&row.problem_escalation_days)
+            .map_err(|err| bad_ladder(&row.problem_escalation_days, &err))?,
     };
     Ok(RuleSetRevision {
         active: active_pk == Some(row.id),
@@ -443,6 +449,7 @@ pub async fn insert_rule_set(
         enrolment_yellow_after_months: Set(r.enrolment_yellow_after_months),
         enrolment_red_after_months: Set(r.enrolment_red_after_months),
         report_due_day: Set(r.report_due_day),
+        problem_escalation_days: Set(r.problem_escalation.to_string()),
         publisher: Set(new.publisher.to_string()),
         created_at_us: Set(now_us),
         ..Default::default()

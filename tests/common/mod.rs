@@ -71,6 +71,9 @@ pub struct TestServer {
     pub backend: Backend,
     /// An ADMIN token, made when the server first started.
     pub admin_token: String,
+    /// The county's units the server checks responsible units against (`serve --units-file`);
+    /// None by default. Kept across restarts; `restart_with_units` changes it.
+    units: Option<std::sync::Arc<pipeline::domain::problem::CountyUnits>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -132,7 +135,7 @@ impl TestServer {
                 (url, None, Some((admin_url, name)))
             }
         };
-        let (addr, store, shutdown, task) = Self::launch(&url, today, |_| {}).await;
+        let (addr, store, shutdown, task) = Self::launch(&url, today, None, |_| {}).await;
         let admin_token = store
             .create_token(&Principal::system("test-admin"), 0)
             .await
@@ -144,6 +147,7 @@ impl TestServer {
             store,
             backend,
             admin_token,
+            units: None,
             shutdown: Some(shutdown),
             task: Some(task),
             _data_dir: data_dir,
@@ -154,6 +158,7 @@ impl TestServer {
     async fn launch(
         url: &str,
         today: chrono::NaiveDate,
+        units: Option<std::sync::Arc<pipeline::domain::problem::CountyUnits>>,
         configure: impl FnOnce(&mut RunOptions),
     ) -> (
         std::net::SocketAddr,
@@ -167,6 +172,7 @@ impl TestServer {
             store: store.clone(),
             clock: Clock::new(chrono_tz::Asia::Shanghai, Some(today)),
             policy: Policy::default(),
+            units,
             max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -210,12 +216,23 @@ impl TestServer {
         configure: impl FnOnce(&mut RunOptions),
     ) {
         self.stop().await;
-        let (addr, store, shutdown, task) = Self::launch(&self.url, today, configure).await;
+        let (addr, store, shutdown, task) =
+            Self::launch(&self.url, today, self.units.clone(), configure).await;
         self.addr = addr;
         self.store = store;
         self.today = today;
         self.shutdown = Some(shutdown);
         self.task = Some(task);
+    }
+
+    /// Restarts on the same database and day with the county's `units` (None: any unit), as
+    /// an operator restarting with or without `serve --units-file` would.
+    pub async fn restart_with_units(
+        &mut self,
+        units: Option<pipeline::domain::problem::CountyUnits>,
+    ) {
+        self.units = units.map(std::sync::Arc::new);
+        self.restart(self.today).await;
     }
 
     pub async fn events(&self) -> EventServiceClient<Authed> {

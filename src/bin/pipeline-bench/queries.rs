@@ -474,6 +474,7 @@ pub async fn scan_twice(url: &str) -> anyhow::Result<(f64, usize, f64)> {
         store: store.clone(),
         clock: Clock::new(chrono_tz::Asia::Shanghai, Some(seed::status_date())),
         policy: Policy::default(),
+        units: None,
         max_message_bytes: pipeline::api::DEFAULT_MAX_MESSAGE_BYTES,
     };
     let started = Instant::now();
