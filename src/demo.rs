@@ -44,9 +44,10 @@ use crate::domain::investment::{Correction, NewReport, plan_name, report_name};
 use crate::domain::milestone::Policy;
 use crate::domain::pace::{InvestmentPlan, YearMonth};
 use crate::domain::prerequisite::PrerequisiteFields;
+use crate::domain::problem::{ProblemCategory, ProblemFields, problem_name};
 use crate::domain::project::{ProjectFields, Stage, StageChangeRequest};
-use crate::domain::values::{Description, DisbursementNote, Id, Note, Reason, Title, Yuan};
-use crate::service::{ServiceError, funding, investment};
+use crate::domain::values::{Description, DisbursementNote, Id, Note, Reason, Title, Unit, Yuan};
+use crate::service::{ServiceError, funding, investment, problems};
 use crate::store::idempotency::RequestKey;
 use crate::store::milestones::{DateChange, NewMilestone};
 use crate::store::{Outcome, Store, WriteContext};
@@ -106,6 +107,10 @@ pub struct Tally {
     pub investment_reports: usize,
     /// Corrections of monthly investment reports.
     pub report_corrections: usize,
+    /// Problems of the problem ledger (问题清单).
+    pub problems: usize,
+    /// Starts, resolutions, closes and deadline extensions of problems.
+    pub problem_transitions: usize,
 }
 
 impl Tally {
@@ -114,7 +119,7 @@ impl Tally {
     }
 
     /// Each count with what it counts (singular, plural).
-    fn parts(&self) -> [(usize, &'static str, &'static str); 12] {
+    fn parts(&self) -> [(usize, &'static str, &'static str); 14] {
         [
             (self.projects, "project", "projects"),
             (self.prerequisites, "prerequisite", "prerequisites"),
@@ -148,6 +153,12 @@ impl Tally {
                 "report correction",
                 "report corrections",
             ),
+            (self.problems, "problem", "problems"),
+            (
+                self.problem_transitions,
+                "problem transition",
+                "problem transitions",
+            ),
         ]
     }
 
@@ -165,6 +176,8 @@ impl Tally {
             StepKind::InvestmentPlan => &mut self.investment_plans,
             StepKind::InvestmentReport => &mut self.investment_reports,
             StepKind::ReportCorrection => &mut self.report_corrections,
+            StepKind::Problem => &mut self.problems,
+            StepKind::ProblemTransition => &mut self.problem_transitions,
         };
         *slot += 1;
     }
@@ -299,6 +312,8 @@ enum StepKind {
     InvestmentPlan,
     InvestmentReport,
     ReportCorrection,
+    Problem,
+    ProblemTransition,
 }
 
 enum Applied {
@@ -370,6 +385,31 @@ enum Action {
         physical_progress: Option<String>,
         reason: String,
     },
+    /// Raised on the step's date; an empty `milestone` blocks none.
+    CreateProblem {
+        id: String,
+        category: ProblemCategory,
+        description: String,
+        responsible_unit: String,
+        responsible_leader: String,
+        deadline: NaiveDate,
+        milestone: String,
+    },
+    /// `note`: the resolution note, or the reason of a start, close or extension.
+    TransitionProblem {
+        id: String,
+        step: ProblemStep,
+        note: String,
+    },
+}
+
+/// A change of state (or deadline) of a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProblemStep {
+    Start,
+    Resolve,
+    Close,
+    Extend(NaiveDate),
 }
 
 /// A change made on a date; `project` is empty for funding windows.
@@ -395,6 +435,8 @@ impl Step {
             Action::SetInvestmentPlan { .. } => StepKind::InvestmentPlan,
             Action::CreateInvestmentReport { .. } => StepKind::InvestmentReport,
             Action::CorrectInvestmentReport { .. } => StepKind::ReportCorrection,
+            Action::CreateProblem { .. } => StepKind::Problem,
+            Action::TransitionProblem { .. } => StepKind::ProblemTransition,
         }
     }
 
@@ -422,6 +464,13 @@ impl Step {
             Action::SetInvestmentPlan { .. } => "SetInvestmentPlan",
             Action::CreateInvestmentReport { .. } => "CreateInvestmentReport",
             Action::CorrectInvestmentReport { .. } => "CorrectInvestmentReport",
+            Action::CreateProblem { .. } => "CreateProblem",
+            Action::TransitionProblem { step, .. } => match step {
+                ProblemStep::Start => "StartProblem",
+                ProblemStep::Resolve => "ResolveProblem",
+                ProblemStep::Close => "CloseProblem",
+                ProblemStep::Extend(_) => "ExtendProblemDeadline",
+            },
         }
     }
 
@@ -442,6 +491,9 @@ impl Step {
             Action::SetInvestmentPlan { year, .. } => plan_name(p, *year),
             Action::CreateInvestmentReport { month, .. }
             | Action::CorrectInvestmentReport { month, .. } => report_name(p, *month),
+            Action::CreateProblem { id, .. } | Action::TransitionProblem { id, .. } => {
+                problem_name(p, id)
+            }
         }
     }
 
@@ -666,6 +718,55 @@ impl Step {
                 let key = self.request_key();
                 replayed(investment::correct_report(store, ctx, cmd, Some(&key)).await)
             }
+            Action::CreateProblem {
+                id,
+                category,
+                description,
+                responsible_unit,
+                responsible_leader,
+                deadline,
+                milestone,
+            } => {
+                let fields = ProblemFields::new(
+                    *category,
+                    Description::parse(description).map_err(demo_value)?,
+                    self.on,
+                    Unit::parse(responsible_unit).map_err(demo_value)?,
+                    Unit::parse(responsible_leader).map_err(demo_value)?,
+                    *deadline,
+                    (!milestone.is_empty()).then(|| milestone.clone()),
+                    ctx.today,
+                )
+                .map_err(demo_fields)?;
+                let cmd = problems::CreateProblem {
+                    project_id: project.to_string(),
+                    problem_id: Some(demo_id(id)?),
+                    fields,
+                };
+                created(problems::create(store, ctx, cmd, None).await, "problem_id")
+            }
+            Action::TransitionProblem { id, step, note } => {
+                let reason = || Reason::parse(note).map_err(demo_value);
+                let transition = match step {
+                    ProblemStep::Start => problems::Transition::Start(reason()?),
+                    ProblemStep::Resolve => {
+                        problems::Transition::Resolve(Note::parse(note).map_err(demo_value)?)
+                    }
+                    ProblemStep::Close => problems::Transition::Close(reason()?),
+                    ProblemStep::Extend(deadline) => problems::Transition::ExtendDeadline {
+                        deadline: *deadline,
+                        reason: reason()?,
+                    },
+                };
+                let cmd = problems::TransitionProblem {
+                    project_id: project.to_string(),
+                    problem_id: id.clone(),
+                    transition,
+                    etag: None,
+                };
+                let key = self.request_key();
+                replayed(problems::transition(store, ctx, cmd, Some(&key)).await)
+            }
         }
     }
 }
@@ -829,11 +930,11 @@ mod tests {
         assert!(created.contains(&format!("fundingWindows/{FUND_BATCH_5}")));
     }
 
-    /// The counts of the scenario as it was written in Rust before it became data, and the
+    /// The counts of the scenario as it was written in Rust before it became data, the
     /// monthly investment of the projects under construction (3 plans, 26 reports, 1
-    /// correction).
+    /// correction) and the problem ledger (4 problems, 7 transitions).
     #[test]
-    fn the_scenario_has_its_225_steps() {
+    fn the_scenario_has_its_236_steps() {
         let steps = steps();
         let mut tally = Tally::default();
         for step in &steps {
@@ -852,9 +953,11 @@ mod tests {
             investment_plans: 3,
             investment_reports: 26,
             report_corrections: 1,
+            problems: 4,
+            problem_transitions: 7,
         };
         assert_eq!(tally, expected);
-        assert_eq!(tally.total(), 225);
+        assert_eq!(tally.total(), 236);
         let count = |method: &str| steps.iter().filter(|s| s.method() == method).count();
         let by_method = [
             ("ForecastMilestone", 7),
@@ -864,6 +967,10 @@ mod tests {
             ("ApproveFundingApplication", 3),
             ("RejectFundingApplication", 1),
             ("WithdrawFundingApplication", 2),
+            ("StartProblem", 3),
+            ("ResolveProblem", 2),
+            ("CloseProblem", 2),
+            ("ExtendProblemDeadline", 0),
         ];
         for (method, n) in by_method {
             assert_eq!(count(method), n, "{method}");
@@ -947,9 +1054,9 @@ mod tests {
 
     /// A database loaded by an earlier run replays only while every step's request id and
     /// fingerprint (the `Debug` text of its action) are what they were: this digest of all of
-    /// them is the one of the scenario as published with the statistics enrolment dates of the
-    /// projects under construction (a project field, so every CreateProject step's fingerprint
-    /// changed with it).
+    /// them is the one of the scenario as published with the problem ledger's steps (the steps
+    /// before them keep their keys: a database loaded before replays them and adds the
+    /// problems).
     /// A deliberate change of the scenario changes it; a change of the `Debug` output of the
     /// step types must not.
     #[test]
@@ -963,6 +1070,6 @@ mod tests {
             ));
         }
         let digest = RequestKey::new("", String::new(), all.as_bytes()).fingerprint;
-        assert_eq!(digest, "0fb97988037e463f");
+        assert_eq!(digest, "145acbd07753d318");
     }
 }

@@ -955,6 +955,8 @@ async fn the_readme_examples_answer_as_shown(empty: TestServer) {
         "investment_completion_rate" => "investment",
         "report_on_time_rate" => "reports on time",
         "funding_coverage_rate" => "funding coverage",
+        "problems_closed_on_time_rate" => "problems on time",
+        "problems_average_days_overdue" => "problem days overdue",
         other => panic!("an indicator the README does not name: {other}"),
     };
     for (cells, row) in table.iter().zip(rows) {

@@ -4,11 +4,12 @@
 use chrono::NaiveDate;
 use serde::de::{self, Deserialize, Deserializer};
 
-use super::{Action, Step};
+use super::{Action, ProblemStep, Step};
 use crate::domain::funding::{ApplicationAction, Eligibility, FundingChannel, WindowFields};
 use crate::domain::milestone::MilestoneKind;
 use crate::domain::pace::YearMonth;
 use crate::domain::prerequisite::{PrerequisiteFields, PrerequisiteKind, PrerequisiteState};
+use crate::domain::problem::ProblemCategory;
 use crate::domain::project::{Category, InvestmentType, ProjectFields, Stage};
 use crate::store::milestones::{DateChange, NewMilestone};
 
@@ -131,6 +132,47 @@ enum What {
         physical_progress: Option<String>,
         reason: String,
     },
+    /// Raised on the step's date; `milestone` is the id of the milestone it blocks.
+    CreateProblem {
+        id: String,
+        #[serde(deserialize_with = "named")]
+        category: ProblemCategory,
+        description: String,
+        responsible_unit: String,
+        responsible_leader: String,
+        #[serde(deserialize_with = "day")]
+        deadline: NaiveDate,
+        #[serde(default)]
+        milestone: String,
+    },
+    StartProblem(ProblemRecord),
+    ResolveProblem(ProblemRecord),
+    CloseProblem(ProblemRecord),
+    ExtendProblemDeadline {
+        problem: String,
+        #[serde(deserialize_with = "day")]
+        deadline: NaiveDate,
+        note: String,
+    },
+}
+
+/// A start, resolution or close of a problem, with its note (required to resolve).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProblemRecord {
+    problem: String,
+    #[serde(default)]
+    note: String,
+}
+
+impl ProblemRecord {
+    fn action(self, step: ProblemStep) -> Action {
+        Action::TransitionProblem {
+            id: self.problem,
+            step,
+            note: self.note,
+        }
+    }
 }
 
 /// A forecast, an achievement or a rebaseline.
@@ -352,6 +394,35 @@ impl Record {
                 physical_progress,
                 reason,
             },
+            What::CreateProblem {
+                id,
+                category,
+                description,
+                responsible_unit,
+                responsible_leader,
+                deadline,
+                milestone,
+            } => Action::CreateProblem {
+                id,
+                category,
+                description,
+                responsible_unit,
+                responsible_leader,
+                deadline,
+                milestone,
+            },
+            What::StartProblem(r) => r.action(ProblemStep::Start),
+            What::ResolveProblem(r) => r.action(ProblemStep::Resolve),
+            What::CloseProblem(r) => r.action(ProblemStep::Close),
+            What::ExtendProblemDeadline {
+                problem,
+                deadline,
+                note,
+            } => Action::TransitionProblem {
+                id: problem,
+                step: ProblemStep::Extend(deadline),
+                note,
+            },
         };
         Step {
             on: self.on,
@@ -390,7 +461,8 @@ api_name!(
     PrerequisiteKind,
     PrerequisiteState,
     MilestoneKind,
-    FundingChannel
+    FundingChannel,
+    ProblemCategory
 );
 
 /// A domain enum by its API name.
