@@ -2222,6 +2222,28 @@ async fn every_repeated_request_field_is_bounded(server: TestServer) {
         "investment_plan.monthly_yuan",
     );
     covered.insert("SetInvestmentPlan.investment_plan.monthly_yuan".into());
+
+    // An escalation ladder is empty (the default) or three thresholds.
+    let answer = v1::investment_service_client::InvestmentServiceClient::new(
+        server.authed(&server.admin_token).await,
+    )
+    .create_light_rule_set(v1::CreateLightRuleSetRequest {
+        light_rule_set_id: "many".into(),
+        light_rule_set: Some(v1::LightRuleSet {
+            problem_escalation_days: vec![0; MANY],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await;
+    assert_invalid(
+        &mut tally,
+        CATEGORY,
+        "CreateLightRuleSet problem_escalation_days",
+        answer,
+        "light_rule_set.problem_escalation_days",
+    );
+    covered.insert("CreateLightRuleSet.light_rule_set.problem_escalation_days".into());
     check_no_write(
         &mut tally,
         &server,
