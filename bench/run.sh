@@ -43,6 +43,7 @@ started=$(date +%s)
     "${load[@]}" "$bin" fanout --subscribers 20 --stalled 5 --stalled-window 16777216 --stalled-frozen --rate 20 --seconds 2 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 20 --tonic-readers --rate 20 --seconds 2 "${server_cpus[@]}"
     "${load[@]}" "$bin" ledger --rows 50 "${pg[@]}" "${server_cpus[@]}"
+    "${load[@]}" "$bin" problems --problems 2000 --projects 200 --requests 20 "${pg[@]}" "${server_cpus[@]}"
   else
     "$bin" get-project
     "$bin" grpc-web
@@ -53,6 +54,7 @@ started=$(date +%s)
     "${load[@]}" "$bin" fanout --subscribers 1000 --stalled 1000 --rate 100 --seconds 10 "${server_cpus[@]}"
     "${load[@]}" "$bin" fanout --subscribers 10 --stalled 1000 --stalled-window 16777216 --stalled-frozen --rate 100 --seconds 10 "${server_cpus[@]}"
     "${load[@]}" "$bin" ledger --rows 10000 "${pg[@]}" "${server_cpus[@]}"
+    "${load[@]}" "$bin" problems "${pg[@]}" "${server_cpus[@]}"
   fi
 } 2>&1 | tee "$out"
 grep '^{' "$out" > bench-results.json || true

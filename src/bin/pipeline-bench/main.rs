@@ -11,6 +11,7 @@ mod fanout;
 mod get_project;
 mod grpc_web;
 mod ledger;
+mod problems;
 mod queries;
 mod seed;
 mod writes;
@@ -183,6 +184,30 @@ enum Bench {
         #[arg(long)]
         server_cpus: Option<String>,
     },
+    /// The problem ledger (issue 20): ListProblems of one responsible unit's overdue problems
+    /// (and the county-wide overdue list) over a seeded ledger, against GetProblem and the
+    /// query's bare SQL in the same run.
+    Problems {
+        /// Problems in the ledger.
+        #[arg(long, default_value_t = 100_000)]
+        problems: u64,
+        /// Projects they are spread over (evenly).
+        #[arg(long, default_value_t = 10_000)]
+        projects: u64,
+        /// Measured calls of each query.
+        #[arg(long, default_value_t = 400)]
+        requests: u64,
+        /// Also run on PostgreSQL: an admin URL; a scratch database is made and dropped.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Pin the server to these CPUs (a `taskset -c` list).
+        #[arg(long)]
+        server_cpus: Option<String>,
+        /// SQL to run on each backend after seeding, before measuring (then ANALYZE); repeat
+        /// for several. For trying an index before a migration adds it.
+        #[arg(long = "sql")]
+        sql: Vec<String>,
+    },
     /// Bench-only: the reference server of `get-project` (GetProject returns a fixed project).
     #[command(hide = true)]
     ReferenceServer {
@@ -316,6 +341,28 @@ async fn main() -> anyhow::Result<()> {
                 rows,
                 postgres_url,
                 server_cpus,
+            })
+            .await?
+        }
+        Bench::Problems {
+            problems,
+            projects,
+            requests,
+            postgres_url,
+            server_cpus,
+            sql,
+        } => {
+            anyhow::ensure!(
+                problems > 0 && projects > 0,
+                "--problems and --projects must be at least 1"
+            );
+            problems::run(problems::Options {
+                problems,
+                projects,
+                requests,
+                postgres_url,
+                server_cpus,
+                sql,
             })
             .await?
         }
