@@ -1040,21 +1040,9 @@ async fn scan_twice_and_restart(server: &mut TestServer, year: i32, month: u32, 
 /// deadline across two replicas and restarts, none for a problem resolved or not yet due, and
 /// every rung re-armed by an extension.
 async fn overdue_problems_escalate_once_per_rung_and_deadline(mut server: TestServer) {
-    project(&server, "reservoir", "县水利局", "城关镇").await;
-    let mut c = problems_as(&server, &server.admin_token).await;
     // Due 10 September: 5 days overdue on the 15th.
-    create(
-        &mut c,
-        "reservoir",
-        "land",
-        v1::Problem {
-            deadline: date(2026, 9, 10),
-            ..land_problem()
-        },
-        "",
-    )
-    .await
-    .unwrap();
+    land_due_september_10(&server).await;
+    let mut c = problems_as(&server, &server.admin_token).await;
     // Due on the 15th itself: not overdue until the 16th; resolved before then.
     create(
         &mut c,

@@ -252,3 +252,57 @@ pub fn median(mut values: Vec<f64>) -> f64 {
         (values[mid - 1] + values[mid]) / 2.0
     }
 }
+
+/// A PostgreSQL database made for one benchmark on the server of an admin URL (its database part
+/// replaced), dropped with `drop` whatever the benchmark's outcome.
+pub struct ScratchPostgres {
+    admin: sea_orm::DatabaseConnection,
+    name: String,
+    /// The URL of the scratch database.
+    pub url: String,
+}
+
+impl ScratchPostgres {
+    /// Creates `{prefix}_{pid}` on the server of `admin_url`.
+    pub async fn create(admin_url: &str, prefix: &str) -> anyhow::Result<Self> {
+        use sea_orm::ConnectionTrait;
+        let name = format!("{prefix}_{}", std::process::id());
+        let admin = sea_orm::Database::connect(admin_url).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let url = with_database(admin_url, &name)?;
+        Ok(Self { admin, name, url })
+    }
+
+    /// Drops the database (its connections closed by force); a failure is only reported.
+    pub async fn drop(self) {
+        use sea_orm::ConnectionTrait;
+        let dropped = self
+            .admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+        self.admin.close().await.ok();
+        if let Err(e) = dropped {
+            eprintln!("could not drop the scratch database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+    let scheme_end = url
+        .find("://")
+        .ok_or_else(|| anyhow::anyhow!("{url:?} is not a database URL"))?
+        + 3;
+    let (head, rest) = url.split_at(scheme_end);
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    Ok(format!("{head}{authority}/{database}{query}"))
+}

@@ -13,7 +13,6 @@ use std::time::Instant;
 use pipeline::ledger::import::{ImportOptions, Outcome, import};
 use pipeline::proto::v1;
 use rust_xlsxwriter::Workbook;
-use sea_orm::ConnectionTrait;
 use v1::project_service_client::ProjectServiceClient;
 
 use crate::common::{Database, start_server};
@@ -80,19 +79,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     );
     println!("| --- | --- | --- | --- | --- |");
     for (label, admin_url) in databases {
-        let name = format!("pipeline_bench_ledger_{}", std::process::id());
-        let admin = match &admin_url {
+        let scratch = match &admin_url {
             Some(url) => {
-                let admin = sea_orm::Database::connect(url).await?;
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await?;
-                Some(admin)
+                Some(crate::common::ScratchPostgres::create(url, "pipeline_bench_ledger").await?)
             }
             None => None,
         };
-        let database = match &admin_url {
-            Some(url) => Database::Url(crate::writes::with_database(url, &name)?),
+        let database = match &scratch {
+            Some(scratch) => Database::Url(scratch.url.clone()),
             None => Database::Scratch,
         };
         let server = start_server(database, options.server_cpus.as_deref(), &[]).await?;
@@ -162,10 +156,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             options.rows
         );
         drop(server);
-        if let Some(admin) = admin {
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await?;
+        if let Some(scratch) = scratch {
+            scratch.drop().await;
         }
     }
     Ok(())

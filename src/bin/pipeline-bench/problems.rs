@@ -305,17 +305,12 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     match &o.postgres_url {
         None => println!("(PostgreSQL skipped: pass --postgres-url postgres://user@host:port/db)"),
         Some(admin_url) => {
-            let name = format!("pipeline_bench_problems_{}", std::process::id());
-            let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let url = crate::writes::with_database(admin_url, &name)?;
+            let scratch =
+                crate::common::ScratchPostgres::create(admin_url, "pipeline_bench_problems")
+                    .await?;
+            let url = scratch.url.clone();
             let result = one_backend(&o, "PostgreSQL", &url, Database::Url(url.clone())).await;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
+            scratch.drop().await;
             result?;
         }
     }

@@ -53,20 +53,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     match &o.postgres_url {
         None => println!("(PostgreSQL skipped: pass --postgres-url postgres://user@host:port/db)"),
         Some(admin_url) => {
-            let name = format!("pipeline_bench_q_{}", std::process::id());
-            let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let url = match admin_url.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => anyhow::bail!("--postgres-url must end with /database"),
-            };
+            let scratch =
+                crate::common::ScratchPostgres::create(admin_url, "pipeline_bench_q").await?;
+            let url = scratch.url.clone();
             let result = one_backend(&o, "postgres", &url, Database::Url(url.clone())).await;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
+            scratch.drop().await;
             result?;
         }
     }

@@ -539,36 +539,11 @@ async fn sqlite(options: &Options) -> anyhow::Result<Outcome> {
     result
 }
 
-/// `url` with its database name replaced by `database`.
-pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
-    let scheme_end = url
-        .find("://")
-        .ok_or_else(|| anyhow::anyhow!("{url:?} is not a database URL"))?
-        + 3;
-    let (head, rest) = url.split_at(scheme_end);
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let query = tail.find('?').map_or("", |i| &tail[i..]);
-    Ok(format!("{head}{authority}/{database}{query}"))
-}
-
 async fn postgres(admin_url: &str, options: &Options) -> anyhow::Result<Outcome> {
-    let name = format!("pipeline_bench_{}", std::process::id());
-    let admin = sea_orm::Database::connect(admin_url).await?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let url = with_database(admin_url, &name)?;
+    let scratch = crate::common::ScratchPostgres::create(admin_url, "pipeline_bench").await?;
+    let url = scratch.url.clone();
     let result = measure("postgres", Database::Url(url.clone()), &url, options).await;
-    let dropped = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
-    admin.close().await.ok();
-    if let Err(e) = dropped {
-        eprintln!("could not drop the scratch database {name}: {e}");
-    }
+    scratch.drop().await;
     result
 }
 
@@ -621,7 +596,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use crate::common::with_database;
 
     #[test]
     fn replaces_the_database_name() {
