@@ -15,7 +15,6 @@ use super::{Cursor, Page, SortKey, Store};
 use crate::domain::justification::{
     Justification, JustificationFields, JustificationReason, JustificationScope, justification_name,
 };
-use crate::domain::names;
 use crate::domain::values;
 
 fn to_domain(project_id: &str, row: justification::Model) -> Result<Justification, StoreError> {
@@ -299,42 +298,21 @@ impl Store {
         use justification::Column as C;
         let mut condition = Condition::all();
         if let Some(project_id) = project_id {
-            let pk: i64 = project::Entity::find()
-                .select_only()
-                .column(project::Column::Id)
-                .filter(project::Column::ProjectId.eq(project_id))
-                .into_tuple()
-                .one(self.connection())
-                .await?
-                .ok_or_else(|| StoreError::not_found(names::project_name(project_id)))?;
+            let pk = super::milestones::project_pk(self.connection(), project_id).await?;
             condition = condition.add(C::ProjectPk.eq(pk));
         }
-        if let Some(after) = after {
-            condition = condition.add(after.after(C::CreatedAtUs, C::Uid, true));
-        }
-        let rows = justification::Entity::find()
-            .filter(condition)
-            .order_by_desc(C::CreatedAtUs)
-            .order_by_desc(C::Uid)
-            .limit(limit + 1)
-            .all(self.connection())
-            .await?;
-        let ids = super::projects::ids_by_pk(self.connection(), rows.iter().map(|r| r.project_pk))
-            .await?;
-        super::page(
-            rows,
-            limit,
-            |row| {
-                let project_id = ids
-                    .get(&row.project_pk)
-                    .ok_or_else(|| StoreError::corrupt("a justification's project is missing"))?;
-                to_domain(project_id, row)
-            },
+        self.newest_first::<justification::Entity, _>(
+            condition,
+            (C::CreatedAtUs, C::Uid),
+            (after, limit),
+            |row| row.project_pk,
+            to_domain,
             |j| Cursor {
                 key: SortKey::Int(j.created_at_us),
                 id: j.uid.clone(),
             },
         )
+        .await
     }
 }
 

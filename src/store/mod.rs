@@ -298,3 +298,50 @@ impl Store {
         self.db.close().await
     }
 }
+
+impl Store {
+    /// One page, newest first (`created` then `uid`, both descending), of the rows of the
+    /// project children `E` that meet `condition` after `after`, each converted with its
+    /// project's id (`project_pk` names the row's project). Problems and justifications are
+    /// listed this way.
+    pub(crate) async fn newest_first<E, T>(
+        &self,
+        condition: sea_orm::Condition,
+        (created, uid): (E::Column, E::Column),
+        (after, limit): (Option<&Cursor>, u64),
+        project_pk: impl Fn(&E::Model) -> i64,
+        convert: impl Fn(&str, E::Model) -> Result<T, StoreError>,
+        cursor_of: impl FnMut(&T) -> Cursor,
+    ) -> Result<Page<T>, StoreError>
+    where
+        E: sea_orm::EntityTrait,
+    {
+        use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+        let mut condition = condition;
+        if let Some(after) = after {
+            condition = condition.add(after.after(created, uid, true));
+        }
+        let rows = E::find()
+            .filter(condition)
+            .order_by_desc(created)
+            .order_by_desc(uid)
+            .limit(limit + 1)
+            .all(self.connection())
+            .await?;
+        let ids = projects::ids_by_pk(self.connection(), rows.iter().map(&project_pk)).await?;
+        page(
+            rows,
+            limit,
+            |row| {
+                let project_id = ids.get(&project_pk(&row)).ok_or_else(|| {
+                    StoreError::corrupt(format!(
+                        "a row of {} names a missing project",
+                        E::default().table_name()
+                    ))
+                })?;
+                convert(project_id, row)
+            },
+            cursor_of,
+        )
+    }
+}

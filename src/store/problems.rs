@@ -12,7 +12,6 @@ use super::entities::{problem, problem_alert, problem_revision, project};
 use super::error::{StoreError, conflict_on};
 use super::sql::Sql;
 use super::{Cursor, Page, SortKey, Store};
-use crate::domain::names;
 use crate::domain::problem::{
     Problem, ProblemAction, ProblemCategory, ProblemChange, ProblemFields, ProblemState,
     problem_name,
@@ -335,14 +334,7 @@ impl Store {
         use problem::Column as C;
         let mut condition = Condition::all();
         if let Some(project_id) = &query.project_id {
-            let pk: i64 = project::Entity::find()
-                .select_only()
-                .column(project::Column::Id)
-                .filter(project::Column::ProjectId.eq(project_id))
-                .into_tuple()
-                .one(self.connection())
-                .await?
-                .ok_or_else(|| StoreError::not_found(names::project_name(project_id)))?;
+            let pk = super::milestones::project_pk(self.connection(), project_id).await?;
             condition = condition.add(C::ProjectPk.eq(pk));
         }
         if let Some(unit) = &query.responsible_unit {
@@ -376,32 +368,18 @@ impl Store {
                 ),
             );
         }
-        if let Some(after) = after {
-            condition = condition.add(after.after(C::CreatedAtUs, C::Uid, true));
-        }
-        let rows = problem::Entity::find()
-            .filter(condition)
-            .order_by_desc(C::CreatedAtUs)
-            .order_by_desc(C::Uid)
-            .limit(limit + 1)
-            .all(self.connection())
-            .await?;
-        let ids = super::projects::ids_by_pk(self.connection(), rows.iter().map(|r| r.project_pk))
-            .await?;
-        super::page(
-            rows,
-            limit,
-            |row| {
-                let project_id = ids
-                    .get(&row.project_pk)
-                    .ok_or_else(|| StoreError::corrupt("a problem's project is missing"))?;
-                to_domain(project_id, row)
-            },
+        self.newest_first::<problem::Entity, _>(
+            condition,
+            (C::CreatedAtUs, C::Uid),
+            (after, limit),
+            |row| row.project_pk,
+            to_domain,
             |p| Cursor {
                 key: SortKey::Int(p.created_at_us),
                 id: p.uid.clone(),
             },
         )
+        .await
     }
 }
 
