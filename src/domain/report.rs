@@ -193,6 +193,18 @@ pub struct ProblemCount {
     pub overdue: i64,
 }
 
+/// Whether a problem raised on `raise_date` and resolved on `resolved_on` (None while not
+/// resolved) was unresolved on `status_date`: raised by then and not resolved by then. The
+/// summary counts these (`PipelineSummary::problems_by_category`), as overdue when the deadline
+/// had passed; the store counts the same in SQL (`problem_counts`).
+pub fn problem_unresolved_on(
+    raise_date: NaiveDate,
+    resolved_on: Option<NaiveDate>,
+    status_date: NaiveDate,
+) -> bool {
+    raise_date <= status_date && resolved_on.is_none_or(|r| r > status_date)
+}
+
 /// Where one problem stands in its responsible unit's record as of a status date. The store
 /// counts the same conditions in SQL (`problem_sums`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -944,6 +956,15 @@ mod tests {
             marks(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(), None),
             (false, false, 0)
         );
+    }
+
+    #[test]
+    fn a_problem_is_unresolved_from_its_raise_date_to_its_resolution() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert!(problem_unresolved_on(d(9, 1), None, d(9, 1)));
+        assert!(!problem_unresolved_on(d(9, 2), None, d(9, 1)));
+        assert!(problem_unresolved_on(d(9, 1), Some(d(9, 12)), d(9, 11)));
+        assert!(!problem_unresolved_on(d(9, 1), Some(d(9, 12)), d(9, 12)));
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn problem_sums(status_date: NaiveDate) -> (String, [String; 2]) {
     )
 }
 
-/// Open problems (raised by the status date and not resolved by it) by category, and of those
+/// Open problems (`report::problem_unresolved_on` the status date) by category, and of those
 /// the ones past their deadline, for the projects of `filter`.
 async fn problem_counts(
     conn: &impl ConnectionTrait,
